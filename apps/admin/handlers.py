@@ -1,0 +1,1 @@
+"""Subscribers of the admin app to other apps' events (none yet)."""

@@ -1,0 +1,1 @@
+"""Subscribers of the authentication app to other apps' events (none yet)."""

@@ -1,0 +1,1 @@
+"""Subscribers of the authorization app to other apps' events (none yet)."""

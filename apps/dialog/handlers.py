@@ -1,0 +1,1 @@
+"""Subscribers of the dialog app to other apps' events (none yet)."""

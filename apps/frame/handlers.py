@@ -1,0 +1,1 @@
+"""Subscribers of the frame app to other apps' events (none yet)."""

@@ -1,0 +1,1 @@
+"""Subscribers of the notification app to other apps' events (none yet)."""

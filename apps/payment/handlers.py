@@ -1,0 +1,1 @@
+"""Subscribers of the payment app to other apps' events (none yet)."""

@@ -1,0 +1,1 @@
+"""Subscribers of the status app to other apps' events (none yet)."""

@@ -1,0 +1,1 @@
+"""Subscribers of the support app to other apps' events (none yet)."""

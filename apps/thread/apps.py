@@ -1,0 +1,12 @@
+"""Django configuration of the thread app."""
+
+from django.apps import AppConfig
+
+
+class ThreadConfig(AppConfig):
+    name = "apps.thread"
+    label = "thread"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.thread import handlers  # noqa: F401  registers this app's event subscribers

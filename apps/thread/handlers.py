@@ -1,0 +1,1 @@
+"""Subscribers of the thread app to other apps' events (none yet)."""

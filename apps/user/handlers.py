@@ -1,0 +1,1 @@
+"""Subscribers of the user app to other apps' events (none yet)."""

@@ -1,0 +1,15 @@
+"""The shared kernel as a Django app: it owns the outbox and the record of handled events."""
+
+from django.apps import AppConfig
+
+
+class ForumConfig(AppConfig):
+    name = "forum"
+    label = "forum"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from forum import bus, request_context
+
+        bus.register_kernel_tasks()
+        request_context.connect_celery_signals()

@@ -1,0 +1,1 @@
+"""Real-time gateway (placeholder)."""

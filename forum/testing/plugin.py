@@ -1,0 +1,52 @@
+"""pytest plugin of the forum: test profile, a fast check that the real services are up.
+
+Loaded with ``-p forum.testing.plugin`` (see pyproject.toml) before Django is configured, so that the
+test profile and the default local addresses apply to every test process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+
+os.environ.setdefault("FORUM_ENV", "test")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/forum")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "amqp": 5672}
+
+
+def _unreachable_services() -> list[str]:
+    """Name every service whose TCP port does not answer within two seconds."""
+    down = []
+    for label, variable in (
+        ("PostgreSQL", "DATABASE_URL"),
+        ("Redis", "REDIS_URL"),
+        ("RabbitMQ (Celery broker)", "CELERY_BROKER_URL"),
+    ):
+        url = urlparse(os.environ[variable])
+        host = url.hostname or "127.0.0.1"
+        port = url.port or DEFAULT_PORTS.get(url.scheme, 0)
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                pass
+        except OSError as error:
+            down.append(f"{label} at {host}:{port} ({variable}): {error}")
+    return down
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller already checked
+    down = _unreachable_services()
+    if down:
+        pytest.exit(
+            "The test suite runs against real services, and these are down:\n  "
+            + "\n  ".join(down)
+            + "\nStart them (see README, 'Services') or point the variables elsewhere.",
+            returncode=3,
+        )
