@@ -16,6 +16,13 @@ os.environ.setdefault("FORUM_ENV", "test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/forum")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# A test database of this run's own: concurrent runs on one server (developers, CI) never collide.
+# pytest-xdist workers add their own suffix (_gw0, _gw1) to it.
+os.environ.setdefault("TEST_DATABASE_NAME", f"test_forum_{os.getpid()}")
+# Test-only apps: real subscribers, topics and tasks that the kernel's tests drive.
+os.environ.setdefault("FORUM_EXTRA_APPS", "forum.testing.bus_app")
+# Queues that test runs declare on the shared broker vanish ten minutes after their last use.
+os.environ.setdefault("CELERY_QUEUE_EXPIRES", "600")
 
 DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "amqp": 5672}
 

@@ -1,0 +1,10 @@
+"""What the test handlers did: one row per time a handler acted on an event."""
+
+from django.db import models
+
+
+class HandlerEffect(models.Model):
+    key = models.CharField(max_length=100)
+    handler = models.CharField(max_length=100)
+    value = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
