@@ -8,6 +8,7 @@ written by the launcher to ``.data/embedded.env``); every part is still a real s
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "forum.errors.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "forum.request_context.AccessLogMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -135,6 +137,8 @@ if env.bool("DATABASE_POOL", default=False):
         "max_size": env.int("DATABASE_POOL_SIZE", default=8),
         "timeout": 10,
     }
+# The test database's name; the test plugin makes it unique per run so that runs never collide.
+_database["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -153,7 +157,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # No read timeout, as before redis-py 8 (whose default is 5 s): a timeout races the
+            # layer's 5 s blocking pop, killing idle WebSockets, and on Python 3.11 a pending read
+            # under a timeout can swallow the cancel of a closed socket's consumer (docs/realtime.md).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
             "capacity": 1000,
             "expiry": 60,
@@ -176,9 +183,15 @@ CELERY_TASK_ROUTES = ("forum.bus.route_task",)
 # Queue names get this prefix, so that several test runs can share one broker.
 FORUM_QUEUE_PREFIX = env.str("FORUM_QUEUE_PREFIX", default="")
 CELERY_TASK_DEFAULT_QUEUE = f"{FORUM_QUEUE_PREFIX}forum"
+# Seconds after which an unused queue is deleted by RabbitMQ (test runs set it; production does not).
+CELERY_TASK_QUEUE_EXPIRES = env.float("CELERY_QUEUE_EXPIRES", default=None)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    # Publisher confirms: a send returns only once RabbitMQ has the message, so the outbox never marks
+    # an event as sent that a dying connection swallowed.
+    CELERY_BROKER_TRANSPORT_OPTIONS["confirm_publish"] = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
 # Event handlers: retried with exponential backoff (this many seconds, doubled each time).
@@ -232,6 +245,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="forum@localhost")
 # --- Auth ------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "authentication.User"
 LOGIN_URL = "/admin/login/"
+# Password of the demo account `admin` that `manage.py seed_demo` creates; empty: a random one, printed once.
+DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -251,7 +266,7 @@ USE_TZ = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "forum.api.ForumAutoSchema",
     "EXCEPTION_HANDLER": "forum.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
@@ -265,7 +280,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # No badge from validator.swagger.io: no page fetches anything from another origin.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# The community's name in pages and /api/v1/meta; empty means "Forum" in the reader's language.
+FORUM_NAME = env.str("FORUM_NAME", default="")
 
 # --- Real-time -------------------------------------------------------------------------------------
 # Where pages open their WebSocket; empty means the same origin as the page (behind nginx). The
@@ -273,24 +293,38 @@ SPECTACULAR_SETTINGS = {
 FORUM_WEBSOCKET_URL = env.str("FORUM_WEBSOCKET_URL", default="")
 
 # --- Observability ---------------------------------------------------------------------------------
-# /metrics is open in development and test; in production only to the networks listed here.
+# /metrics is open in development and test; in production only to the networks listed here, matched
+# against REMOTE_ADDR (see forum/metrics.py: nginx must not pass /metrics on from outside).
 METRICS_ALLOWED_NETWORKS: list[str] = env.list(
     "METRICS_ALLOWED_NETWORKS",
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     if PRODUCTION
     else ["0.0.0.0/0", "::/0"],
 )
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_NETWORKS: {_error}") from None
+# When set, /metrics also wants "Authorization: Bearer <token>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus_client's multiprocess mode, for several server processes per container.
+METRICS_MULTIPROCESS_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_context": {"()": "forum.request_context.RequestContextFilter"}},
     "formatters": {
+        # One JSON object per line; fields a record carries beyond these (``extra``) are added.
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC
         },
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -303,10 +337,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # The access log middleware writes one line per request; Django's own would repeat it.
-        "django.server": {"level": "WARNING"},
+        # forum.request_context writes the one line of each request; these would repeat it (runserver
+        # logs 4xx and 5xx at WARNING and ERROR, django.request logs 4xx at WARNING; its ERROR line
+        # for a 500 stays, since it carries the traceback).
+        "django.server": {"level": "CRITICAL"},
         "django.request": {"level": "ERROR"},
         "uvicorn.access": {"level": "WARNING"},
+        "granian.access": {"level": "WARNING"},
     },
 }
 
@@ -315,6 +352,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "forum.pages.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:

@@ -1,5 +1,10 @@
-"""API routes of /api/v1/: each app's API is mounted here by config (none yet)."""
+"""API routes of /api/v1/ that the kernel owns; each app's API is mounted beside them by config."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from forum import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("meta", api.MetaView.as_view(), name="meta"),
+    path("language", api.LanguageView.as_view(), name="language"),
+]

@@ -9,7 +9,8 @@ class ForumConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from forum import bus, request_context
+        from forum import bus, metrics, request_context
 
         bus.register_kernel_tasks()
         request_context.connect_celery_signals()
+        metrics.connect_celery_signals()

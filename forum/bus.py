@@ -63,7 +63,9 @@ def queue_for(task_name: str) -> str:
     return f"{settings.FORUM_QUEUE_PREFIX}{app}"
 
 
-def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str]:
+def route_task(
+    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
+) -> dict[str, str]:
     """Celery router (``task_routes``): every task goes to the queue of the app that owns it."""
     return {"queue": queue_for(name)}
 

@@ -2,23 +2,29 @@
 
 Services raise ``ApplicationError`` (or a subclass); the API answers every error with one JSON shape
 ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` and pages render a friendly error page.
+Under ``/api/`` even the errors Django answers itself (an unknown URL, a crash) take the JSON shape;
+an htmx request gets a fragment that lands in the page's alert area instead of a whole page.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 __all__ = [
     "ApplicationError",
+    "ApplicationErrorMiddleware",
     "Conflict",
     "ErrorSerializer",
     "Forbidden",
@@ -27,8 +33,15 @@ __all__ = [
     "ValidationFailed",
     "api_exception_handler",
     "error_body",
+    "error_page",
+    "error_response",
+    "is_api_request",
     "page_for_error",
 ]
+
+API_PREFIX = "/api/"
+# Where an htmx request's error fragment goes: the alert area every page has (templates/base.html).
+HTMX_ALERT_TARGET = "#alerts"
 
 
 class ApplicationError(Exception):
@@ -91,7 +104,8 @@ class RateLimited(ApplicationError):
 class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable machine-readable code, e.g. `not_found`.")
     message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
+    # DRF's metaclass takes declared fields off the class, so this does not hide Serializer.fields.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Per-field messages for invalid input; empty otherwise.",
     )
@@ -131,9 +145,7 @@ def _flatten_fields(detail: Any) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error in the one documented shape."""
     if isinstance(exc, ApplicationError):
-        return Response(
-            error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=exc.headers
-        )
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=exc.headers)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body("invalid", _("The input is not valid."), fields), status=400)
@@ -159,15 +171,135 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
+# Titles and explanations of the friendly pages, and the codes of JSON errors outside DRF.
+_STATUS_TEXT: dict[int, tuple[str, Promise, Promise]] = {
+    400: (
+        "bad_request",
+        gettext_lazy("Bad request"),
+        gettext_lazy("The request could not be understood. Check the address or the form and try again."),
+    ),
+    401: (
+        "not_authenticated",
+        gettext_lazy("Sign-in required"),
+        gettext_lazy("Sign in to see this page."),
+    ),
+    403: (
+        "permission_denied",
+        gettext_lazy("Access denied"),
+        gettext_lazy("You do not have permission to see this page."),
+    ),
+    404: (
+        "not_found",
+        gettext_lazy("Page not found"),
+        gettext_lazy("The page you are looking for does not exist or has moved."),
+    ),
+    405: (
+        "method_not_allowed",
+        gettext_lazy("Not allowed"),
+        gettext_lazy("This address does not accept that kind of request."),
+    ),
+    409: (
+        "conflict",
+        gettext_lazy("Conflict"),
+        gettext_lazy("That clashes with the current state of things. Reload the page and try again."),
+    ),
+    429: (
+        "rate_limited",
+        gettext_lazy("Too many requests"),
+        gettext_lazy("You are going too fast. Wait a little and try again."),
+    ),
+    500: (
+        "server_error",
+        gettext_lazy("Something went wrong"),
+        gettext_lazy("An error occurred on our side and has been logged. Please try again in a moment."),
+    ),
+}
+_FALLBACK_TEXT = ("error", gettext_lazy("Something is not right"), gettext_lazy("The request failed."))
+
+
+def status_text(status: int) -> tuple[str, str, str]:
+    """The JSON code, page title and explanation for an HTTP status, in the active language."""
+    code, title, message = _STATUS_TEXT.get(status, _FALLBACK_TEXT)
+    return code, str(title), str(message)
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is for the API, whose every answer, errors included, is JSON."""
+    return request.path_info.startswith(API_PREFIX)
+
+
+def _is_htmx_fragment_request(request: HttpRequest) -> bool:
+    # A boosted request swaps the whole body, so it wants the whole page, not a fragment.
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
 def page_for_error(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     """The friendly page for an ApplicationError raised under a server-rendered view."""
-    response = render(
-        request,
-        "errors/error.html",
-        {"status": error.status, "title": _("Something is not right"), "message": error.message},
-        status=error.status,
-    )
-    for name, value in error.headers.items():
+    return error_page(request, error.status, message=error.message, headers=error.headers)
+
+
+def error_page(
+    request: HttpRequest,
+    status: int,
+    *,
+    message: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The friendly error page (or, to htmx, the fragment for the alert area) for a status."""
+    _code, title, explanation = status_text(status)
+    context = {"status": status, "title": title, "message": str(message) if message else explanation}
+    if _is_htmx_fragment_request(request):
+        response = render(request, "partials/error.html", context, status=status)
+        response["HX-Retarget"] = HTMX_ALERT_TARGET
+        response["HX-Reswap"] = "innerHTML"
+    else:
+        response = render(request, "errors/error.html", context, status=status)
+    for name, value in (headers or {}).items():
         response[name] = value
     return response
 
+
+def error_response(
+    request: HttpRequest,
+    status: int,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    fields: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    """An error answered outside DRF: the JSON shape under /api/, the friendly page elsewhere."""
+    if is_api_request(request):
+        default_code, _title, explanation = status_text(status)
+        body = error_body(code or default_code, str(message) if message else explanation, fields)
+        response: HttpResponse = JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+        for name, value in (headers or {}).items():
+            response[name] = value
+        return response
+    return error_page(request, status, message=message, headers=headers)
+
+
+class ApplicationErrorMiddleware:
+    """Answers an ApplicationError raised under a view that is not DRF's with its clear 4xx.
+
+    DRF's views hand their errors to ``api_exception_handler``; this covers the server-rendered pages
+    (and any plain Django view under /api/), which would otherwise turn the error into a 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, ApplicationError):
+            return None
+        return error_response(
+            request,
+            exception.status,
+            code=exception.code,
+            message=exception.message,
+            fields=exception.fields,
+            headers=exception.headers,
+        )

@@ -47,9 +47,7 @@ class ProcessedEvent(models.Model):
     processed_at = models.DateTimeField(db_default=Now())
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["event_id", "handler"], name="processed_event_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["event_id", "handler"], name="processed_event_once")]
         indexes = [models.Index(fields=["processed_at"], name="processed_event_age_idx")]
 
     def __str__(self) -> str:

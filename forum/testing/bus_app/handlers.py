@@ -14,7 +14,7 @@ from forum.testing.bus_app.events import FlakyRequested, SampleRecorded, SlowReq
 from forum.testing.bus_app.models import HandlerEffect
 
 
-def redis_client() -> "redis.Redis[bytes]":
+def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
@@ -42,4 +42,3 @@ def on_slow_requested(event: SlowRequested) -> None:
     if attempt == 1:
         time.sleep(event.seconds)
     HandlerEffect.objects.create(key=event.key, handler="slow", value=f"attempt {attempt}")
-

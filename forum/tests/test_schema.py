@@ -1,0 +1,231 @@
+"""The OpenAPI schema is valid, documents the error shape on every operation, and its UI is local."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.core.management import call_command
+from django.test import Client
+from django.urls import path
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.validation import validate_schema
+from rest_framework import serializers
+from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from forum.tests.test_pages import Page, foreign_urls
+
+ERROR_REF = "#/components/schemas/Error"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    response = Client().get("/api/schema/")
+    assert response.status_code == 200
+    loaded: dict[str, Any] = yaml.safe_load(response.content)
+    return loaded
+
+
+def operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (route, method, operation)
+        for route, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def error_statuses(operation: dict[str, Any]) -> set[str]:
+    return {
+        status
+        for status, response in operation["responses"].items()
+        if response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref") == ERROR_REF
+    }
+
+
+# --- The published schema ----------------------------------------------------------------------------
+
+
+def test_schema_is_valid_openapi_3(schema: dict[str, Any]) -> None:
+    assert schema["openapi"].startswith("3.")
+    validate_schema(schema)
+
+
+def test_schema_generates_without_warnings_or_errors(tmp_path: Path) -> None:
+    # --fail-on-warn turns every guess drf-spectacular had to make (an undocumented view, a name
+    # clash between two components) into a failure, for every app's API as well as the kernel's.
+    target = tmp_path / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(target))
+    assert yaml.safe_load(target.read_text())["paths"]
+
+
+def test_error_component_is_the_one_shape(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    assert components["Error"]["properties"]["error"]["$ref"] == "#/components/schemas/ErrorDetail"
+    detail = components["ErrorDetail"]
+    assert set(detail["properties"]) == {"code", "message", "fields"}
+    assert set(detail["required"]) == {"code", "message", "fields"}
+    assert detail["properties"]["fields"]["additionalProperties"] == {
+        "type": "array",
+        "items": {"type": "string"},
+    }
+
+
+def test_every_operation_with_input_documents_its_400(schema: dict[str, Any]) -> None:
+    with_input = [
+        (route, method, operation)
+        for route, method, operation in operations(schema)
+        if "requestBody" in operation or any(p["in"] == "query" for p in operation.get("parameters", []))
+    ]
+    assert with_input, "no operation takes input: the check below would prove nothing"
+    assert [
+        (route, method) for route, method, operation in with_input if "400" not in error_statuses(operation)
+    ] == []
+
+
+def test_every_operation_with_a_path_parameter_documents_its_404(schema: dict[str, Any]) -> None:
+    missing = [
+        (route, method)
+        for route, method, operation in operations(schema)
+        if "{" in route and "404" not in error_statuses(operation)
+    ]
+    assert missing == []
+
+
+def test_kernel_operations_document_exactly_their_errors(schema: dict[str, Any]) -> None:
+    meta = schema["paths"]["/api/v1/meta"]["get"]
+    language = schema["paths"]["/api/v1/language"]["post"]
+    assert error_statuses(meta) == set()  # open to anyone, no input, no parameters
+    assert error_statuses(language) == {"400"}
+    assert meta["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/MetaOutput")
+
+
+# --- The schema class, on views made for the purpose ---------------------------------------------------
+
+
+class ThreadView(APIView):
+    permission_classes = [IsAuthenticated]
+    authentication_classes = [SessionAuthentication]
+    throttle_classes = [AnonRateThrottle]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        title = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request, thread_id: int) -> Response:
+        return Response({})
+
+
+class PostView(APIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    authentication_classes = [BasicAuthentication]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        body = serializers.CharField()
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        post_id = serializers.IntegerField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({})
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OutputSerializer, 403: OpenApiResponse(description="Closed threads take no posts.")},
+    )
+    def post(self, request: Request) -> Response:
+        return Response({})
+
+
+class OpenView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: ThreadView.OutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({})
+
+
+@pytest.fixture(scope="module")
+def made_schema() -> dict[str, Any]:
+    generator = SchemaGenerator(
+        patterns=[
+            path("api/v1/threads/<int:thread_id>", ThreadView.as_view()),
+            path("api/v1/posts", PostView.as_view()),
+            path("api/v1/open", OpenView.as_view()),
+        ]
+    )
+    generated: dict[str, Any] = generator.get_schema(request=None, public=True)
+    return generated
+
+
+def test_members_only_view_documents_403_404_and_429(made_schema: dict[str, Any]) -> None:
+    thread = made_schema["paths"]["/api/v1/threads/{thread_id}"]["get"]
+    # A session cookie has no WWW-Authenticate scheme: DRF refuses the anonymous with 403, not 401.
+    assert error_statuses(thread) == {"403", "404", "429"}
+
+
+def test_a_scheme_with_a_challenge_documents_401_and_reading_stays_open(made_schema: dict[str, Any]) -> None:
+    posts = made_schema["paths"]["/api/v1/posts"]
+    assert error_statuses(posts["get"]) == set()
+    assert error_statuses(posts["post"]) == {"400", "401"}
+
+
+def test_an_explicit_response_wins_over_the_default_error(made_schema: dict[str, Any]) -> None:
+    refused = made_schema["paths"]["/api/v1/posts"]["post"]["responses"]["403"]
+    assert refused["description"] == "Closed threads take no posts."
+
+
+def test_open_view_documents_no_refusal(made_schema: dict[str, Any]) -> None:
+    assert error_statuses(made_schema["paths"]["/api/v1/open"]["get"]) == set()
+
+
+def test_nested_serializers_are_named_after_their_view(made_schema: dict[str, Any]) -> None:
+    components = set(made_schema["components"]["schemas"])
+    assert {"ThreadOutput", "PostOutput", "PostInputRequest", "Error", "ErrorDetail"} <= components
+    assert "Output" not in components
+    validate_schema(made_schema)
+
+
+# --- Swagger UI -----------------------------------------------------------------------------------------
+
+
+def test_api_docs_page_loads_only_local_assets_and_no_inline_code(client: Client) -> None:
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    page = Page(response.content.decode())
+    urls = page.urls()
+    scripts = [script["src"] for script in page.find("script")]
+    assert any("swagger-ui-bundle.js" in src for src in scripts)
+    assert foreign_urls(urls) == []
+    assert all(url.startswith("/") for url in urls)
+    assert page.inline_scripts == [] and page.style_elements == 0
+    assert page.find("html")[0]["lang"] == "en"
+
+
+def test_api_docs_init_script_is_local_and_asks_no_outside_validator(client: Client) -> None:
+    page = Page(client.get("/api/docs/").content.decode())
+    init = [
+        src for src in (script["src"] for script in page.find("script")) if "script" in src.split("?")[-1]
+    ]
+    assert len(init) == 1
+    response = client.get(init[0])
+    assert response.status_code == 200
+    script = response.content.decode()
+    assert 'url: "/api/schema/"' in script
+    assert '"validatorUrl": null' in script
+    assert "http://" not in script and "https://" not in script
+
+
+def test_api_docs_without_javascript_points_at_the_schema(client: Client) -> None:
+    html = client.get("/api/docs/").content.decode()
+    assert '<noscript><p class="api-docs-noscript">' in html
+    assert '<a href="/api/schema/">' in html
