@@ -1,0 +1,283 @@
+"""The one WebSocket consumer at /ws/: a member's personal group, topic subscriptions and whispers.
+
+Every frame from the client is checked here; whatever is wrong with it earns an error frame and the
+connection stays up. The member id comes from ``forum.realtime.auth``; what a member may subscribe to
+comes from the checks apps registered in ``forum.realtime.topics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from forum.realtime.auth import MEMBER_ID_SCOPE_KEY
+from forum.realtime.delivery import WHISPER_MESSAGE
+from forum.realtime.frames import (
+    CLOSE_UNAUTHENTICATED,
+    MAX_INBOUND_FRAME_BYTES,
+    MAX_SUBSCRIPTIONS,
+    error_frame,
+    validate_kind,
+    whisper_frame,
+)
+from forum.realtime.topics import InvalidTopicError, parse_topic, registration_for, topic_group, user_group
+
+__all__ = ["RealtimeConsumer", "RefusingConsumer", "TokenBucket"]
+
+logger = logging.getLogger(__name__)
+
+# channels-redis forgets group members after a day (group_expiry); connections live longer than
+# that, so every connection adds itself to its groups again well before then.
+GROUP_REFRESH_SECONDS = 3600.0
+
+
+@dataclass
+class TokenBucket:
+    """At most ``burst`` actions at once, refilled by ``rate`` per second."""
+
+    burst: float
+    rate: float
+    clock: Callable[[], float] = time.monotonic
+    tokens: float = field(init=False)
+    updated: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+        self.updated = self.clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class ClientError(Exception):
+    """What was wrong with one client frame; becomes an error frame."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def _reference(message: dict[str, Any]) -> dict[str, Any]:
+    """The client's ``ref`` (a short string or an int), echoed so that it can match answers."""
+    ref = message.get("ref")
+    if (isinstance(ref, str) and len(ref) <= 64) or (isinstance(ref, int) and not isinstance(ref, bool)):
+        return {"ref": ref}
+    return {}
+
+
+def _topic_of(message: dict[str, Any]) -> tuple[str, str, str]:
+    topic = message.get("topic")
+    try:
+        prefix, key = parse_topic(topic)
+    except InvalidTopicError as error:
+        raise ClientError("invalid_topic", str(error)) from None
+    assert isinstance(topic, str)  # parse_topic accepted it
+    return topic, prefix, key
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """One member's connection. Frames are handled one at a time, in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user_id: int | None = None
+        self.subscriptions: dict[str, str] = {}  # topic -> group
+        self.inbound = TokenBucket(burst=100, rate=20)
+        self.whispers = TokenBucket(burst=10, rate=2)
+        self.refresher: asyncio.Task[None] | None = None
+
+    # --- connection ------------------------------------------------------------------------------
+    async def connect(self) -> None:
+        user_id = self.scope.get(MEMBER_ID_SCOPE_KEY)
+        # Accept, then close: a refusal before the handshake reaches a browser as a bare failure,
+        # while a close code tells the client not to retry.
+        await self.accept()
+        if user_id is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_id = user_id
+        await self.channel_layer.group_add(user_group(user_id), self.channel_name)
+        self.refresher = asyncio.create_task(self._refresh_groups())
+        await self._send(
+            {
+                "type": "ready",
+                "user_id": user_id,
+                "max_subscriptions": MAX_SUBSCRIPTIONS,
+                "max_frame_bytes": MAX_INBOUND_FRAME_BYTES,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.refresher is not None:
+            self.refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.refresher
+        if self.user_id is None:
+            return
+        for group in [user_group(self.user_id), *self.subscriptions.values()]:
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # the group entry expires on its own
+                logger.warning("real-time group not left", extra={"group": group}, exc_info=True)
+        self.subscriptions.clear()
+
+    async def _refresh_groups(self) -> None:
+        while True:
+            await asyncio.sleep(GROUP_REFRESH_SECONDS)
+            if self.user_id is None:
+                return
+            for group in [user_group(self.user_id), *self.subscriptions.values()]:
+                try:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                except Exception:  # tried again at the next refresh
+                    logger.warning("real-time group not refreshed", extra={"group": group}, exc_info=True)
+
+    async def _send(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))
+
+    # --- frames from the client -----------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.user_id is None:
+            return  # closing: the refusal is already on its way
+        try:
+            message = self._decode(text_data, bytes_data)
+        except ClientError as error:
+            await self._send(error_frame(error.code, error.message, **error.extra))
+            return
+        handler = {
+            "ping": self._ping,
+            "subscribe": self._subscribe,
+            "unsubscribe": self._unsubscribe,
+            "whisper": self._whisper,
+        }.get(message["type"])
+        ref = _reference(message)
+        try:
+            if handler is None:
+                raise ClientError("unknown_type", "type must be one of ping, subscribe, unsubscribe, whisper")
+            await handler(message, ref)
+        except ClientError as error:
+            await self._send(error_frame(error.code, error.message, **error.extra, **ref))
+        except Exception:  # one failed frame must not end the member's connection
+            logger.exception("real-time frame failed", extra={"user_id": self.user_id})
+            await self._send(error_frame("internal", "The server could not handle this message.", **ref))
+
+    def _decode(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any]:
+        if text_data is None:
+            raise ClientError("invalid_message", "Frames must be text (JSON), not binary.")
+        # A character is at least one byte, so only long texts need to be encoded to be measured.
+        if len(text_data) > MAX_INBOUND_FRAME_BYTES or (
+            len(text_data) * 4 > MAX_INBOUND_FRAME_BYTES
+            and len(text_data.encode("utf-8", "surrogatepass")) > MAX_INBOUND_FRAME_BYTES
+        ):
+            raise ClientError("too_large", f"A frame may have at most {MAX_INBOUND_FRAME_BYTES} bytes.")
+        if not self.inbound.take():
+            raise ClientError("rate_limited", "Too many messages; slow down.")
+        try:
+            message = json.loads(text_data)
+        except (ValueError, RecursionError):
+            raise ClientError("invalid_json", "A frame must be one JSON object.") from None
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise ClientError("invalid_message", 'A frame must be a JSON object with a string "type".')
+        return message
+
+    async def _ping(self, message: dict[str, Any], ref: dict[str, Any]) -> None:
+        await self._send({"type": "pong", **ref})
+
+    async def _subscribe(self, message: dict[str, Any], ref: dict[str, Any]) -> None:
+        topic, prefix, key = _topic_of(message)
+        if topic in self.subscriptions:
+            await self._send({"type": "subscribed", "topic": topic, **ref})
+            return
+        registration = registration_for(prefix)
+        if registration is None:
+            raise ClientError("unknown_topic", f"No topics start with {prefix!r}.", topic=topic)
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            raise ClientError(
+                "too_many_subscriptions",
+                f"A connection may subscribe to at most {MAX_SUBSCRIPTIONS} topics.",
+                topic=topic,
+            )
+        assert self.user_id is not None
+        try:
+            allowed = await database_sync_to_async(registration.check)(self.user_id, key)
+        except Exception:  # a failing check denies, and is logged for its owner
+            logger.exception("real-time topic check failed", extra={"topic": topic, "user_id": self.user_id})
+            raise ClientError("unavailable", "The subscription could not be checked.", topic=topic) from None
+        if allowed is not True:
+            # The same answer whether the object is hidden or does not exist.
+            raise ClientError("forbidden", "You may not subscribe to this topic.", topic=topic)
+        group = topic_group(topic)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.subscriptions[topic] = group
+        await self._send({"type": "subscribed", "topic": topic, **ref})
+
+    async def _unsubscribe(self, message: dict[str, Any], ref: dict[str, Any]) -> None:
+        topic, _, _ = _topic_of(message)
+        group = self.subscriptions.pop(topic, None)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._send({"type": "unsubscribed", "topic": topic, **ref})
+
+    async def _whisper(self, message: dict[str, Any], ref: dict[str, Any]) -> None:
+        topic, prefix, _ = _topic_of(message)
+        group = self.subscriptions.get(topic)
+        if group is None:
+            raise ClientError("not_subscribed", "Subscribe to a topic before whispering to it.", topic=topic)
+        registration = registration_for(prefix)
+        if registration is None or not registration.allow_whisper:
+            raise ClientError("whisper_not_allowed", "This topic does not carry whispers.", topic=topic)
+        try:
+            kind = validate_kind(message.get("kind"))
+        except ValueError as error:
+            raise ClientError("invalid_message", str(error), topic=topic) from None
+        payload = message.get("payload", {})
+        if not isinstance(payload, dict):
+            raise ClientError("invalid_message", "A whisper payload must be a JSON object.", topic=topic)
+        if not self.whispers.take():
+            raise ClientError("rate_limited", "Too many whispers; slow down.", topic=topic)
+        assert self.user_id is not None
+        # The sender id is the server's: whatever the client put in its frame is not copied.
+        text = whisper_frame(topic, kind, payload, sender_id=self.user_id)
+        await self.channel_layer.group_send(
+            group, {"type": WHISPER_MESSAGE, "topic": topic, "sender": self.channel_name, "text": text}
+        )
+
+    # --- messages from the channel layer --------------------------------------------------------
+    async def realtime_frame(self, message: dict[str, Any]) -> None:
+        topic = message.get("topic")
+        # A group refresh may race an unsubscribe; the member asked to stop, so stop.
+        if topic is not None and topic not in self.subscriptions:
+            return
+        await self.send(text_data=message["text"])
+
+    async def realtime_whisper(self, message: dict[str, Any]) -> None:
+        if message.get("sender") == self.channel_name or message.get("topic") not in self.subscriptions:
+            return
+        await self.send(text_data=message["text"])
+
+    async def realtime_disconnect(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+
+class RefusingConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Every other WebSocket path: refused at the handshake (HTTP 403), nothing logged as an error."""
+
+    async def connect(self) -> None:
+        await self.close()

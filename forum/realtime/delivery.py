@@ -1,0 +1,120 @@
+"""Sending to members and topics over the channel layer, from any process: views, tasks, consumers.
+
+Live delivery is best effort on top of what is already stored: a member who was offline, or whose
+frame was lost, sees the stored state on the next page load or reconnect. So bad input raises at the
+call site (a bug), while an unreachable layer is logged and swallowed (a page or a task does not fail
+because Redis blinked).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+
+from forum.realtime.frames import event_frame
+from forum.realtime.topics import topic_group, user_group
+
+__all__ = [
+    "OutsideTransactionError",
+    "adisconnect_user",
+    "asend_to_topic",
+    "asend_to_user",
+    "disconnect_user",
+    "send_to_topic",
+    "send_to_user",
+]
+
+logger = logging.getLogger(__name__)
+
+# Message types on the layer; the consumer has one handler for each (dots become underscores).
+FRAME_MESSAGE = "realtime.frame"
+WHISPER_MESSAGE = "realtime.whisper"
+DISCONNECT_MESSAGE = "realtime.disconnect"
+
+
+class OutsideTransactionError(RuntimeError):
+    """``on_commit=True`` was asked for with no transaction open."""
+
+
+def channel_layer() -> Any:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no 'default' layer: real-time delivery needs one")
+    return layer
+
+
+async def _group_send(group: str, message: dict[str, Any]) -> None:
+    try:
+        await channel_layer().group_send(group, message)
+    except ImproperlyConfigured:
+        raise
+    except Exception as error:  # noqa: BLE001 - best effort: any layer failure is logged, not raised
+        logger.warning(
+            "real-time message not sent",
+            extra={"group": group, "error": f"{type(error).__name__}: {error}"},
+        )
+
+
+def _user_message(user_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # Encoded at once: the caller may change ``payload`` before an on-commit send runs.
+    return user_group(user_id), {"type": FRAME_MESSAGE, "text": event_frame(kind, payload)}
+
+
+def _topic_message(topic: str, kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    text = event_frame(kind, payload, topic=topic)
+    return topic_group(topic), {"type": FRAME_MESSAGE, "topic": topic, "text": text}
+
+
+async def asend_to_user(user_id: int, kind: str, payload: dict[str, Any]) -> None:
+    """Send ``{"type": "event", "kind": kind, "payload": payload}`` to every connection of a member."""
+    await _group_send(*_user_message(user_id, kind, payload))
+
+
+async def asend_to_topic(topic: str, kind: str, payload: dict[str, Any]) -> None:
+    """Send an event frame (with ``"topic"``) to every connection subscribed to ``topic``."""
+    await _group_send(*_topic_message(topic, kind, payload))
+
+
+async def adisconnect_user(user_id: int) -> None:
+    """Close every connection of a member with 4401 (after sign-out, a ban, a password change)."""
+    await _group_send(user_group(user_id), {"type": DISCONNECT_MESSAGE})
+
+
+def _now_or_on_commit(group: str, message: dict[str, Any], *, on_commit: bool, what: str) -> None:
+    send = functools.partial(async_to_sync(_group_send), group, message)
+    if not on_commit:
+        send()
+        return
+    if not connection.in_atomic_block:
+        raise OutsideTransactionError(
+            f"{what}(on_commit=True) needs an open transaction; without one, call it with on_commit=False"
+        )
+    transaction.on_commit(send, robust=True)
+
+
+def send_to_user(user_id: int, kind: str, payload: dict[str, Any], *, on_commit: bool = False) -> None:
+    """Sync ``asend_to_user``, for views and Celery tasks (in async code, await ``asend_to_user``).
+
+    ``on_commit=True`` sends once the open transaction commits (and never if it rolls back); the
+    input is checked, and the frame encoded, at once either way.
+    """
+    group, message = _user_message(user_id, kind, payload)
+    _now_or_on_commit(group, message, on_commit=on_commit, what="send_to_user")
+
+
+def send_to_topic(topic: str, kind: str, payload: dict[str, Any], *, on_commit: bool = False) -> None:
+    """Sync ``asend_to_topic``; ``on_commit`` as in ``send_to_user``."""
+    group, message = _topic_message(topic, kind, payload)
+    _now_or_on_commit(group, message, on_commit=on_commit, what="send_to_topic")
+
+
+def disconnect_user(user_id: int, *, on_commit: bool = False) -> None:
+    """Sync ``adisconnect_user``; ``on_commit`` as in ``send_to_user``."""
+    message = {"type": DISCONNECT_MESSAGE}
+    _now_or_on_commit(user_group(user_id), message, on_commit=on_commit, what="disconnect_user")

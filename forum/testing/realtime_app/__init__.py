@@ -1,0 +1,1 @@
+"""Test-only app: real-time topics for the gateway tests."""

@@ -1,0 +1,295 @@
+"""The gateway's Python side in one process: names, frames, sending, the auth seam, the rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels_redis.utils import create_pool
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+
+from forum.realtime import (
+    InvalidTopicError,
+    OutsideTransactionError,
+    register_authenticator,
+    register_topic,
+    send_to_topic,
+    send_to_user,
+)
+from forum.realtime.auth import MEMBER_ID_SCOPE_KEY, MemberMiddleware, unregister_authenticator
+from forum.realtime.consumer import TokenBucket
+from forum.realtime.frames import MAX_OUTBOUND_FRAME_BYTES, event_frame
+from forum.realtime.topics import parse_topic, registration_for, topic_group, unregister_topic, user_group
+from forum.testing import processes
+
+
+@pytest.fixture
+def layer_prefix(settings: Any) -> str:
+    """A channel layer of this test alone (parallel runs share the Redis server)."""
+    prefix = processes.unique_prefix()
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["prefix"] = f"{prefix}:asgi"
+    settings.REDIS_KEY_PREFIX = prefix
+    settings.CHANNEL_LAYERS = layers
+    return prefix
+
+
+def listen(group: str) -> str:
+    """A channel in ``group``, as a consumer's would be; read it with ``next_message``."""
+    channel = f"probe.{uuid.uuid4().hex}"
+    async_to_sync(get_channel_layer().group_add)(group, channel)
+    return channel
+
+
+def next_messages(channel: str, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` messages of ``channel``, in order."""
+
+    async def receive() -> list[dict[str, Any]]:
+        layer = get_channel_layer()
+        messages = []
+        for _ in range(count):
+            messages.append(await layer.receive(channel))
+            # channels-redis removes the received message's backup copy in a background task;
+            # this loop is short-lived, so let that finish, or the next receive restores the copy.
+            await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
+        return messages
+
+    return async_to_sync(receive)()
+
+
+def next_message(channel: str) -> dict[str, Any]:
+    return next_messages(channel, 1)[0]
+
+
+# --- names ---------------------------------------------------------------------------------------
+def test_topics_and_members_map_to_valid_distinct_group_names() -> None:
+    assert parse_topic("thread:42") == ("thread", "42")
+    assert topic_group("thread:42") == "t.thread.42"
+    assert topic_group("dialog:a-b_c.d") == "t.dialog.a-b_c.d"
+    assert user_group(42) == "u.42"
+    longest = topic_group("p" * 24 + ":" + "k" * 64)
+    layer = get_channel_layer()
+    assert layer.require_valid_group_name(longest)
+    assert len(longest) < 100
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [None, 42, "", "thread", "thread:", ":42", "Thread:42", "thread:4 2", "thread:42:1", "a.b:1",
+     "thread:" + "k" * 65, "p" * 25 + ":1", "thread:é"],
+)  # fmt: skip
+def test_malformed_topics_are_refused(topic: Any) -> None:
+    with pytest.raises(InvalidTopicError):
+        parse_topic(topic)
+
+
+@pytest.mark.parametrize("user_id", [0, -1, True, "42", 4.2, None])
+def test_user_ids_must_be_positive_integers(user_id: Any) -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        user_group(user_id)
+
+
+def test_a_prefix_belongs_to_one_check() -> None:
+    def allow(user_id: int, key: str) -> bool:
+        return True
+
+    def deny(user_id: int, key: str) -> bool:
+        return False
+
+    try:
+        register_topic("unit_prefix", allow, allow_whisper=True)
+        register_topic("unit_prefix", allow, allow_whisper=True)  # AppConfig.ready may run twice
+        registration = registration_for("unit_prefix")
+        assert registration is not None and registration.allow_whisper
+        with pytest.raises(ValueError, match="already registered"):
+            register_topic("unit_prefix", deny)
+    finally:
+        unregister_topic("unit_prefix")
+    with pytest.raises(InvalidTopicError):
+        register_topic("Bad.Prefix", allow)
+    with pytest.raises(TypeError):
+        register_topic("fine", "not callable")  # type: ignore[arg-type]
+
+
+# --- frames --------------------------------------------------------------------------------------
+def test_event_frames_are_compact_json() -> None:
+    text = event_frame("post.created", {"post_id": 1, "title": "Ёлка"}, topic="thread:9")
+    assert json.loads(text) == {
+        "type": "event",
+        "kind": "post.created",
+        "topic": "thread:9",
+        "payload": {"post_id": 1, "title": "Ёлка"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "message"),
+    [
+        ("Post Created", {}, "kind"),
+        ("", {}, "kind"),
+        (7, {}, "kind"),
+        ("post.created", [1, 2], "JSON object"),
+        ("post.created", {"when": object()}, "plain JSON"),
+        ("post.created", {"ratio": float("nan")}, "plain JSON"),
+        ("post.created", {"text": "x" * MAX_OUTBOUND_FRAME_BYTES}, "at most"),
+    ],
+)
+def test_bad_sends_raise_at_the_call_site(kind: Any, payload: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        send_to_user(1, kind, payload)
+    with pytest.raises(ValueError, match=message):
+        send_to_topic("thread:1", kind, payload)
+
+
+def test_sends_to_malformed_addresses_raise() -> None:
+    with pytest.raises(ValueError, match="positive integer"):
+        send_to_user(0, "ok", {})
+    with pytest.raises(InvalidTopicError):
+        send_to_topic("no topic", "ok", {})
+
+
+# --- sending over the real layer -----------------------------------------------------------------
+def test_the_layer_reads_from_redis_without_a_timeout() -> None:
+    """A read timeout (redis-py 8 has 5 s by default) breaks the layer's blocking receive.
+
+    It races the 5 s BZPOPMIN, so an idle socket's consumer dies, and under asyncio.timeout on
+    Python 3.11 the cancel of a pending receive can be lost, so a closed socket's consumer lingers.
+    """
+    layer = get_channel_layer()
+    for host in layer.hosts:
+        pool = create_pool(dict(host))
+        assert pool.connection_kwargs.get("socket_timeout") is None
+
+
+def test_send_to_user_and_send_to_topic_reach_their_groups_only(layer_prefix: str) -> None:
+    alice = listen(user_group(101))
+    bob = listen(user_group(102))
+    thread = listen(topic_group("thread:7"))
+
+    send_to_user(101, "note", {"n": 1})
+    send_to_topic("thread:7", "post.created", {"post_id": 3})
+    send_to_user(102, "note", {"n": 2})
+
+    assert next_message(alice) == {"type": "realtime.frame", "text": event_frame("note", {"n": 1})}
+    # Bob's first message is his own: Alice's was sent before it and did not reach him.
+    assert json.loads(next_message(bob)["text"])["payload"] == {"n": 2}
+    topic_message = next_message(thread)
+    assert topic_message["topic"] == "thread:7"
+    assert json.loads(topic_message["text"]) == {
+        "type": "event",
+        "kind": "post.created",
+        "topic": "thread:7",
+        "payload": {"post_id": 3},
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_commit_sends_follow_the_transaction(layer_prefix: str) -> None:
+    channel = listen(user_group(201))
+    with pytest.raises(OutsideTransactionError):
+        send_to_user(201, "note", {}, on_commit=True)
+
+    with pytest.raises(RuntimeError, match="roll back"), transaction.atomic():
+        send_to_user(201, "note", {"state": "rolled back"}, on_commit=True)
+        raise RuntimeError("roll back")
+    payload = {"state": "committed"}
+    with transaction.atomic():
+        send_to_user(201, "note", payload, on_commit=True)
+        payload["state"] = "changed after the call"  # the frame was taken at the call
+    send_to_user(201, "note", {"state": "marker"})
+
+    payloads = [json.loads(message["text"])["payload"] for message in next_messages(channel, 2)]
+    assert payloads == [{"state": "committed"}, {"state": "marker"}]
+
+
+def test_an_unreachable_layer_is_logged_not_raised(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["CONFIG"]["hosts"] = [
+        {"address": f"redis://127.0.0.1:{processes.free_port()}/0", "socket_connect_timeout": 2}
+    ]
+    settings.CHANNEL_LAYERS = layers
+    with caplog.at_level("WARNING", logger="forum.realtime.delivery"):
+        send_to_user(301, "note", {})
+    assert [record.getMessage() for record in caplog.records] == ["real-time message not sent"]
+    assert "ConnectionError" in caplog.records[0].error  # type: ignore[attr-defined]
+
+
+# --- the auth seam -------------------------------------------------------------------------------
+class SessionUser:
+    is_authenticated = True
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def member_id_for(scope: dict[str, Any]) -> int | None:
+    seen: dict[str, Any] = {}
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.update(scope)
+
+    async def run() -> None:
+        await MemberMiddleware(inner)(scope, None, None)
+
+    async_to_sync(run)()
+    member_id: int | None = seen[MEMBER_ID_SCOPE_KEY]
+    return member_id
+
+
+@pytest.fixture
+def authenticators() -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        unregister_authenticator(name)
+
+
+def test_without_authenticators_the_session_user_is_the_member() -> None:
+    assert member_id_for({"type": "websocket", "user": SessionUser(5)}) == 5
+    assert member_id_for({"type": "websocket", "user": AnonymousUser()}) is None
+    assert member_id_for({"type": "websocket"}) is None
+
+
+def test_a_registered_authenticator_is_asked_before_the_session(authenticators: list[str]) -> None:
+    def from_token_cookie(scope: Any) -> int | None:
+        return 77 if scope.get("cookies", {}).get("access") == "good-token" else None
+
+    register_authenticator("unit-token", from_token_cookie)
+    authenticators.append("unit-token")
+    with_token = {"type": "websocket", "cookies": {"access": "good-token"}, "user": SessionUser(5)}
+    assert member_id_for(with_token) == 77
+    bad_token = {"type": "websocket", "cookies": {"access": "forged"}, "user": SessionUser(5)}
+    assert member_id_for(bad_token) == 5
+    assert member_id_for({"type": "websocket", "cookies": {}, "user": AnonymousUser()}) is None
+
+
+@pytest.mark.parametrize("answer", ["77", True, -3, RuntimeError("broken")])
+def test_a_broken_authenticator_does_not_sign_anyone_in(authenticators: list[str], answer: Any) -> None:
+    def broken(scope: Any) -> Any:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    register_authenticator("unit-broken", broken)
+    authenticators.append("unit-broken")
+    assert member_id_for({"type": "websocket", "user": AnonymousUser()}) is None
+    assert member_id_for({"type": "websocket", "user": SessionUser(5)}) == 5
+
+
+# --- rate limits ---------------------------------------------------------------------------------
+def test_token_bucket_allows_a_burst_then_the_refill_rate() -> None:
+    now = [100.0]
+    bucket = TokenBucket(burst=3, rate=2, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # one token back
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] += 60  # never more than the burst
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]

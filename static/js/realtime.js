@@ -1,0 +1,208 @@
+/*
+ * Live delivery for forum pages: one WebSocket to the gateway (docs/realtime.md), no dependencies.
+ *
+ * Connects to <meta name="forum-websocket-url" content="..."> when the page has it, else to /ws/
+ * on the page's own host. Reconnects with growing, jittered delays and subscribes again to every
+ * topic it held. What arrives is dispatched on `document`:
+ *   forum:event            detail = an "event" or "whisper" frame
+ *   forum:subscribed       detail = {topic}
+ *   forum:realtime-error   detail = an "error" frame
+ *   forum:realtime-status  detail = {state: "connected"|"offline", code, retrying}
+ * and <body data-realtime="connected|offline"> tells pages whether live delivery is up.
+ *
+ * window.forumRealtime.subscribe(topic), .unsubscribe(topic), .whisper(topic, kind, payload),
+ * .state, .stop(). A page may set window.forumRealtimeOptions = {firstDelayMs, longestDelayMs,
+ * pingEveryMs, pongWithinMs} before this script runs.
+ */
+(function () {
+  "use strict";
+
+  var CLOSE_UNAUTHENTICATED = 4401;
+  var options = window.forumRealtimeOptions || {};
+  var FIRST_DELAY_MS = options.firstDelayMs || 1000;
+  var LONGEST_DELAY_MS = options.longestDelayMs || 30000;
+  var PING_EVERY_MS = options.pingEveryMs || 25000;
+  var PONG_WITHIN_MS = options.pongWithinMs || 10000;
+  // Refusals that would be the same on every retry: the topic is dropped, not subscribed again.
+  var FINAL_REFUSALS = ["forbidden", "unknown_topic", "invalid_topic", "too_many_subscriptions"];
+
+  var topics = new Set();
+  var socket = null;
+  var ready = false;
+  var stopped = false;
+  var state = null;
+  var delay = FIRST_DELAY_MS;
+  var retryTimer = null;
+  var pingTimer = null;
+  var pongTimer = null;
+
+  function endpoint() {
+    var meta = document.querySelector('meta[name="forum-websocket-url"]');
+    var configured = meta && meta.content ? meta.content.trim() : "";
+    var url = new URL(configured || "/ws/", window.location.href);
+    if (url.protocol === "http:") url.protocol = "ws:";
+    if (url.protocol === "https:") url.protocol = "wss:";
+    return url.href;
+  }
+
+  function emit(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
+  }
+
+  function setState(next, code, retrying) {
+    state = next;
+    if (document.body) document.body.setAttribute("data-realtime", next);
+    emit("forum:realtime-status", { state: next, code: code === undefined ? null : code, retrying: !!retrying });
+  }
+
+  function send(message) {
+    if (!ready || !socket) return false;
+    socket.send(JSON.stringify(message));
+    return true;
+  }
+
+  function clearTimers() {
+    clearInterval(pingTimer);
+    clearTimeout(pongTimer);
+    pingTimer = pongTimer = null;
+  }
+
+  function keepAlive() {
+    // A connection that died without a close (a sleeping laptop, a dropped Wi-Fi) is only noticed
+    // when an answer does not come.
+    pingTimer = setInterval(function () {
+      if (!send({ type: "ping" }) || pongTimer) return;
+      pongTimer = setTimeout(function () {
+        if (socket) socket.close(4000, "no pong");
+      }, PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "ready":
+        ready = true;
+        delay = FIRST_DELAY_MS;
+        setState("connected");
+        topics.forEach(function (topic) {
+          send({ type: "subscribe", topic: topic });
+        });
+        keepAlive();
+        break;
+      case "pong":
+        clearTimeout(pongTimer);
+        pongTimer = null;
+        break;
+      case "event":
+      case "whisper":
+        emit("forum:event", frame);
+        break;
+      case "subscribed":
+        emit("forum:subscribed", { topic: frame.topic });
+        break;
+      case "error":
+        if (frame.topic && FINAL_REFUSALS.indexOf(frame.code) !== -1) topics.delete(frame.topic);
+        emit("forum:realtime-error", frame);
+        break;
+    }
+  }
+
+  function connect() {
+    retryTimer = null;
+    if (stopped || socket) return;
+    var current;
+    try {
+      current = new WebSocket(endpoint());
+    } catch (error) {
+      retry(null);
+      return;
+    }
+    socket = current;
+    current.onmessage = function (message) {
+      var frame;
+      try {
+        frame = JSON.parse(message.data);
+      } catch (error) {
+        return;
+      }
+      if (frame && typeof frame.type === "string") handle(frame);
+    };
+    function lost(code) {
+      if (socket !== current) return;
+      socket = null;
+      ready = false;
+      clearTimers();
+      // 4401: no member behind this page (signed out, session gone); retrying cannot help.
+      if (code === CLOSE_UNAUTHENTICATED || stopped) {
+        stopped = true;
+        setState("offline", code, false);
+        return;
+      }
+      retry(code);
+    }
+    current.onclose = function (closed) {
+      lost(closed.code);
+    };
+    // A failed connection is followed by "close" in browsers, but not in every runtime.
+    current.onerror = function () {
+      lost(1006);
+      try {
+        current.close();
+      } catch (error) {
+        // already closed
+      }
+    };
+  }
+
+  function retry(code) {
+    setState("offline", code, true);
+    var wait = delay / 2 + Math.random() * (delay / 2);
+    delay = Math.min(delay * 2, LONGEST_DELAY_MS);
+    retryTimer = setTimeout(connect, wait);
+  }
+
+  function reconnectNow() {
+    if (stopped || socket || !retryTimer) return;
+    clearTimeout(retryTimer);
+    delay = FIRST_DELAY_MS;
+    connect();
+  }
+
+  window.forumRealtime = {
+    subscribe: function (topic) {
+      if (typeof topic !== "string" || topics.has(topic)) return;
+      topics.add(topic);
+      send({ type: "subscribe", topic: topic });
+    },
+    unsubscribe: function (topic) {
+      if (!topics.delete(topic)) return;
+      send({ type: "unsubscribe", topic: topic });
+    },
+    // Ephemeral ("typing..."): sent only while connected and subscribed, never queued.
+    whisper: function (topic, kind, payload) {
+      if (!topics.has(topic)) return false;
+      return send({ type: "whisper", topic: topic, kind: kind, payload: payload || {} });
+    },
+    get state() {
+      return state;
+    },
+    stop: function () {
+      stopped = true;
+      clearTimeout(retryTimer);
+      if (socket) socket.close(1000);
+    },
+  };
+
+  if (typeof window.addEventListener === "function") window.addEventListener("online", reconnectNow);
+
+  function start() {
+    setState("offline", null, true);
+    connect();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
