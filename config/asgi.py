@@ -9,8 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # Django must be set up before the routing imports models.
 django_asgi_app = get_asgi_application()
 
-from forum.realtime.routing import websocket_application  # noqa: E402
-
 from channels.routing import ProtocolTypeRouter  # noqa: E402
+
+from forum.realtime.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})

@@ -34,8 +34,13 @@ EMBEDDED_ENV_FILE = DATA_DIR / "embedded.env"
 if not PRODUCTION and not TESTING and EMBEDDED_ENV_FILE.exists():
     environ.Env.read_env(str(EMBEDDED_ENV_FILE))
 
-INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"
+# Known to everyone on purpose: the production profile refuses to start with it.
+INSECURE_SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
+# Keyed into every password before bcrypt (apps/authentication/hashers.py) and never stored with the
+# hashes, so that a stolen database alone cannot be cracked; changing it invalidates every password.
+INSECURE_PASSWORD_PEPPER = "insecure-development-pepper-never-use-in-production"  # noqa: S105
+PASSWORD_PEPPER = env.str("PASSWORD_PEPPER", default=INSECURE_PASSWORD_PEPPER)
 DEBUG = env.bool("DEBUG", default=not PRODUCTION and not TESTING)
 ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -50,6 +55,8 @@ if PRODUCTION:
         _problems.append("SECRET_KEY is missing, the development default, or shorter than 50 characters")
     if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
         _problems.append("ALLOWED_HOSTS is empty or a wildcard")
+    if PASSWORD_PEPPER == INSECURE_PASSWORD_PEPPER or len(PASSWORD_PEPPER) < 32:
+        _problems.append("PASSWORD_PEPPER is missing, the development default, or shorter than 32 characters")
     if _problems:
         raise ImproperlyConfigured(
             "Refusing to start the production profile with insecure settings: " + "; ".join(_problems)
@@ -92,6 +99,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Each member's permissions are loaded at most once per request (apps/authorization/services.py).
+    "apps.authorization.middleware.PermissionScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "forum.errors.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -206,6 +215,8 @@ OUTBOX_RETENTION_DAYS = env.float("OUTBOX_RETENTION_DAYS", default=7.0)
 CELERY_BEAT_SCHEDULE = {
     "forum.sweep_outbox": {"task": "forum.sweep_outbox", "schedule": OUTBOX_SWEEP_INTERVAL},
     "forum.prune_outbox": {"task": "forum.prune_outbox", "schedule": 3600.0},
+    # Status grants whose end has passed become expired, with a status.expired event each.
+    "status.expire_grants": {"task": "status.expire_grants", "schedule": 60.0},
 }
 
 # --- Storage and search ----------------------------------------------------------------------------
@@ -244,7 +255,25 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="forum@localhost")
 
 # --- Auth ------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "authentication.User"
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/signin/"
+LOGIN_REDIRECT_URL = "/"
+# Sign-in by username or email, throttled (apps/authentication/backends.py), for the admin's login too.
+AUTHENTICATION_BACKENDS = ["apps.authentication.backends.CredentialsBackend"]
+# Peppered bcrypt first; the others only verify old hashes, which are upgraded at the next sign-in.
+PASSWORD_HASHERS = [
+    "apps.authentication.hashers.PepperedBCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# bcrypt's cost (log2 of its rounds); the tests use the minimum, which is fast and still real bcrypt.
+BCRYPT_ROUNDS = env.int("BCRYPT_ROUNDS", default=4 if TESTING else 12)
+# Where links in emails point (https://forum.example.com); empty: the address the request came to.
+FORUM_BASE_URL = env.str("FORUM_BASE_URL", default="")
+# Proxies (nginx) whose X-Forwarded-For names the client, for per-address limits such as sign-in's.
+TRUSTED_PROXY_NETWORKS: list[str] = env.list("TRUSTED_PROXY_NETWORKS", default=[])
 # Password of the demo account `admin` that `manage.py seed_demo` creates; empty: a random one, printed once.
 DEMO_ADMIN_PASSWORD = env.str("DEMO_ADMIN_PASSWORD", default="")
 AUTH_PASSWORD_VALIDATORS = [

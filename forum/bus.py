@@ -29,13 +29,13 @@ from forum.request_context import current_request_id
 
 __all__ = [
     "OutsideTransactionError",
+    "prune_outbox",
     "publish",
     "queue_for",
     "route_task",
     "subscribe",
     "subscribers_of",
     "sweep_outbox",
-    "prune_outbox",
 ]
 
 logger = logging.getLogger(__name__)

@@ -13,3 +13,6 @@ class HandlerEffect(models.Model):
 
     # Declared because mypy's Django plugin does not see this test-only app in INSTALLED_APPS.
     objects: ClassVar[models.Manager["HandlerEffect"]] = models.Manager()
+
+    def __str__(self) -> str:
+        return f"{self.handler} {self.key}: {self.value}"
