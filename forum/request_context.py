@@ -48,7 +48,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,64}$")
 UNMATCHED_ROUTE = "<unmatched>"
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Probes and scrapes arrive every few seconds; their successful answers are logged at DEBUG only.
-_QUIET_ROUTES = frozenset({"health/live", "health/ready", "metrics"})
+_QUIET_ROUTES = frozenset({"/health/live", "/health/ready", "/metrics"})
 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _user_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_id", default=None)
@@ -110,9 +110,10 @@ class RequestContextFilter(logging.Filter):
 
 def _route_of(request: HttpRequest) -> str:
     match = request.resolver_match
-    if match is None or not match.route:
+    if match is None:
         return UNMATCHED_ROUTE
-    return match.route
+    # Django's patterns have no leading slash, and the home page's is empty: "/" makes it visible.
+    return "/" + match.route
 
 
 def _loaded_user_id(request: HttpRequest) -> int | None:

@@ -38,6 +38,7 @@ urlpatterns = [
     path("talkative", talkative),
     path("broken", broken),
     path("health/live", health.live),
+    path("", lambda request: HttpResponse("home")),
 ]
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
@@ -85,7 +86,7 @@ def test_one_json_line_per_request_with_route_status_duration_and_ids(
     assert line["logger"] == "forum.access"
     assert line["level"] == "INFO"
     assert line["method"] == "GET"
-    assert line["route"] == "items/<int:item_id>"  # the pattern, not /items/42
+    assert line["route"] == "/items/<int:item_id>"  # the pattern, not /items/42
     assert line["path"] == "/items/42"
     assert line["status"] == 200
     assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
@@ -127,7 +128,7 @@ def test_a_server_error_logs_its_traceback_and_one_access_line(capture: io.Strin
     access = [line for line in lines if line["logger"] == "forum.access"]
     errors = [line for line in lines if line["logger"] == "django.request"]
     assert [line["status"] for line in access] == [500]
-    assert access[0]["route"] == "broken"
+    assert access[0]["route"] == "/broken"
     [error] = errors
     assert "broken on purpose" in error["exc_info"]
     assert error["request_id"] == "req-broken"
@@ -145,4 +146,11 @@ def test_probes_that_succeed_are_logged_at_debug_only(client: Client, capture: i
     finally:
         access_logger.setLevel(logging.NOTSET)
     [line] = lines_of(capture)
-    assert (line["level"], line["route"], line["status"]) == ("DEBUG", "health/live", 200)
+    assert (line["level"], line["route"], line["status"]) == ("DEBUG", "/health/live", 200)
+
+
+def test_the_root_pattern_is_logged_as_a_slash_not_as_unmatched(client: Client, capture: io.StringIO) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    [line] = lines_of(capture)
+    assert (line["route"], line["status"]) == ("/", 200)

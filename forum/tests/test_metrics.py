@@ -66,7 +66,7 @@ def test_outbox_backlog_and_age_of_the_oldest_undelivered_event(client: Client) 
 
 @pytest.mark.django_db
 def test_requests_are_counted_and_timed_by_route_and_status(client: Client) -> None:
-    live = {"method": "GET", "route": "health/live", "status": "200"}
+    live = {"method": "GET", "route": "/health/live", "status": "200"}
     unmatched = {"method": "GET", "route": "<unmatched>", "status": "404"}
     before = scrape(client)
 

@@ -103,7 +103,7 @@ def member(*, staff: bool = False, active: bool = True) -> tuple[int, str]:
     )
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     return user.pk, f"{settings.SESSION_COOKIE_NAME}={session.session_key}"

@@ -1,0 +1,10 @@
+"""API routes of the status app, mounted under /api/v1/ by config.urls."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from apps.status.api import views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("statuses", views.StatusCatalogueView.as_view(), name="statuses"),
+    path("me/statuses", views.MyStatusGrantsView.as_view(), name="my-statuses"),
+]

@@ -1,0 +1,81 @@
+"""Reads of the status app: the catalogue, a member's grants, and the grants that are due to end."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.status.models import Status, StatusGrant
+
+
+def statuses_listed() -> QuerySet[Status]:
+    return Status.objects.order_by("position", "code")
+
+
+def status_by_code(*, code: str) -> Status | None:
+    return Status.objects.filter(code=code).first()
+
+
+def grants_of(*, user_id: int) -> QuerySet[StatusGrant]:
+    """Every grant of the member, newest first, with its status."""
+    return StatusGrant.objects.filter(user_id=user_id).select_related("status").order_by("-starts_at", "-pk")
+
+
+def _not_over(now: datetime.datetime) -> Q:
+    return Q(revoked_at__isnull=True, expired_at__isnull=True) & (
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+    )
+
+
+def grants_not_over(*, user_id: int, now: datetime.datetime) -> QuerySet[StatusGrant]:
+    """The member's grants that run now or will start later (neither revoked nor ended)."""
+    return (
+        StatusGrant.objects.filter(_not_over(now), user_id=user_id)
+        .select_related("status")
+        .order_by("starts_at", "pk")
+    )
+
+
+def holders_of(*, status_id: int, now: datetime.datetime) -> list[int]:
+    """Ids of the members with a grant of the status that is not over."""
+    return list(
+        StatusGrant.objects.filter(_not_over(now), status_id=status_id)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+
+
+def active_codes_of(*, user_ids: list[int], now: datetime.datetime) -> dict[int, list[str]]:
+    """The codes of the statuses each member holds right now, for a page of members at once."""
+    held: dict[int, list[str]] = {user_id: [] for user_id in user_ids}
+    rows = (
+        StatusGrant.objects.filter(_not_over(now), user_id__in=user_ids, starts_at__lte=now)
+        .order_by("user_id", "status__position", "status__code")
+        .values_list("user_id", "status__code")
+    )
+    for user_id, code in rows:
+        if code not in held[user_id]:
+            held[user_id].append(code)
+    return held
+
+
+def grants_due(*, now: datetime.datetime, batch: int) -> list[StatusGrant]:
+    """Grants whose end has passed and that are not yet marked expired, locked for this transaction
+    (rows another expiry run holds are skipped, so two runs never expire a grant twice)."""
+    return list(
+        StatusGrant.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(revoked_at__isnull=True, expired_at__isnull=True, ends_at__lte=now)
+        .select_related("status")
+        .order_by("ends_at", "pk")[:batch]
+    )
+
+
+def grant_for_update(*, grant_id: int) -> StatusGrant | None:
+    return (
+        StatusGrant.objects.select_for_update(of=("self",))
+        .select_related("status")
+        .filter(pk=grant_id)
+        .first()
+    )
