@@ -47,6 +47,8 @@ BACKING_SERVICES = ("postgres", "redis", "rabbitmq", "seaweedfs", "meilisearch",
 PRODUCTION_REQUIRED = (
     "FORUM_ENV",
     "SECRET_KEY",
+    "PASSWORD_PEPPER",
+    "INTERNAL_API_SECRETS",
     "ALLOWED_HOSTS",
     "DATABASE_URL",
     "REDIS_URL",
@@ -61,7 +63,14 @@ PRODUCTION_REQUIRED = (
 )
 # Secrets are never written into the compose file: they must come from the environment, and compose
 # must refuse to start without them (${NAME:?message}).
-SECRETS = ("SECRET_KEY", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "MEILISEARCH_API_KEY")
+SECRETS = (
+    "SECRET_KEY",
+    "PASSWORD_PEPPER",
+    "INTERNAL_API_SECRETS",
+    "S3_ACCESS_KEY_ID",
+    "S3_SECRET_ACCESS_KEY",
+    "MEILISEARCH_API_KEY",
+)
 
 # The compose service each address must name.
 URL_TARGETS = {
