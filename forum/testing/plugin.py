@@ -57,3 +57,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             + "\nStart them (see README, 'Services') or point the variables elsewhere.",
             returncode=3,
         )
+
+
+# Shared fixtures (english, redis_namespace, make_member, clock, outbox), available to every test.
+from forum.testing.fixtures import clock, english, make_member, outbox, redis_namespace  # noqa: E402, F401

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.authorization.services import StatusPermissions, access_ban_set, access_statuses_set, quota_consume
-from apps.authorization.tests.conftest import Clock
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 

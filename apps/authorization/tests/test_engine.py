@@ -24,8 +24,8 @@ from apps.authorization.services import (
     role_assign,
     role_of,
 )
-from apps.authorization.tests.conftest import Clock
 from forum.errors import Forbidden, NotFound, ValidationFailed
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from apps.authorization.services import (
     quota_states,
     role_assign,
 )
-from apps.authorization.tests.conftest import Clock
 from forum.errors import Forbidden, RateLimited
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 

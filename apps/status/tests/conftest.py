@@ -1,83 +1,11 @@
-"""Fixtures of the status tests: members, a Redis namespace of each test's own, a movable clock.
+"""Fixtures of the status tests: the shared ones of forum.testing.fixtures, some made automatic here."""
 
-The same as the authorization tests' (an app's tests may not import another app's)."""
-
-from __future__ import annotations
-
-import datetime
-import itertools
-import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-import redis
-from django.conf import settings as django_settings
-from django.utils import timezone, translation
-
-from forum.models import OutboxEvent
-
-_numbers = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def english() -> Iterator[None]:
-    """Messages in English unless a request asks otherwise: a request before may have left another
-    language active in this thread (LocaleMiddleware activates it and nothing switches it back)."""
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def redis_namespace(settings: Any) -> Iterator[str]:
-    """Quota counters under a prefix of this test's own: concurrent runs (and xdist workers, whose
-    databases hand out the same ids) share one Redis."""
-    prefix = f"test-{uuid.uuid4().hex}"
-    url = django_settings.REDIS_URL  # before a test points it elsewhere
-    settings.REDIS_KEY_PREFIX = prefix
-    yield prefix
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture
-def make_member(django_user_model: Any, db: None) -> Callable[..., int]:
-    """Makes an account (no usable password: signing in is done with force_login) and returns its id."""
-
-    def make(**fields: Any) -> int:
-        number = next(_numbers)
-        user = django_user_model.objects.create_user(username=f"member{number}", **fields)
-        return int(user.pk)
-
-    return make
-
-
-class Clock:
-    """``django.utils.timezone.now`` under the test's control: it stands still until moved."""
-
-    def __init__(self) -> None:
-        self.now = timezone.now()
-
-    def move(self, **delta: float) -> datetime.datetime:
-        self.now += datetime.timedelta(**delta)
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    frozen = Clock()
-    monkeypatch.setattr(timezone, "now", lambda: frozen.now)
-    return frozen
-
-
-@pytest.fixture
-def outbox() -> Callable[[str], list[dict[str, Any]]]:
-    """The payloads of the events of one name written to the outbox, oldest first."""
-
-    def events(name: str) -> list[dict[str, Any]]:
-        return [row.payload for row in OutboxEvent.objects.filter(name=name).order_by("created_at", "id")]
-
-    return events
+def isolated(english: None, redis_namespace: str) -> Iterator[None]:
+    """Every test in English and with Redis keys of its own."""
+    yield

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.status.services import status_grant, status_revoke
-from apps.status.tests.conftest import Clock
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from apps.status.services import (
     statuses_expire_due,
     statuses_held_by,
 )
-from apps.status.tests.conftest import Clock
 from forum.errors import Conflict, NotFound, ValidationFailed
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 

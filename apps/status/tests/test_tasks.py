@@ -12,7 +12,7 @@ from django.conf import settings
 
 from apps.status import tasks
 from apps.status.services import status_grant
-from apps.status.tests.conftest import Clock
+from forum.testing.fixtures import Clock
 
 pytestmark = pytest.mark.django_db
 
