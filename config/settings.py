@@ -41,6 +41,27 @@ SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_SECRET_KEY)
 # hashes, so that a stolen database alone cannot be cracked; changing it invalidates every password.
 INSECURE_PASSWORD_PEPPER = "insecure-development-pepper-never-use-in-production"  # noqa: S105
 PASSWORD_PEPPER = env.str("PASSWORD_PEPPER", default=INSECURE_PASSWORD_PEPPER)
+# Service-to-service calls under /internal/ (forum/internal_auth.py): "id:secret,id2:secret2", every key
+# accepted, so a key is rotated by adding the new one everywhere, signing with it, then removing the old.
+INSECURE_INTERNAL_API_SECRET = "insecure-development-internal-secret-never-use-in-production"  # noqa: S105
+INTERNAL_API_SECRETS: dict[str, str] = {}
+for _entry in env.list(
+    "INTERNAL_API_SECRETS", default=[] if PRODUCTION else [f"dev:{INSECURE_INTERNAL_API_SECRET}"]
+):
+    _key_id, _colon, _secret = _entry.strip().partition(":")
+    if not _key_id or not _secret or _key_id in INTERNAL_API_SECRETS:
+        raise ImproperlyConfigured("INTERNAL_API_SECRETS is a list of id:secret with distinct ids")
+    INTERNAL_API_SECRETS[_key_id] = _secret
+# The key outgoing internal calls are signed with; the first one listed unless named.
+INTERNAL_API_SIGNING_KEY_ID = env.str(
+    "INTERNAL_API_SIGNING_KEY_ID", default=next(iter(INTERNAL_API_SECRETS), "")
+)
+if INTERNAL_API_SECRETS and INTERNAL_API_SIGNING_KEY_ID not in INTERNAL_API_SECRETS:
+    raise ImproperlyConfigured("INTERNAL_API_SIGNING_KEY_ID names no key of INTERNAL_API_SECRETS")
+# How far a signed call's timestamp may be from this server's clock; nonces are kept twice as long.
+INTERNAL_API_MAX_SKEW = env.int("INTERNAL_API_MAX_SKEW", default=300)
+if INTERNAL_API_MAX_SKEW <= 0:
+    raise ImproperlyConfigured("INTERNAL_API_MAX_SKEW must be a positive number of seconds")
 DEBUG = env.bool("DEBUG", default=not PRODUCTION and not TESTING)
 ALLOWED_HOSTS: list[str] = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -57,6 +78,12 @@ if PRODUCTION:
         _problems.append("ALLOWED_HOSTS is empty or a wildcard")
     if PASSWORD_PEPPER == INSECURE_PASSWORD_PEPPER or len(PASSWORD_PEPPER) < 32:
         _problems.append("PASSWORD_PEPPER is missing, the development default, or shorter than 32 characters")
+    if not INTERNAL_API_SECRETS or any(
+        secret == INSECURE_INTERNAL_API_SECRET or len(secret) < 32 for secret in INTERNAL_API_SECRETS.values()
+    ):
+        _problems.append(
+            "INTERNAL_API_SECRETS is missing, the development default, or has a secret under 32 characters"
+        )
     if _problems:
         raise ImproperlyConfigured(
             "Refusing to start the production profile with insecure settings: " + "; ".join(_problems)
@@ -94,6 +121,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Refuses unsigned calls under /internal/ before any session is loaded (forum/internal_auth.py).
+    "forum.internal_auth.InternalSignatureMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

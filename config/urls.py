@@ -3,19 +3,31 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from forum import health, metrics, pages
+from forum import health, internal_auth, metrics, pages
 
 api_v1 = [
     path("", include("forum.api_urls")),
+    path("", include("apps.authorization.api.urls")),
+    path("", include("apps.status.api.urls")),
+    path("", include("apps.authentication.api.urls")),
+]
+
+# Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.
+internal_v1 = [
+    path("", include("apps.user.api.internal_urls")),
 ]
 
 urlpatterns = [
     path("", include("apps.thread.urls")),
+    path("accounts/", include("apps.authentication.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("internal/v1/", include((internal_v1, "internal"), namespace="internal-v1")),
+    # Whatever else is under /internal/ answers the JSON 404 (and is still refused unsigned).
+    re_path(r"^internal/", internal_auth.internal_not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("health/live", health.live, name="health-live"),

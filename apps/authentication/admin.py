@@ -1,8 +1,52 @@
-"""Accounts in the Django admin."""
+"""Accounts in the Django admin: members with their address's state, and sign-ups waiting for a link."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from apps.authentication.models import User
+from apps.authentication.models import PendingSignup, User
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "username",
+        "email",
+        "email_verified",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+    )
+    list_filter = ("is_staff", "is_superuser", "is_active", "email_verified", "groups")
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email", "email_verified")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+
+
+@admin.register(PendingSignup)
+class PendingSignupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Read-only: support can see whether a sign-up is waiting for its link, and delete it."""
+
+    list_display = ("username", "email", "created_at")
+    search_fields = ("username", "email")
+    ordering = ("-created_at",)
+    exclude = ("password",)
+    readonly_fields = ("username", "email", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -191,16 +191,17 @@ def test_realtime_client_finds_its_websocket_url_and_an_offline_notice(client: C
 
 def test_anonymous_visitor_gets_a_sign_in_link_back_to_the_same_page(client: Client) -> None:
     page = Page(client.get("/?page=2").content.decode())
-    assert "/admin/login/?next=/%3Fpage%3D2" in page.urls()
+    assert "/accounts/signin/?next=/%3Fpage%3D2" in page.urls()
+    assert not any(url.startswith("/admin/login/") for url in page.urls())
 
 
 @pytest.mark.django_db
 def test_signed_in_member_sees_their_name_and_a_sign_out_form(admin_client: Client) -> None:
     page = Page(admin_client.get("/").content.decode())
     assert "admin" in page.text
-    sign_out = [form for form in page.find("form") if form.get("action") == "/admin/logout/"]
+    sign_out = [form for form in page.find("form") if form.get("action") == "/accounts/signout/"]
     assert sign_out and sign_out[0]["method"] == "post"
-    assert "/admin/login/?next=/" not in page.urls()
+    assert "/accounts/signin/?next=/" not in page.urls()
 
 
 def test_the_forum_name_comes_from_the_settings(client: Client, settings: Any) -> None:

@@ -1,0 +1,109 @@
+"""Forms of the account pages: they check the shape of the input; the services judge the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from apps.authentication.services import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
+from forum.errors import ApplicationError
+
+__all__ = [
+    "EmailChangeForm",
+    "PasswordChangeForm",
+    "PasswordResetForm",
+    "SetPasswordForm",
+    "SigninForm",
+    "SignupForm",
+    "add_application_error",
+]
+
+
+def _password_field(label: Any, *, autocomplete: str, help_text: Any = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        strip=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        help_text=help_text,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+def _new_password_field(label: Any) -> forms.CharField:
+    return _password_field(
+        label,
+        autocomplete="new-password",
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+
+class SignupForm(forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=USERNAME_MAX_LENGTH,
+        help_text=_("Shown with everything you write. Letters, digits and . _ - only."),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.CharField(
+        label=_("Email address"),
+        max_length=254,
+        help_text=_("We send a link there to confirm it is yours. Nobody else sees it."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = _new_password_field(_("Password"))
+
+
+class SigninForm(forms.Form):
+    login = forms.CharField(
+        label=_("Username or email address"),
+        max_length=254,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autocapitalize": "none", "autofocus": True}
+        ),
+    )
+    password = _password_field(_("Password"), autocomplete="current-password")
+
+
+class PasswordResetForm(forms.Form):
+    email = forms.CharField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class SetPasswordForm(forms.Form):
+    new_password = _new_password_field(_("New password"))
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = _password_field(_("Current password"), autocomplete="current-password")
+    new_password = _new_password_field(_("New password"))
+
+
+class EmailChangeForm(forms.Form):
+    new_email = forms.CharField(
+        label=_("New email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = _password_field(
+        _("Your password"),
+        autocomplete="current-password",
+        help_text=_("To make sure it is you who asks."),
+    )
+
+
+def add_application_error(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
+    shown = False
+    for field, messages in error.fields.items():
+        if field in form.fields:
+            for message in messages:
+                form.add_error(field, message)
+            shown = True
+    if not shown:
+        form.add_error(None, error.message)

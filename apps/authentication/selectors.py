@@ -1,0 +1,48 @@
+"""Reads of the authentication app: accounts by id, name or address, always ignoring case."""
+
+from __future__ import annotations
+
+from django.db.models import Value
+from django.db.models.functions import Lower
+
+from apps.authentication.models import User
+
+__all__ = [
+    "user_by_email",
+    "user_by_login",
+    "user_by_username",
+    "user_get",
+]
+
+
+def user_get(*, user_id: int) -> User | None:
+    return User.objects.filter(pk=user_id).first()
+
+
+def user_by_username(*, username: str) -> User | None:
+    # Lower() on both sides, in the database: it matches the unique index and PostgreSQL's own casing.
+    return (
+        User.objects.alias(username_lower=Lower("username"))
+        .filter(username_lower=Lower(Value(username)))
+        .first()
+    )
+
+
+def user_by_email(*, email: str, exclude_user_id: int | None = None) -> User | None:
+    if not email:
+        return None
+    users = User.objects.alias(email_lower=Lower("email")).filter(email_lower=Lower(Value(email)))
+    if exclude_user_id is not None:
+        users = users.exclude(pk=exclude_user_id)
+    return users.first()
+
+
+def user_by_login(*, login: str) -> User | None:
+    """The account a sign-in names: by username, else (when it looks like one) by email address.
+
+    New usernames may not contain "@", so an address never names someone else's account by username.
+    """
+    user = user_by_username(username=login)
+    if user is None and "@" in login:
+        user = user_by_email(email=login)
+    return user

@@ -1,0 +1,317 @@
+"""Signing in and out: by username or address in any case, throttled, and silent on who has an account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.authentication import services
+from apps.authentication.models import User
+from apps.authentication.tests.helpers import PASSWORD, signed_in_id
+from forum.tests.test_pages import Page
+
+pytestmark = pytest.mark.django_db
+
+WRONG = "The username or email address, or the password, is not right."
+
+
+def api_signin(api: APIClient, login: str, password: str = PASSWORD, **extra: Any) -> Any:
+    return api.post("/api/v1/auth/signin", {"login": login, "password": password}, format="json", **extra)
+
+
+def page_signin(client: Client, login: str, password: str = PASSWORD, **data: str) -> Any:
+    return client.post("/accounts/signin/", {"login": login, "password": password, **data})
+
+
+# --- Signing in -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "login", ["alice", "ALICE", "Alice", "alice@example.com", "Alice@Example.COM", " alice "]
+)
+def test_signing_in_by_username_or_address_in_any_case(api: APIClient, member: User, login: str) -> None:
+    response = api_signin(api, login)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "signed_in"
+    assert body["account"] == {
+        "id": member.pk,
+        "username": "alice",
+        "email": "alice@example.com",
+        "email_verified": True,
+        "is_staff": False,
+        "date_joined": body["account"]["date_joined"],
+    }
+    assert signed_in_id(api) == member.pk
+
+
+def test_the_sign_in_page_starts_a_session_and_goes_where_it_was_asked(client: Client, member: User) -> None:
+    page = Page(client.get("/accounts/signin/?next=/accounts/settings/").content.decode())
+    hidden = {
+        attrs["name"]: attrs.get("value") for attrs in page.find("input") if attrs.get("type") == "hidden"
+    }
+    assert hidden["next"] == "/accounts/settings/"
+
+    response = page_signin(client, "alice@example.com", next="/accounts/settings/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/settings/"
+    assert signed_in_id(client) == member.pk
+    member.refresh_from_db()
+    assert member.last_login is not None
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example.com/", "//evil.example.com/", "javascript:alert(1)"]
+)
+def test_sign_in_never_sends_anyone_to_another_site(client: Client, member: User, target: str) -> None:
+    response = page_signin(client, "alice", next=target)
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_a_page_for_members_sends_a_visitor_to_sign_in_and_back(client: Client) -> None:
+    response = client.get("/accounts/settings/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/signin/?next=/accounts/settings/"
+
+
+def test_the_layout_links_to_the_forums_own_account_pages(client: Client, member: User) -> None:
+    page = Page(client.get("/?page=2").content.decode())
+    assert "/accounts/signin/?next=/%3Fpage%3D2" in page.urls()
+    assert "/accounts/signup/" in page.urls()
+    client.force_login(member)
+    page = Page(client.get("/").content.decode())
+    sign_out = [form for form in page.find("form") if form.get("action") == "/accounts/signout/"]
+    assert sign_out and sign_out[0]["method"] == "post"
+    assert "/accounts/settings/" in page.urls()
+
+
+# --- Refusals, and nothing given away -------------------------------------------------------------------
+
+
+def test_a_wrong_password_and_an_unknown_account_get_the_same_answer(api: APIClient, member: User) -> None:
+    wrong_password = api_signin(api, "alice", "not-her-password")
+    unknown = api_signin(api, "nobody", "not-her-password")
+    unknown_address = api_signin(api, "nobody@example.com", "not-her-password")
+    assert wrong_password.status_code == unknown.status_code == unknown_address.status_code == 400
+    assert wrong_password.json() == unknown.json() == unknown_address.json()
+    assert wrong_password.json()["error"] == {"code": "invalid_credentials", "message": WRONG, "fields": {}}
+
+
+def test_the_page_says_the_same_for_a_wrong_password_and_an_unknown_account(
+    client: Client, member: User
+) -> None:
+    texts = []
+    for login in ("alice", "nobody"):
+        response = page_signin(Client(), login, "not-her-password")
+        assert response.status_code == 400
+        texts.append(Page(response.content.decode()).text.replace(login, "X"))
+    assert texts[0] == texts[1]
+    assert WRONG in texts[0]
+
+
+def test_an_unknown_account_costs_a_password_hash_too(member: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Timing must not tell an unknown name from a wrong password: both run the hasher once.
+    calls: list[str] = []
+    from apps.authentication.hashers import PepperedBCryptSHA256PasswordHasher
+
+    original = PepperedBCryptSHA256PasswordHasher.encode
+
+    def counting(self: PepperedBCryptSHA256PasswordHasher, password: str, salt: bytes | str) -> str:
+        calls.append(password)
+        return original(self, password, salt)
+
+    monkeypatch.setattr(PepperedBCryptSHA256PasswordHasher, "encode", counting)
+    for login in ("alice", "nobody"):
+        calls.clear()
+        with pytest.raises(services.InvalidCredentials):
+            services.credentials_check(login=login, password="guess", ip="192.0.2.1")
+        assert calls == ["guess"], login
+
+
+def test_a_disabled_account_is_told_only_with_the_right_password(
+    api: APIClient, make_member: Callable[..., User]
+) -> None:
+    make_member(username="gone", email="gone@example.com", is_active=False)
+    assert api_signin(api, "gone", "wrong").json()["error"]["code"] == "invalid_credentials"
+    response = api_signin(api, "gone")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "account_disabled"
+    assert signed_in_id(api) is None
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"login": "alice"}, {"login": "", "password": ""}, {"login": ["a"], "password": 1}]
+)
+def test_malformed_sign_in_input_is_a_400(api: APIClient, member: User, body: dict[str, Any]) -> None:
+    response = api.post("/api/v1/auth/signin", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_an_email_with_no_account_does_not_match_a_username(
+    api: APIClient, make_member: Callable[..., User]
+) -> None:
+    # An old account whose username looks like an address: its name signs it in, nobody else's address.
+    make_member(username="x@example.com", email="owner@example.com")
+    make_member(username="other", email="x2@example.com")
+    assert api_signin(api, "x@example.com").json()["account"]["username"] == "x@example.com"
+
+
+# --- Throttling -----------------------------------------------------------------------------------------
+
+
+def test_five_failures_lock_the_account_name_for_everyone(api: APIClient, member: User) -> None:
+    for _attempt in range(5):
+        assert api_signin(api, "alice", "wrong").status_code == 400
+    locked = api_signin(api, "alice")  # even the right password waits
+    assert locked.status_code == 429
+    assert 0 < int(locked["Retry-After"]) <= 15 * 60
+    error = locked.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert error["message"].startswith("Too many failed sign-in attempts. Try again in ")
+    # From another address too, and by another spelling of the same name.
+    assert api_signin(api, "ALICE", REMOTE_ADDR="203.0.113.50").status_code == 429
+
+
+def test_the_lock_looks_the_same_for_an_account_that_does_not_exist(api: APIClient, member: User) -> None:
+    answers = {}
+    for login in ("alice", "nobody"):
+        for _attempt in range(5):
+            api_signin(api, login, "wrong", REMOTE_ADDR=f"198.51.100.{len(answers) + 1}")
+        locked = api_signin(api, login, "wrong", REMOTE_ADDR="192.0.2.200")
+        answers[login] = (
+            locked.status_code,
+            locked.json()["error"]["code"],
+            locked.json()["error"]["message"],
+        )
+    assert answers["alice"] == answers["nobody"]
+    assert answers["alice"][0] == 429
+
+
+def test_a_success_clears_the_failures_of_the_name(api: APIClient, member: User) -> None:
+    for _attempt in range(4):
+        api_signin(api, "alice", "wrong")
+    assert api_signin(api, "alice").status_code == 200
+    for _attempt in range(4):
+        assert api_signin(api, "alice", "wrong").status_code == 400
+
+
+def test_twenty_failures_lock_an_address_across_accounts(api: APIClient, member: User) -> None:
+    for number in range(20):
+        assert api_signin(api, f"guess{number}", "wrong", REMOTE_ADDR="203.0.113.7").status_code == 400
+    refused = api_signin(api, "alice", REMOTE_ADDR="203.0.113.7")
+    assert refused.status_code == 429
+    assert api_signin(api, "alice", REMOTE_ADDR="203.0.113.8").status_code == 200
+
+
+def test_an_ipv6_client_is_counted_by_its_slash_64(api: APIClient, member: User) -> None:
+    for number in range(20):
+        api_signin(api, f"guess{number}", "wrong", REMOTE_ADDR=f"2001:db8:1:2::{number + 1:x}")
+    assert api_signin(api, "alice", REMOTE_ADDR="2001:db8:1:2:ffff::1").status_code == 429
+    assert api_signin(api, "alice", REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
+
+
+def test_the_page_shows_the_lock_on_its_form(client: Client, member: User) -> None:
+    for _attempt in range(5):
+        page_signin(client, "alice", "wrong")
+    response = page_signin(client, "alice")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    page = Page(response.content.decode())
+    assert "Too many failed sign-in attempts" in page.text
+    assert any(attrs.get("name") == "login" for attrs in page.find("input"))
+
+
+def test_the_admin_login_goes_through_the_same_check_and_limit(
+    client: Client, make_member: Callable[..., User]
+) -> None:
+    make_member(username="staffer", email="staff@example.com", is_staff=True)
+    for _attempt in range(5):
+        client.post("/admin/login/", {"username": "staffer", "password": "wrong"})
+    locked = client.post("/admin/login/", {"username": "STAFFER", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert signed_in_id(client) is None
+
+
+def test_behind_a_trusted_proxy_the_forwarded_client_is_counted(
+    api: APIClient, member: User, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_NETWORKS = ["10.0.0.0/8"]
+    for number in range(20):
+        api_signin(
+            api,
+            f"guess{number}",
+            "wrong",
+            REMOTE_ADDR="10.0.0.2",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{number}, 203.0.113.99",  # a client can forge the front
+        )
+    via_proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    assert api_signin(api, "alice", HTTP_X_FORWARDED_FOR="203.0.113.99", **via_proxy).status_code == 429
+    assert api_signin(api, "alice", HTTP_X_FORWARDED_FOR="203.0.113.100", **via_proxy).status_code == 200
+
+
+def test_an_untrusted_peer_cannot_choose_its_address(api: APIClient, member: User) -> None:
+    for number in range(20):
+        api_signin(
+            api,
+            f"guess{number}",
+            "wrong",
+            REMOTE_ADDR="203.0.113.5",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{number}",
+        )
+    assert api_signin(api, "alice", REMOTE_ADDR="203.0.113.5").status_code == 429
+
+
+# --- CSRF and signing out ---------------------------------------------------------------------------------
+
+
+def test_api_sign_in_wants_the_csrf_token_even_from_a_visitor(member: User) -> None:
+    browser = APIClient(enforce_csrf_checks=True)
+    refused = api_signin(browser, "alice")
+    assert refused.status_code == 403
+    assert signed_in_id(browser) is None
+
+    browser.get("/accounts/signin/")  # any page hands out the token's cookie
+    token = browser.cookies["csrftoken"].value
+    assert api_signin(browser, "alice", HTTP_X_CSRFTOKEN=token).status_code == 200
+
+
+def test_signing_out_on_the_page_and_through_the_api(client: Client, api: APIClient, member: User) -> None:
+    client.force_login(member)
+    asked = client.get("/accounts/signout/")  # a link only asks
+    assert asked.status_code == 200 and signed_in_id(client) == member.pk
+    assert any(
+        form.get("action") == "/accounts/signout/" for form in Page(asked.content.decode()).find("form")
+    )
+    response = client.post("/accounts/signout/")
+    assert response.status_code == 302
+    assert signed_in_id(client) is None
+
+    api.force_login(member)
+    assert api.post("/api/v1/auth/signout").status_code == 204
+    assert signed_in_id(api) is None
+    assert api.post("/api/v1/auth/signout").status_code == 204  # signing out twice is fine
+
+
+def test_me_needs_a_session(api: APIClient) -> None:
+    response = api.get("/api/v1/me")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("login", ["ali\x00ce", "a" * 300])
+def test_hostile_input_is_a_400_never_a_500(api: APIClient, client: Client, member: User, login: str) -> None:
+    assert api_signin(api, login).status_code == 400
+    assert page_signin(client, login).status_code == 400
+    assert api_signin(api, "alice", "p" * 5000).status_code == 400
+    signup = api.post(
+        "/api/v1/auth/signup",
+        {"username": login, "email": f"{login}@example.com", "password": PASSWORD},
+        format="json",
+    )
+    assert signup.status_code == 400

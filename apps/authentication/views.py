@@ -1,0 +1,293 @@
+"""Account pages: sign up, sign in and out, forgotten password, email links, and the settings area.
+
+Every page is a plain form that works without JavaScript; the services do the work and their refusals
+come back as form errors (400, 403 or 429 with Retry-After), never as a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from apps.authentication import forms, selectors, services, texts
+from apps.authentication.network import caller_of
+from apps.authentication.sessions import session_start
+from forum.errors import ApplicationError
+
+_SENSITIVE = ("password", "current_password", "new_password")
+
+
+def _posted(request: HttpRequest) -> QueryDict | None:
+    """The form data of a POST (even an empty one, which must show "required"), else None: unbound."""
+    return request.POST if request.method == "POST" else None
+
+
+def _member_id(request: HttpRequest) -> int:
+    user_id = request.user.pk
+    assert user_id is not None, "login_required lets only members in"
+    return int(user_id)
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Where to go after signing in: the ``next`` asked for, when it stays on this site."""
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return str(settings.LOGIN_REDIRECT_URL)
+
+
+def _refused(
+    request: HttpRequest, template: str, context: dict[str, Any], form: Form, error: ApplicationError
+) -> HttpResponse:
+    """The page again, with the service's refusal on its form and the refusal's status and headers."""
+    forms.add_application_error(form, error)
+    response = render(request, template, context, status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def _credentials_accepted(request: HttpRequest, account: services.Account, next_url: str) -> HttpResponse:
+    """The password was right: start the session and go on.
+
+    The second-factor step belongs here: for an account with a confirmed device, keep the account id in
+    the session, redirect to the code page, and call ``session_start`` once the code is right.
+    """
+    session_start(request, account.id)
+    return HttpResponseRedirect(next_url)
+
+
+# --- Sign up, sign in, sign out -------------------------------------------------------------------------
+
+
+@never_cache
+@sensitive_post_parameters(*_SENSITIVE)
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("authentication:settings")
+    form = forms.SignupForm(_posted(request))
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.signup_request(
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                caller=caller_of(request),
+            )
+        except ApplicationError as error:
+            return _refused(request, "authentication/signup.html", context, form, error)
+        messages.success(request, texts.signup_sent(email=form.cleaned_data["email"]))
+        return redirect("authentication:signup-sent")
+    return render(request, "authentication/signup.html", context, status=400 if form.errors else 200)
+
+
+def signup_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "authentication/signup_sent.html")
+
+
+@never_cache
+@sensitive_post_parameters(*_SENSITIVE)
+def signin(request: HttpRequest) -> HttpResponse:
+    next_url = _next_url(request)
+    form = forms.SigninForm(_posted(request))
+    context = {"form": form, "next": next_url}
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.credentials_check(
+                login=form.cleaned_data["login"],
+                password=form.cleaned_data["password"],
+                ip=caller_of(request).ip,
+            )
+        except ApplicationError as error:
+            return _refused(request, "authentication/signin.html", context, form, error)
+        return _credentials_accepted(request, account, next_url)
+    return render(request, "authentication/signin.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+def signout(request: HttpRequest) -> HttpResponse:
+    """GET asks (a link must not sign anyone out); POST signs out."""
+    if request.method == "POST":
+        was_signed_in = request.user.is_authenticated
+        logout(request)
+        if was_signed_in:
+            messages.info(request, _("You signed out."))
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "authentication/signout.html")
+
+
+# --- Forgotten password ----------------------------------------------------------------------------------
+
+
+@never_cache
+def password_reset(request: HttpRequest) -> HttpResponse:
+    form = forms.PasswordResetForm(_posted(request))
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_reset_request(email=form.cleaned_data["email"], caller=caller_of(request))
+        except ApplicationError as error:
+            return _refused(request, "authentication/password_reset.html", context, form, error)
+        return redirect("authentication:password-reset-sent")
+    return render(request, "authentication/password_reset.html", context, status=400 if form.errors else 200)
+
+
+def password_reset_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "authentication/password_reset_sent.html", {"detail": texts.password_reset_sent()})
+
+
+@never_cache
+@sensitive_post_parameters(*_SENSITIVE)
+def password_reset_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    template = "authentication/password_reset_confirm.html"
+    try:
+        account = services.password_reset_check(token=token)
+    except ApplicationError as error:
+        return render(request, template, {"link_error": error.message}, status=error.status)
+    form = forms.SetPasswordForm(_posted(request))
+    context = {"form": form, "account": account}
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_reset_confirm(
+                token=token, new_password=form.cleaned_data["new_password"], caller=caller_of(request)
+            )
+        except ApplicationError as error:
+            return _refused(request, template, context, form, error)
+        messages.success(request, _("Your password is changed. Sign in with the new one."))
+        return redirect("authentication:signin")
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+# --- Email links -----------------------------------------------------------------------------------------
+
+
+@never_cache
+def verify(request: HttpRequest, token: str) -> HttpResponse:
+    """A link from a mail. GET only shows a button: mail scanners that open links must not act on them."""
+    template = "authentication/verify.html"
+    if request.method != "POST":
+        return render(request, template, {"token": token})
+    try:
+        done = services.email_verify(token=token, caller=caller_of(request))
+    except ApplicationError as error:
+        return render(request, template, {"token": token, "error": error.message}, status=error.status)
+    if done.kind == "signup":
+        # A new account has no second factor yet: following the link signs it in.
+        session_start(request, done.account.id)
+        messages.success(
+            request, _("Welcome, %(username)s! Your account is ready.") % {"username": done.account.username}
+        )
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    if done.kind == "email_change":
+        messages.success(request, _("Your email address is now %(email)s.") % {"email": done.account.email})
+    else:
+        messages.success(request, _("Your email address is confirmed."))
+    signed_in_here = request.user.is_authenticated and request.user.pk == done.account.id
+    return redirect("authentication:settings" if signed_in_here else settings.LOGIN_REDIRECT_URL)
+
+
+# --- Settings --------------------------------------------------------------------------------------------
+
+
+def _settings_page(
+    request: HttpRequest,
+    *,
+    password_form: forms.PasswordChangeForm | None = None,
+    email_form: forms.EmailChangeForm | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
+    context = {
+        "account": services.account_get(user_id=_member_id(request)),
+        "password_form": password_form or forms.PasswordChangeForm(),
+        "email_form": email_form or forms.EmailChangeForm(),
+    }
+    response = render(request, "authentication/settings.html", context, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@never_cache
+@login_required
+def account_settings(request: HttpRequest) -> HttpResponse:
+    return _settings_page(request)
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters(*_SENSITIVE)
+def password_change(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:settings")
+    form = forms.PasswordChangeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, password_form=form, status=400)
+    try:
+        services.password_change(
+            user_id=_member_id(request),
+            current_password=form.cleaned_data["current_password"],
+            new_password=form.cleaned_data["new_password"],
+            caller=caller_of(request),
+        )
+    except ApplicationError as error:
+        forms.add_application_error(form, error)
+        return _settings_page(request, password_form=form, status=error.status, headers=error.headers)
+    # This session stays; every other one ends, since its password hash no longer matches.
+    user = selectors.user_get(user_id=_member_id(request))
+    if user is not None:
+        update_session_auth_hash(request, user)
+    messages.success(request, _("Your password is changed."))
+    return HttpResponseRedirect(reverse("authentication:settings") + "#password")
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters(*_SENSITIVE)
+def email_change(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:settings")
+    form = forms.EmailChangeForm(request.POST)
+    if not form.is_valid():
+        return _settings_page(request, email_form=form, status=400)
+    try:
+        services.email_change_request(
+            user_id=_member_id(request),
+            new_email=form.cleaned_data["new_email"],
+            password=form.cleaned_data["password"],
+            caller=caller_of(request),
+        )
+    except ApplicationError as error:
+        forms.add_application_error(form, error)
+        return _settings_page(request, email_form=form, status=error.status, headers=error.headers)
+    messages.success(request, texts.email_change_sent(email=form.cleaned_data["new_email"]))
+    return HttpResponseRedirect(reverse("authentication:settings") + "#email")
+
+
+@never_cache
+@login_required
+def email_verification_resend(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:settings")
+    try:
+        services.email_verification_resend(user_id=_member_id(request), caller=caller_of(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return _settings_page(request, status=error.status, headers=error.headers)
+    messages.success(request, texts.email_verification_sent())
+    return HttpResponseRedirect(reverse("authentication:settings") + "#email")
