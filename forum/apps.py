@@ -9,8 +9,7 @@ class ForumConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from forum import bus, metrics, request_context
+        from forum import metrics, request_context, tasks  # noqa: F401  tasks: the kernel's periodic tasks
 
-        bus.register_kernel_tasks()
         request_context.connect_celery_signals()
         metrics.connect_celery_signals()

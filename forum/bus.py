@@ -228,15 +228,3 @@ def subscribe(
         return run
 
     return register
-
-
-def register_kernel_tasks() -> None:
-    """Declare the kernel's periodic tasks (called once from ForumConfig.ready)."""
-
-    @shared_task(name="forum.sweep_outbox", acks_late=True, ignore_result=True)
-    def sweep_task() -> int:
-        return sweep_outbox()
-
-    @shared_task(name="forum.prune_outbox", acks_late=True, ignore_result=True)
-    def prune_task() -> tuple[int, int]:
-        return prune_outbox()

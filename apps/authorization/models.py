@@ -1,9 +1,12 @@
-"""Tables of the permission engine: what it knows of a member beyond the account (role, ban, statuses)."""
+"""Tables of the authorization app: the engine's member facts, the API's token families, site sessions."""
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.authorization.permissions import Role
@@ -48,3 +51,76 @@ class MemberAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.role}"
+
+
+REVOKED_REASON_CHOICES = [
+    ("signout", _("Signed out")),
+    ("reuse", _("Refresh token reused")),
+    ("ended", _("Ended by the member")),
+    ("password_changed", _("Password changed")),
+]
+
+
+class TokenFamily(models.Model):
+    """One sign-in through the API: every refresh token rotated from it belongs to the same family.
+
+    Only the newest refresh token (``current_jti``) may be used; an older one coming back means that
+    a copy leaked, so the whole family is revoked and its access tokens stop working too (they carry
+    the family's id in their ``fam`` claim).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="token_families",
+        verbose_name=_("member"),
+    )
+    created_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    # The client's User-Agent, trimmed: for people to recognise their devices, never for decisions.
+    device = models.CharField(_("device"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    current_jti = models.CharField(_("current refresh token id"), max_length=64)
+    # The current refresh token's expiry: past it, the family is over without being revoked.
+    expires_at = models.DateTimeField(_("expires"))
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_reason = models.CharField(
+        _("revoked because"), max_length=32, choices=REVOKED_REASON_CHOICES, blank=True
+    )
+
+    class Meta:
+        verbose_name = _("token family")
+        verbose_name_plural = _("token families")
+        indexes = [models.Index(fields=["user", "revoked_at"], name="token_family_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.id}"
+
+
+class WebSession(models.Model):
+    """A signed-in session of the site (Django's session store), as the member's list shows it.
+
+    The session key is kept as is: it is already in the session table of the same database, and
+    ending a session needs it to delete that row. Clients only ever see ``id``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="web_sessions",
+        verbose_name=_("member"),
+    )
+    session_key = models.CharField(_("session key"), max_length=40, unique=True)
+    created_at = models.DateTimeField(_("signed in"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    device = models.CharField(_("device"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("web session")
+        verbose_name_plural = _("web sessions")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.id}"

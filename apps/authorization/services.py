@@ -9,6 +9,10 @@ with ``access_ban_set``). Everything it needs about a member is in one row of th
 with the account in one query; inside ``permission_scope`` (opened for every request by
 ``PermissionScopeMiddleware``) that answer is kept, so a request pays at most one query for its
 permission checks, however many it makes. Quotas are counted in Redis (``quotas.py``).
+
+It also owns where a member is signed in: the API's JWT pairs, grouped in token families that rotate
+and are revoked as one (``tokens.py``), and the site's sessions, which a member can list and end
+(``sessions.py``); docs/tokens.md tells the whole story.
 """
 
 from __future__ import annotations
@@ -31,15 +35,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.authorization import permissions as registry
-from apps.authorization import quotas, selectors
+from apps.authorization import quotas, selectors, sessions, tokens
 from apps.authorization.events import RoleAssigned
 from apps.authorization.models import MemberAccess
 from apps.authorization.permissions import Permission, PermissionKind, PermissionValue, Role
+from apps.authorization.sessions import TOUCH_INTERVAL, TOUCHED_KEY, CurrentSession, SessionRow
+from apps.authorization.tokens import AccessGrant, TokenPair, TokenRejected
 from forum.bus import publish
 from forum.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 
 __all__ = [
     "SUPPORT_GROUP_NAME",
+    "TOUCHED_KEY",
+    "TOUCH_INTERVAL",
+    "AccessGrant",
+    "ClientInfo",
+    "CurrentSession",
     "Permission",
     "PermissionInfo",
     "PermissionKind",
@@ -48,10 +59,15 @@ __all__ = [
     "QuotaState",
     "QuotaUse",
     "Role",
+    "SessionRow",
     "StatusPermissions",
+    "TokenPair",
+    "TokenRejected",
     "access_ban_lift",
     "access_ban_set",
     "access_statuses_set",
+    "access_token_grant",
+    "access_token_member",
     "has_perm",
     "limit",
     "permission_catalogue",
@@ -66,7 +82,17 @@ __all__ = [
     "require",
     "role_assign",
     "role_of",
+    "session_end",
+    "sessions_end_others",
+    "sessions_list",
+    "signin_complete",
     "support_group_sync",
+    "token_families_revoke",
+    "token_family_signout",
+    "token_pair_issue",
+    "token_refresh",
+    "token_signout",
+    "web_session_touch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -564,3 +590,95 @@ def access_ban_lift(*, user_id: int) -> None:
     """Lift a member's ban (nothing happens when there is none)."""
     MemberAccess.objects.filter(user_id=user_id).update(banned=False, banned_until=None)
     _forget(user_id)
+
+
+# --- Where a member is signed in: API tokens and site sessions ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """The client of a sign-in, as the member's list of sessions shows it."""
+
+    ip: str
+    device: str
+
+
+def signin_complete(*, user_id: int, client: ClientInfo) -> TokenPair:
+    """The one step between accepted credentials (``authentication.services.credentials_check``) and
+    tokens: today it issues the pair.
+
+    The seam for two-factor authentication: for an account with a second factor, this is where a
+    short-lived challenge is answered instead of tokens (its return type grows to
+    ``TokenPair | SigninChallenge``), and the challenge's confirmation calls ``token_pair_issue``.
+    """
+    return token_pair_issue(user_id=user_id, client=client)
+
+
+def token_pair_issue(*, user_id: int, client: ClientInfo) -> TokenPair:
+    """A new token family for a member whose sign-in is complete, with its first access/refresh pair."""
+    return tokens.pair_issue(user_id=user_id, device=client.device, ip=client.ip or None)
+
+
+def token_refresh(*, refresh: str, client: ClientInfo) -> TokenPair:
+    """Rotate: a new pair for the family's newest refresh token. TokenRejected (401) otherwise, with the
+    code ``token_reused`` when an older one came back, which revokes the whole family."""
+    return tokens.pair_rotate(refresh=refresh, ip=client.ip or None)
+
+
+def token_signout(*, refresh: str) -> None:
+    """Sign out the family of a refresh token (its refresh and access tokens stop working).
+
+    An expired refresh token is accepted and changes nothing: its family is already unusable.
+    """
+    grant = tokens.family_of_refresh(refresh)
+    if grant is not None:
+        tokens.family_revoke(family_id=grant.family_id, user_id=grant.user_id, reason="signout")
+
+
+def token_family_signout(*, user_id: int, family_id: uuid.UUID) -> None:
+    """Sign out the family an access token belongs to (a sign-out without the refresh token)."""
+    tokens.family_revoke(family_id=family_id, user_id=user_id, reason="signout")
+
+
+def token_families_revoke(*, user_id: int, reason: str) -> int:
+    """Revoke every token family of a member (after a password change, say); how many were on."""
+    return tokens.families_revoke(user_id=user_id, reason=reason)
+
+
+def access_token_grant(*, token: str) -> AccessGrant | None:
+    """Whose valid access token this is, and of which sign-in; None for anything else (expired, revoked,
+    not ours)."""
+    try:
+        _user, grant = tokens.access_user(token)
+    except TokenRejected:
+        return None
+    return grant
+
+
+def access_token_member(*, token: str) -> int | None:
+    """The member id of a valid access token whose family is on; None for anything else."""
+    grant = access_token_grant(token=token)
+    return None if grant is None else grant.user_id
+
+
+def web_session_touch(
+    *, user_id: int, session_key: str, device: str, ip: str, now: datetime.datetime
+) -> None:
+    """Record that a site session is in use (``SessionActivityMiddleware`` calls it once a minute)."""
+    sessions.session_touch(user_id=user_id, session_key=session_key, device=device, ip=ip or None, now=now)
+
+
+def sessions_list(*, user_id: int, current: CurrentSession) -> list[SessionRow]:
+    """Where the member is signed in now: site sessions and API sign-ins, the asking one first."""
+    return sessions.sessions_of(user_id=user_id, current=current)
+
+
+def session_end(*, user_id: int, session_id: uuid.UUID, current: CurrentSession) -> bool:
+    """End one of the member's sessions; whether it was ``current`` (the caller then signs itself out).
+    NotFound (404) for any id that is not one of theirs."""
+    return sessions.session_end(user_id=user_id, session_id=session_id, current=current)
+
+
+def sessions_end_others(*, user_id: int, current: CurrentSession) -> int:
+    """End every session of the member but ``current``; how many were ended."""
+    return sessions.sessions_end_others(user_id=user_id, current=current)
