@@ -8,8 +8,8 @@ from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
 
-from apps.authorization.network import client_device, client_ip
 from apps.authorization.services import TOUCH_INTERVAL, TOUCHED_KEY, permission_scope, web_session_touch
+from forum.client import client_device, client_ip
 
 
 class PermissionScopeMiddleware:

@@ -31,7 +31,6 @@ from rest_framework.views import APIView
 
 from apps.authentication.services import credentials_check
 from apps.authorization.api.authentication import AccessCookieAuthentication, BearerTokenAuthentication
-from apps.authorization.network import client_device, client_ip
 from apps.authorization.services import (
     ClientInfo,
     TokenPair,
@@ -42,6 +41,7 @@ from apps.authorization.services import (
     token_refresh,
     token_signout,
 )
+from forum.client import client_device, client_ip
 from forum.errors import ErrorSerializer, ValidationFailed, error_body
 
 TAGS = ["tokens"]

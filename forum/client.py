@@ -1,4 +1,4 @@
-"""What this app records about a request's client: its address and a readable device line."""
+"""What the kernel knows about a request's client: its address behind trusted proxies, its device."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from functools import cache
 
 from django.conf import settings
 from django.http import HttpRequest
+
+__all__ = ["client_device", "client_ip"]
 
 # Long enough to tell browsers and versions apart; the rest of a User-Agent is noise for people.
 DEVICE_MAX_LENGTH = 255
@@ -29,12 +31,11 @@ def _trusted(address: str) -> bool:
 
 def client_ip(request: HttpRequest) -> str:
     """``REMOTE_ADDR``, or behind a proxy of ``TRUSTED_PROXY_NETWORKS`` the last forwarded hop it did
-    not add itself (a client may write anything at the front of X-Forwarded-For, so it is read from
-    the right).
+    not add itself.
 
-    The same rule as the authentication app's sign-in limits, which keep theirs private; this app needs
-    the address for those limits (``credentials_check``) and for the sessions list. When authentication
-    publishes one through its services, this should call it instead.
+    Only the hops our own proxies appended can be believed: a client can write anything at the front of
+    X-Forwarded-For, so it is read from the right and the first address outside the trusted networks
+    wins. Per-address limits (sign-in, sign-up) depend on this being right behind nginx.
     """
     remote = str(request.META.get("REMOTE_ADDR", ""))
     if not _trusted(remote):
