@@ -8,6 +8,7 @@ written by the launcher to ``.data/embedded.env``); every part is still a real s
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 from pathlib import Path
@@ -101,6 +102,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # TOTP and backup-code devices of two-factor sign-in (apps/authentication/two_factor.py).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "forum",
     "apps.authentication",
     "apps.authorization",
@@ -130,6 +135,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Each member's permissions are loaded at most once per request (apps/authorization/services.py).
     "apps.authorization.middleware.PermissionScopeMiddleware",
+    # Records the signed-in session (device, address, last seen) at most once a minute, for the list
+    # of sessions a member can end (apps/authorization/sessions.py).
+    "apps.authorization.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "forum.errors.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -299,6 +307,11 @@ PASSWORD_HASHERS = [
 ]
 # bcrypt's cost (log2 of its rounds); the tests use the minimum, which is fast and still real bcrypt.
 BCRYPT_ROUNDS = env.int("BCRYPT_ROUNDS", default=4 if TESTING else 12)
+# Two-factor codes are limited by Redis counters per sign-in challenge and per account
+# (apps/authentication/throttles.py); django-otp's own per-device delays are off, since they would
+# refuse a right code typed within seconds of a wrong one, with no way to say how long to wait.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 # Where links in emails point (https://forum.example.com); empty: the address the request came to.
 FORUM_BASE_URL = env.str("FORUM_BASE_URL", default="")
 # Proxies (nginx) whose X-Forwarded-For names the client, for per-address limits such as sign-in's.
@@ -322,7 +335,13 @@ USE_TZ = True
 
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The session first, so that an anonymous call stays a 403 as before; a token that is sent but
+    # refused answers 401 with its own code (apps/authorization/api/authentication.py, docs/tokens.md).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "apps.authorization.api.authentication.BearerTokenAuthentication",
+        "apps.authorization.api.authentication.AccessCookieAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "forum.api.ForumAutoSchema",
     "EXCEPTION_HANDLER": "forum.errors.api_exception_handler",
@@ -341,6 +360,35 @@ SPECTACULAR_SETTINGS = {
     # No badge from validator.swagger.io: no page fetches anything from another origin.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
+
+# --- Tokens (JWT) for the API ----------------------------------------------------------------------
+# docs/tokens.md: refresh tokens rotate, a reused one revokes its family, sign-out revokes.
+JWT_ACCESS_MINUTES = env.int("JWT_ACCESS_MINUTES", default=15)
+JWT_REFRESH_DAYS = env.int("JWT_REFRESH_DAYS", default=14)
+if JWT_ACCESS_MINUTES <= 0 or JWT_REFRESH_DAYS <= 0:
+    raise ImproperlyConfigured("JWT_ACCESS_MINUTES and JWT_REFRESH_DAYS must be positive")
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": datetime.timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": datetime.timedelta(days=JWT_REFRESH_DAYS),
+    "ALGORITHM": "HS256",
+    # A key of its own lets tokens be invalidated all at once without touching sessions and links.
+    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_CLAIM": "user_id",
+    # Rotation, reuse detection and revocation are the authorization app's (token families), not
+    # simplejwt's blacklist app.
+    "ROTATE_REFRESH_TOKENS": True,
+    "UPDATE_LAST_LOGIN": False,
+}
+# SPA mode: the tokens travel in HttpOnly cookies; the refresh cookie is sent only to the token calls.
+JWT_ACCESS_COOKIE_NAME = env.str("JWT_ACCESS_COOKIE_NAME", default="access_token")
+JWT_REFRESH_COOKIE_NAME = env.str("JWT_REFRESH_COOKIE_NAME", default="refresh_token")
+JWT_REFRESH_COOKIE_PATH = "/api/v1/auth/token/"
+JWT_COOKIE_SECURE = env.bool("JWT_COOKIE_SECURE", default=PRODUCTION)
+JWT_COOKIE_SAMESITE = env.str("JWT_COOKIE_SAMESITE", default="Lax")
+if JWT_COOKIE_SAMESITE not in {"Lax", "Strict"}:
+    raise ImproperlyConfigured("JWT_COOKIE_SAMESITE must be Lax or Strict")
+JWT_COOKIE_DOMAIN = env.str("JWT_COOKIE_DOMAIN", default="") or None
 
 # The community's name in pages and /api/v1/meta; empty means "Forum" in the reader's language.
 FORUM_NAME = env.str("FORUM_NAME", default="")

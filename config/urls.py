@@ -23,6 +23,7 @@ internal_v1 = [
 urlpatterns = [
     path("", include("apps.thread.urls")),
     path("accounts/", include("apps.authentication.urls")),
+    path("accounts/", include("apps.authorization.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("internal/v1/", include((internal_v1, "internal"), namespace="internal-v1")),

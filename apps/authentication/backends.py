@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from apps.authentication import services
 from apps.authentication.models import User
@@ -16,7 +17,8 @@ class CredentialsBackend(ModelBackend):
     """Username or email, case-insensitive, throttled per account and address (see services).
 
     A throttled attempt raises ``RateLimited``, which the error middleware answers with a 429 page, so
-    the admin's login form is limited like the forum's own. Permissions are ModelBackend's.
+    the admin's login form is limited like the forum's own. An account with two-factor authentication
+    is refused here (403): only the forum's sign-in asks for its code. Permissions are ModelBackend's.
     """
 
     def authenticate(
@@ -34,4 +36,10 @@ class CredentialsBackend(ModelBackend):
             )
         except (services.InvalidCredentials, services.AccountDisabled):
             return None
+        if services.two_factor_required(user_id=account.id):
+            # A form that knows only passwords (the admin's login) must not skip the second factor: the
+            # refusal (403) says where to sign in instead; once signed in there, the admin opens.
+            raise services.TwoFactorRequired(
+                _("This account uses two-factor authentication: sign in on the forum's sign-in page.")
+            )
         return User.objects.filter(pk=account.id).first()

@@ -18,6 +18,9 @@ __all__ = [
     "SetPasswordForm",
     "SigninForm",
     "SignupForm",
+    "TwoFactorCodeForm",
+    "TwoFactorDisableForm",
+    "TwoFactorSigninForm",
     "add_application_error",
 ]
 
@@ -95,6 +98,35 @@ class EmailChangeForm(forms.Form):
         autocomplete="current-password",
         help_text=_("To make sure it is you who asks."),
     )
+
+
+# Room for a code typed with spaces or dashes; anything longer is surely not one.
+CODE_MAX_LENGTH = 32
+
+
+def _code_field(*, autofocus: bool = False) -> forms.CharField:
+    attrs: dict[str, Any] = {"autocomplete": "one-time-code", "autocapitalize": "none", "spellcheck": "false"}
+    if autofocus:
+        attrs["autofocus"] = True
+    return forms.CharField(
+        label=_("Code"),
+        max_length=CODE_MAX_LENGTH,
+        help_text=_("The six digits your authenticator app shows, or one of your backup codes."),
+        widget=forms.TextInput(attrs=attrs),
+    )
+
+
+class TwoFactorSigninForm(forms.Form):
+    code = _code_field(autofocus=True)
+
+
+class TwoFactorCodeForm(forms.Form):
+    code = _code_field()
+
+
+class TwoFactorDisableForm(forms.Form):
+    password = _password_field(_("Your password"), autocomplete="current-password")
+    code = _code_field()
 
 
 def add_application_error(form: forms.Form, error: ApplicationError) -> None:

@@ -11,6 +11,11 @@ workers (``handlers.py`` calls the ``*_mail_send`` functions), never from the re
 
 Accounts whose address is not verified (made by staff, or from before verification) may sign in; an
 app that needs a reachable member calls ``account_require_verified_email`` before acting.
+
+Two-factor sign-in (TOTP, with ten single-use backup codes): once ``credentials_check`` accepted the
+password, a caller asks ``two_factor_required``; when it is true, no session or token may be handed out
+yet. The caller gets a challenge from ``two_factor_challenge_create`` (random, single use, five
+minutes), and the account from ``two_factor_challenge_verify`` once the code is right.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
@@ -38,7 +44,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from apps.authentication import selectors, throttles
+from apps.authentication import selectors, throttles, two_factor
 from apps.authentication.events import (
     AccountCreated,
     EmailChanged,
@@ -51,14 +57,20 @@ from apps.authentication.events import (
 from apps.authentication.models import PendingSignup, User
 from forum.bus import publish
 from forum.context_processors import forum_name
-from forum.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from forum.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 
 __all__ = [
     "Account",
     "AccountDisabled",
     "Caller",
+    "InvalidChallenge",
+    "InvalidCode",
     "InvalidCredentials",
     "InvalidLink",
+    "TwoFactorChallenge",
+    "TwoFactorEnrolment",
+    "TwoFactorRequired",
+    "TwoFactorStatus",
     "Verification",
     "account_get",
     "account_require_verified_email",
@@ -77,6 +89,15 @@ __all__ = [
     "password_reset_request",
     "signup_mail_send",
     "signup_request",
+    "two_factor_backup_codes_regenerate",
+    "two_factor_challenge_create",
+    "two_factor_challenge_verify",
+    "two_factor_disable",
+    "two_factor_enrol_confirm",
+    "two_factor_enrol_start",
+    "two_factor_enrolment",
+    "two_factor_required",
+    "two_factor_status",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +155,42 @@ class AccountDisabled(Forbidden):
 
 class InvalidLink(ValidationFailed):
     code = "invalid_link"
+
+
+@dataclass(frozen=True)
+class TwoFactorStatus:
+    enabled: bool
+    enrolling: bool  # a device was started and waits for its first code
+    backup_codes_left: int
+
+
+@dataclass(frozen=True)
+class TwoFactorEnrolment:
+    """What an authenticator app needs: the otpauth:// URI, as a QR code (SVG) too, and the key to type."""
+
+    otpauth_uri: str
+    key: str
+    qr_svg: str
+
+
+@dataclass(frozen=True)
+class TwoFactorChallenge:
+    """Proof for a while that an account's password was right; its code finishes the sign-in."""
+
+    challenge: str
+    expires_in: int
+
+
+class InvalidCode(ValidationFailed):
+    code = "invalid_code"
+
+
+class InvalidChallenge(ValidationFailed):
+    code = "two_factor_challenge_invalid"
+
+
+class TwoFactorRequired(Forbidden):
+    code = "two_factor_required"
 
 
 def _account(user: User) -> Account:
@@ -387,6 +444,178 @@ def credentials_check(*, login: str, password: str, ip: str) -> Account:
     if not user.is_active:
         raise AccountDisabled(_("This account is disabled."))
     throttles.clear(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(login))
+    return _account(user)
+
+
+# --- Two-factor authentication ------------------------------------------------------------------------
+
+
+def _two_factor_unavailable() -> ApplicationError:
+    return ApplicationError(
+        _("Two-factor sign-in is unavailable for a moment. Try again shortly."),
+        code="unavailable",
+        status=503,
+    )
+
+
+def _two_factor_wait(user_id: int, ip: str) -> None:
+    waits = [
+        throttles.retry_after(throttles.TWO_FACTOR_FAILURES_PER_ACCOUNT, str(user_id)),
+        throttles.retry_after(throttles.TWO_FACTOR_FAILURES_PER_IP, throttles.address_subject(ip)),
+    ]
+    wait = max((seconds for seconds in waits if seconds is not None), default=None)
+    if wait is not None:
+        raise RateLimited(
+            _("Too many wrong codes. Try again in %(minutes)s min.") % {"minutes": _minutes(wait)},
+            retry_after=wait,
+        )
+
+
+def _wrong_code(field: str, message: str | None = None) -> InvalidCode:
+    return InvalidCode(message or _("The code is not right."), fields={field: [_("The code is not right.")]})
+
+
+def _code_confirm(user: User, code: str, *, ip: str, field: str = "code", pending: bool = False) -> None:
+    """A code from the member's authenticator app (or a backup code), used up; wrong ones are counted."""
+    _two_factor_wait(user.pk, ip)
+    if not two_factor.code_matches(user, code, pending=pending):
+        throttles.hit(throttles.TWO_FACTOR_FAILURES_PER_ACCOUNT, str(user.pk))
+        throttles.hit(throttles.TWO_FACTOR_FAILURES_PER_IP, throttles.address_subject(ip))
+        raise _wrong_code(field)
+    throttles.clear(throttles.TWO_FACTOR_FAILURES_PER_ACCOUNT, str(user.pk))
+
+
+def _enrolment(user: User, device: Any) -> TwoFactorEnrolment:
+    uri = two_factor.enrolment_uri(device, issuer=forum_name(), account_name=user.username)
+    return TwoFactorEnrolment(
+        otpauth_uri=uri,
+        key=two_factor.key_base32(device),
+        qr_svg=two_factor.qr_svg(uri, title=_("QR code for your authenticator app")),
+    )
+
+
+def two_factor_status(*, user_id: int) -> TwoFactorStatus:
+    user = _user(user_id)
+    return TwoFactorStatus(
+        enabled=two_factor.is_enabled(user.pk),
+        enrolling=two_factor.pending_device(user) is not None,
+        backup_codes_left=two_factor.backup_codes_left(user.pk),
+    )
+
+
+def two_factor_required(*, user_id: int) -> bool:
+    """Whether signing this account in needs a code after the password (it has a confirmed device)."""
+    return two_factor.is_enabled(user_id)
+
+
+def two_factor_enrol_start(*, user_id: int) -> TwoFactorEnrolment:
+    """Start (or start over) adding an authenticator app; it counts once ``two_factor_enrol_confirm`` ran.
+
+    Raises Conflict (``two_factor_enabled``) when two-factor sign-in is on already.
+    """
+    user = _user(user_id)
+    if two_factor.is_enabled(user.pk):
+        raise Conflict(
+            _("Two-factor authentication is on already. Turn it off first to use another app."),
+            code="two_factor_enabled",
+        )
+    return _enrolment(user, two_factor.enrolment_start(user))
+
+
+def two_factor_enrolment(*, user_id: int) -> TwoFactorEnrolment | None:
+    """The enrolment started and not confirmed yet, to show again; None when there is none."""
+    user = _user(user_id)
+    device = two_factor.pending_device(user)
+    return None if device is None else _enrolment(user, device)
+
+
+def two_factor_enrol_confirm(*, user_id: int, code: str, ip: str) -> tuple[str, ...]:
+    """Turn two-factor sign-in on with the first code from the app; the ten backup codes, shown once.
+
+    Raises ValidationFailed (``two_factor_not_started``) without a started enrolment, InvalidCode for a
+    wrong code, RateLimited after too many.
+    """
+    user = _user(user_id)
+    if two_factor.pending_device(user) is None:
+        raise ValidationFailed(
+            _("Start by adding the app: scan the QR code, then enter the code it shows."),
+            code="two_factor_not_started",
+        )
+    _code_confirm(user, code, ip=ip, pending=True)
+    return tuple(two_factor.backup_codes_replace(user))
+
+
+def _require_enabled(user: User) -> None:
+    if not two_factor.is_enabled(user.pk):
+        raise ValidationFailed(_("Two-factor authentication is off."), code="two_factor_disabled")
+
+
+def two_factor_backup_codes_regenerate(*, user_id: int, code: str, ip: str) -> tuple[str, ...]:
+    """Ten new backup codes for a code from the app (or a backup code); the old ones stop working."""
+    user = _user(user_id)
+    _require_enabled(user)
+    _code_confirm(user, code, ip=ip)
+    return tuple(two_factor.backup_codes_replace(user))
+
+
+def two_factor_disable(*, user_id: int, password: str, code: str, caller: Caller) -> None:
+    """Turn two-factor sign-in off: needs the password and a code (from the app, or a backup code)."""
+    user = _user(user_id)
+    _require_enabled(user)
+    _password_confirm(user, password, ip=caller.ip, field="password")
+    _code_confirm(user, code, ip=caller.ip)
+    two_factor.devices_delete(user)
+
+
+def two_factor_challenge_create(*, user_id: int) -> TwoFactorChallenge:
+    """After the password was right: a challenge that the account's code turns into a sign-in."""
+    try:
+        challenge = two_factor.challenge_create(user_id)
+    except redis.RedisError:
+        logger.exception("two-factor challenge store unavailable")
+        raise _two_factor_unavailable() from None
+    return TwoFactorChallenge(challenge=challenge, expires_in=two_factor.CHALLENGE_TTL)
+
+
+def _invalid_challenge() -> InvalidChallenge:
+    return InvalidChallenge(
+        _("This sign-in has expired or was finished already. Sign in again with your password."),
+        fields={"challenge": [_("The sign-in has expired.")]},
+    )
+
+
+def two_factor_challenge_verify(*, challenge: str, code: str, ip: str) -> Account:
+    """The account whose challenge ``code`` answers; the challenge is used up.
+
+    Raises InvalidChallenge for an unknown, used or expired challenge (and after five wrong codes for
+    it, which drop it), InvalidCode for a wrong code, AccountDisabled, and RateLimited (429) after ten
+    wrong codes for the account in 15 minutes, or thirty from one address.
+    """
+    try:
+        user_id = two_factor.challenge_user_id(challenge)
+    except redis.RedisError:
+        logger.exception("two-factor challenge store unavailable")
+        raise _two_factor_unavailable() from None
+    user = selectors.user_get(user_id=user_id) if user_id is not None else None
+    if user is None:
+        raise _invalid_challenge()
+    if not user.is_active:
+        two_factor.challenge_drop(challenge)
+        raise AccountDisabled(_("This account is disabled."))
+    try:
+        _code_confirm(user, code, ip=ip)
+    except InvalidCode as wrong:
+        subject = two_factor.challenge_subject(challenge)
+        failures = throttles.hit(throttles.TWO_FACTOR_FAILURES_PER_CHALLENGE, subject)
+        if failures >= throttles.TWO_FACTOR_FAILURES_PER_CHALLENGE.limit:
+            two_factor.challenge_drop(challenge)
+            raise _wrong_code(
+                "code",
+                _("The code is not right, and that was the last try. Sign in again with your password."),
+            ) from wrong
+        raise
+    if not two_factor.challenge_consume(challenge):
+        raise _invalid_challenge()  # another request finished this sign-in first
     return _account(user)
 
 

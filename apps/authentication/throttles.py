@@ -1,4 +1,4 @@
-"""Counters in Redis that limit sign-in failures, sign-ups, reset requests and mail per address."""
+"""Counters in Redis that limit sign-in failures, two-factor codes, sign-ups, resets and mail per address."""
 
 from __future__ import annotations
 
@@ -17,12 +17,16 @@ __all__ = [
     "SIGNIN_FAILURES_PER_ACCOUNT",
     "SIGNIN_FAILURES_PER_IP",
     "SIGNUPS_PER_IP",
+    "TWO_FACTOR_FAILURES_PER_ACCOUNT",
+    "TWO_FACTOR_FAILURES_PER_CHALLENGE",
+    "TWO_FACTOR_FAILURES_PER_IP",
     "VERIFICATION_RESENDS_PER_ACCOUNT",
     "Limit",
     "address_subject",
     "clear",
     "hit",
     "retry_after",
+    "store",
     "take",
 ]
 
@@ -42,6 +46,12 @@ class Limit:
 # single client cannot spray a common password across many accounts.
 SIGNIN_FAILURES_PER_ACCOUNT = Limit("signin-account", 5, 15 * 60)
 SIGNIN_FAILURES_PER_IP = Limit("signin-ip", 20, 15 * 60)
+# A six-digit code has a million values: ten wrong ones per account in 15 minutes (whichever sign-in or
+# settings form they came through) keep guessing hopeless; one sign-in challenge takes five before it
+# is dropped (the window outlives the challenge); one address may miss thirty across accounts.
+TWO_FACTOR_FAILURES_PER_ACCOUNT = Limit("2fa-account", 10, 15 * 60)
+TWO_FACTOR_FAILURES_PER_CHALLENGE = Limit("2fa-challenge", 5, 15 * 60)
+TWO_FACTOR_FAILURES_PER_IP = Limit("2fa-ip", 30, 15 * 60)
 SIGNUPS_PER_IP = Limit("signup-ip", 10, 60 * 60)
 PASSWORD_RESETS_PER_IP = Limit("reset-ip", 5, 15 * 60)
 VERIFICATION_RESENDS_PER_ACCOUNT = Limit("verify-resend", 3, 60 * 60)
@@ -52,6 +62,11 @@ EMAILS_PER_ADDRESS = Limit("mail-address", 5, 60 * 60)
 @cache
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def store() -> redis.Redis:
+    """The Redis connection the counters live in; the two-factor sign-in challenges are kept there too."""
+    return _client(settings.REDIS_URL)
 
 
 def _key(limit: Limit, subject: str) -> str:

@@ -26,7 +26,9 @@ from apps.authentication.network import caller_of
 from apps.authentication.sessions import session_start
 from forum.errors import ApplicationError
 
-_SENSITIVE = ("password", "current_password", "new_password")
+_SENSITIVE = ("password", "current_password", "new_password", "code")
+# The session of a visitor between the password and the code: the challenge and where to go after.
+_TWO_FACTOR_SESSION_KEY = "authentication_two_factor"
 
 
 def _posted(request: HttpRequest) -> QueryDict | None:
@@ -62,11 +64,15 @@ def _refused(
 
 
 def _credentials_accepted(request: HttpRequest, account: services.Account, next_url: str) -> HttpResponse:
-    """The password was right: start the session and go on.
+    """The password was right: start the session and go on, or first ask for the second factor.
 
-    The second-factor step belongs here: for an account with a confirmed device, keep the account id in
-    the session, redirect to the code page, and call ``session_start`` once the code is right.
+    For an account with two-factor sign-in on, the session (still anonymous) keeps only the challenge,
+    which ends in five minutes, and where to go; the code page finishes with ``session_start``.
     """
+    if services.two_factor_required(user_id=account.id):
+        pending = services.two_factor_challenge_create(user_id=account.id)
+        request.session[_TWO_FACTOR_SESSION_KEY] = {"challenge": pending.challenge, "next": next_url}
+        return redirect("authentication:signin-two-factor")
     session_start(request, account.id)
     return HttpResponseRedirect(next_url)
 
@@ -117,6 +123,33 @@ def signin(request: HttpRequest) -> HttpResponse:
             return _refused(request, "authentication/signin.html", context, form, error)
         return _credentials_accepted(request, account, next_url)
     return render(request, "authentication/signin.html", context, status=400 if form.errors else 200)
+
+
+@never_cache
+@sensitive_post_parameters(*_SENSITIVE)
+def signin_two_factor(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in: a code from the authenticator app, or a backup code."""
+    template = "authentication/signin_two_factor.html"
+    pending = request.session.get(_TWO_FACTOR_SESSION_KEY)
+    if not isinstance(pending, dict) or not isinstance(pending.get("challenge"), str):
+        messages.info(request, _("Sign in with your password first."))
+        return redirect("authentication:signin")
+    form = forms.TwoFactorSigninForm(_posted(request))
+    context = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.two_factor_challenge_verify(
+                challenge=pending["challenge"], code=form.cleaned_data["code"], ip=caller_of(request).ip
+            )
+        except ApplicationError as error:
+            if isinstance(error, (services.InvalidChallenge, services.AccountDisabled)):
+                request.session.pop(_TWO_FACTOR_SESSION_KEY, None)
+                context["restart"] = True
+            return _refused(request, template, context, form, error)
+        request.session.pop(_TWO_FACTOR_SESSION_KEY, None)
+        session_start(request, account.id)
+        return HttpResponseRedirect(str(pending.get("next") or settings.LOGIN_REDIRECT_URL))
+    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @never_cache
@@ -214,6 +247,7 @@ def _settings_page(
 ) -> HttpResponse:
     context = {
         "account": services.account_get(user_id=_member_id(request)),
+        "two_factor": services.two_factor_status(user_id=_member_id(request)),
         "password_form": password_form or forms.PasswordChangeForm(),
         "email_form": email_form or forms.EmailChangeForm(),
     }
@@ -291,3 +325,119 @@ def email_verification_resend(request: HttpRequest) -> HttpResponse:
         return _settings_page(request, status=error.status, headers=error.headers)
     messages.success(request, texts.email_verification_sent())
     return HttpResponseRedirect(reverse("authentication:settings") + "#email")
+
+
+# --- Two-factor authentication -----------------------------------------------------------------------------
+
+
+def _two_factor_page(
+    request: HttpRequest,
+    *,
+    confirm_form: forms.TwoFactorCodeForm | None = None,
+    codes_form: forms.TwoFactorCodeForm | None = None,
+    disable_form: forms.TwoFactorDisableForm | None = None,
+    error: ApplicationError | None = None,
+) -> HttpResponse:
+    member_id = _member_id(request)
+    context = {
+        "status": services.two_factor_status(user_id=member_id),
+        "enrolment": services.two_factor_enrolment(user_id=member_id),
+        "confirm_form": confirm_form or forms.TwoFactorCodeForm(),
+        "codes_form": codes_form or forms.TwoFactorCodeForm(),
+        "disable_form": disable_form or forms.TwoFactorDisableForm(),
+    }
+    status = 200
+    if error is not None:
+        status = error.status
+    elif any(form is not None and form.errors for form in (confirm_form, codes_form, disable_form)):
+        status = 400
+    response = render(request, "authentication/two_factor.html", context, status=status)
+    for name, value in (error.headers if error is not None else {}).items():
+        response[name] = value
+    return response
+
+
+def _backup_codes_page(request: HttpRequest, codes: tuple[str, ...], *, first: bool) -> HttpResponse:
+    # Answered to the POST itself, not kept for a redirect: the codes are never stored where they show.
+    return render(request, "authentication/two_factor_codes.html", {"codes": codes, "first": first})
+
+
+@never_cache
+@login_required
+def two_factor(request: HttpRequest) -> HttpResponse:
+    return _two_factor_page(request)
+
+
+@never_cache
+@login_required
+def two_factor_start(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:two-factor")
+    try:
+        services.two_factor_enrol_start(user_id=_member_id(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return _two_factor_page(request, error=error)
+    return HttpResponseRedirect(reverse("authentication:two-factor") + "#enrol")
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters(*_SENSITIVE)
+def two_factor_confirm(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:two-factor")
+    form = forms.TwoFactorCodeForm(request.POST)
+    if not form.is_valid():
+        return _two_factor_page(request, confirm_form=form)
+    try:
+        codes = services.two_factor_enrol_confirm(
+            user_id=_member_id(request), code=form.cleaned_data["code"], ip=caller_of(request).ip
+        )
+    except ApplicationError as error:
+        forms.add_application_error(form, error)
+        return _two_factor_page(request, confirm_form=form, error=error)
+    messages.success(request, _("Two-factor authentication is on."))
+    return _backup_codes_page(request, codes, first=True)
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters(*_SENSITIVE)
+def two_factor_backup_codes(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:two-factor")
+    form = forms.TwoFactorCodeForm(request.POST)
+    if not form.is_valid():
+        return _two_factor_page(request, codes_form=form)
+    try:
+        codes = services.two_factor_backup_codes_regenerate(
+            user_id=_member_id(request), code=form.cleaned_data["code"], ip=caller_of(request).ip
+        )
+    except ApplicationError as error:
+        forms.add_application_error(form, error)
+        return _two_factor_page(request, codes_form=form, error=error)
+    return _backup_codes_page(request, codes, first=False)
+
+
+@never_cache
+@login_required
+@sensitive_post_parameters(*_SENSITIVE)
+def two_factor_disable(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("authentication:two-factor")
+    form = forms.TwoFactorDisableForm(request.POST)
+    if not form.is_valid():
+        return _two_factor_page(request, disable_form=form)
+    try:
+        services.two_factor_disable(
+            user_id=_member_id(request),
+            password=form.cleaned_data["password"],
+            code=form.cleaned_data["code"],
+            caller=caller_of(request),
+        )
+    except ApplicationError as error:
+        forms.add_application_error(form, error)
+        return _two_factor_page(request, disable_form=form, error=error)
+    messages.success(request, _("Two-factor authentication is off."))
+    return redirect("authentication:two-factor")

@@ -604,13 +604,9 @@ class ClientInfo:
 
 
 def signin_complete(*, user_id: int, client: ClientInfo) -> TokenPair:
-    """The one step between accepted credentials (``authentication.services.credentials_check``) and
-    tokens: today it issues the pair.
-
-    The seam for two-factor authentication: for an account with a second factor, this is where a
-    short-lived challenge is answered instead of tokens (its return type grows to
-    ``TokenPair | SigninChallenge``), and the challenge's confirmation calls ``token_pair_issue``.
-    """
+    """The step after a complete sign-in: the password alone, or the password and then the second
+    factor (the token API asks ``authentication.services.two_factor_required`` first and answers a
+    challenge instead of calling this until the code is right)."""
     return token_pair_issue(user_id=user_id, client=client)
 
 

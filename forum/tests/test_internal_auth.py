@@ -279,15 +279,18 @@ def test_an_unsigned_call_is_refused_with_the_json_error_and_a_challenge(client:
         ({"method": "PUT"}, "invalid_signature"),
         ({"secret": "some-other-secret-of-thirty-two-characters"}, "invalid_signature"),
         ({"key_id": "retired"}, "unknown_key"),
-        ({"timestamp": int(time.time()) - WINDOW - 60}, "expired_signature"),
-        ({"timestamp": int(time.time()) + WINDOW + 60}, "expired_signature"),
+        # Offsets from the moment of the call (a timestamp fixed at collection would go stale).
+        ({"timestamp_offset": -WINDOW - 60}, "expired_signature"),
+        ({"timestamp_offset": WINDOW + 60}, "expired_signature"),
     ],
     ids=["body", "path", "method", "secret", "key", "expired", "future"],
 )
 def test_every_bad_call_is_a_401_with_its_code(client: Client, tamper: dict[str, Any], expected: str) -> None:
     sent_body, sent_target, sent_method = b'{"ids":[1]}', ECHO, "POST"
     signing: dict[str, Any] = {"key_id": "new", "secret": NEW_SECRET}
-    signing |= {name: tamper[name] for name in ("secret", "key_id", "timestamp") if name in tamper}
+    signing |= {name: tamper[name] for name in ("secret", "key_id") if name in tamper}
+    if "timestamp_offset" in tamper:
+        signing["timestamp"] = int(time.time()) + tamper["timestamp_offset"]
     headers = headers_for("POST", ECHO, b'{"ids":[1]}', **signing)
     response = call(
         client,

@@ -100,6 +100,30 @@ class SignupView(APIView):
         return Response(DetailOutput({"detail": detail}).data, status=status.HTTP_202_ACCEPTED)
 
 
+def _code() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=32,
+        help_text="Six digits from the authenticator app, or an unused backup code (spaces and dashes "
+        "are ignored).",
+    )
+
+
+class SigninOutput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(
+        choices=["signed_in", "two_factor_required"],
+        help_text="`signed_in`: the session cookie is set, `account` says whose. `two_factor_required`: "
+        "the password was right but the account has two-factor authentication on; no session yet. Send "
+        "`challenge` with a code to `POST /auth/signin/two-factor` within `expires_in` seconds.",
+    )
+    account = AccountOutput(required=False, help_text="Only with `signed_in`.")
+    challenge = serializers.CharField(
+        required=False, help_text="Only with `two_factor_required`: opaque, single use."
+    )
+    expires_in = serializers.IntegerField(
+        required=False, help_text="Only with `two_factor_required`: seconds the challenge stays good."
+    )
+
+
 class SigninView(APIView):
     permission_classes = [AllowAny]
 
@@ -109,25 +133,22 @@ class SigninView(APIView):
         )
         password = _password()
 
-    class OutputSerializer(serializers.Serializer[Any]):
-        status = serializers.CharField(
-            help_text="`signed_in`: the session cookie is set. Other steps (a second factor) may be added."
-        )
-        account = AccountOutput()
-
     @extend_schema(
         tags=TAGS,
         summary="Sign in",
         description=(
-            "Starts a session (cookie). Wrong credentials answer `invalid_credentials`, whichever part was "
-            "wrong. After 5 failures for one name, or 20 from one address, in 15 minutes the answer is 429 "
-            "until the window ends, whether or not the account exists. " + _CSRF
+            "Starts a session (cookie), or, for an account with two-factor authentication, answers "
+            "`two_factor_required` with a challenge for `POST /auth/signin/two-factor`. Wrong credentials "
+            "answer `invalid_credentials`, whichever part was wrong. After 5 failures for one name, or 20 "
+            "from one address, in 15 minutes the answer is 429 until the window ends, whether or not the "
+            "account exists. " + _CSRF
         ),
         request=InputSerializer,
         responses={
-            200: OutputSerializer,
+            200: SigninOutput,
             403: _error("The account is disabled (`account_disabled`), or the CSRF token is missing."),
             429: _THROTTLED,
+            503: _error("Two-factor sign-in is unavailable for a moment (`unavailable`)."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -135,9 +156,49 @@ class SigninView(APIView):
         given = self.InputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         account = services.credentials_check(**given.validated_data, ip=caller_of(request).ip)
-        # The second-factor step goes here, answering another `status` before any session starts.
+        if services.two_factor_required(user_id=account.id):
+            pending = services.two_factor_challenge_create(user_id=account.id)
+            body = {
+                "status": "two_factor_required",
+                "challenge": pending.challenge,
+                "expires_in": pending.expires_in,
+            }
+            return Response(SigninOutput(body).data)
         session_start(request._request, account.id)
-        return Response(self.OutputSerializer({"status": "signed_in", "account": account}).data)
+        return Response(SigninOutput({"status": "signed_in", "account": account}).data)
+
+
+class SigninTwoFactorView(APIView):
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        challenge = serializers.CharField(max_length=200, help_text="From `POST /auth/signin`.")
+        code = _code()
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Sign in: the second factor",
+        description=(
+            "Finishes a sign-in that answered `two_factor_required`: starts the session and answers "
+            "`signed_in`. A wrong code answers `invalid_code` (the challenge stays, up to 5 wrong codes); "
+            "an unknown, used or expired challenge answers `two_factor_challenge_invalid` (sign in again). "
+            "After 10 wrong codes for one account in 15 minutes the answer is 429. " + _CSRF
+        ),
+        request=InputSerializer,
+        responses={
+            200: SigninOutput,
+            403: _error("The account is disabled (`account_disabled`), or the CSRF token is missing."),
+            429: _THROTTLED,
+            503: _error("Two-factor sign-in is unavailable for a moment (`unavailable`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _enforce_csrf(request)
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = services.two_factor_challenge_verify(**given.validated_data, ip=caller_of(request).ip)
+        session_start(request._request, account.id)
+        return Response(SigninOutput({"status": "signed_in", "account": account}).data)
 
 
 class SignoutView(APIView):
@@ -305,3 +366,121 @@ class MeView(APIView):
     @extend_schema(tags=TAGS, summary="The caller's own account", responses={200: AccountOutput})
     def get(self, request: Request) -> Response:
         return Response(AccountOutput(services.account_get(user_id=_member_id(request))).data)
+
+
+# --- Two-factor authentication -----------------------------------------------------------------------------
+
+
+class TwoFactorStatusOutput(serializers.Serializer[Any]):
+    enabled = serializers.BooleanField(help_text="Whether signing in asks for a code.")
+    enrolling = serializers.BooleanField(help_text="An app was added and waits for its first code.")
+    backup_codes_left = serializers.IntegerField()
+
+
+class TwoFactorEnrolmentOutput(serializers.Serializer[Any]):
+    otpauth_uri = serializers.CharField(help_text="The `otpauth://totp/...` URI authenticator apps take.")
+    key = serializers.CharField(help_text="The same key in base32, for typing into the app.")
+    qr_svg = serializers.CharField(help_text="The URI as a QR code: an SVG document.")
+
+
+class BackupCodesOutput(serializers.Serializer[Any]):
+    backup_codes = serializers.ListField(
+        child=serializers.CharField(), help_text="Ten single-use codes, shown only this once."
+    )
+
+
+class TwoFactorView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class DisableInputSerializer(serializers.Serializer[Any]):
+        password = _password()
+        code = _code()
+
+    @extend_schema(
+        tags=TAGS, summary="Two-factor authentication: status", responses={200: TwoFactorStatusOutput}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(TwoFactorStatusOutput(services.two_factor_status(user_id=_member_id(request))).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Two-factor authentication: add an app",
+        description=(
+            "Starts (or starts over) adding an authenticator app: answers its key, as a URI and a QR code. "
+            "Two-factor authentication is on once `POST /me/two-factor/confirm` took the app's first code."
+        ),
+        request=None,
+        responses={
+            201: TwoFactorEnrolmentOutput,
+            409: _error("Two-factor authentication is on already (`two_factor_enabled`)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        enrolment = services.two_factor_enrol_start(user_id=_member_id(request))
+        return Response(TwoFactorEnrolmentOutput(enrolment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Two-factor authentication: turn off",
+        description="Needs the password and a code (from the app, or a backup code).",
+        request=DisableInputSerializer,
+        responses={
+            204: None,
+            400: _error(
+                "A field is missing, the password or the code (`invalid_code`) is not right, or two-factor "
+                "authentication is off (`two_factor_disabled`)."
+            ),
+            429: _THROTTLED,
+        },
+    )
+    def delete(self, request: Request) -> Response:
+        given = self.DisableInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        services.two_factor_disable(
+            user_id=_member_id(request), **given.validated_data, caller=caller_of(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TwoFactorConfirmView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        code = serializers.CharField(max_length=32, help_text="Six digits from the app just added.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Two-factor authentication: turn on",
+        description="Takes the first code of the app added by `POST /me/two-factor`; answers backup codes.",
+        request=InputSerializer,
+        responses={200: BackupCodesOutput, 429: _THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        codes = services.two_factor_enrol_confirm(
+            user_id=_member_id(request), code=given.validated_data["code"], ip=caller_of(request).ip
+        )
+        return Response(BackupCodesOutput({"backup_codes": list(codes)}).data)
+
+
+class TwoFactorBackupCodesView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        code = _code()
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Two-factor authentication: new backup codes",
+        description="Ten new codes replace the old ones, used or not.",
+        request=InputSerializer,
+        responses={200: BackupCodesOutput, 429: _THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        codes = services.two_factor_backup_codes_regenerate(
+            user_id=_member_id(request), code=given.validated_data["code"], ip=caller_of(request).ip
+        )
+        return Response(BackupCodesOutput({"backup_codes": list(codes)}).data)

@@ -23,7 +23,7 @@ PUBLIC_PAGES = [
     "/accounts/password/reset/sent/",
     "/accounts/verify/some-token/",
 ]
-MEMBER_PAGES = ["/accounts/settings/", "/accounts/signout/"]
+MEMBER_PAGES = ["/accounts/settings/", "/accounts/signout/", "/accounts/settings/two-factor/"]
 
 
 def pages_of(client: Client, urls: list[str], language: str = "en") -> list[tuple[str, Page]]:
@@ -131,7 +131,7 @@ def schema() -> dict[str, Any]:
     ("route", "method", "statuses"),
     [
         ("/api/v1/auth/signup", "post", {"202", "400", "429"}),
-        ("/api/v1/auth/signin", "post", {"200", "400", "403", "429"}),
+        ("/api/v1/auth/signin", "post", {"200", "400", "403", "429", "503"}),
         # Every POST documents a 400 (the kernel's schema rule), even one that takes no body.
         ("/api/v1/auth/signout", "post", {"204", "400"}),
         ("/api/v1/auth/password", "post", {"204", "400", "403", "429"}),
@@ -141,6 +141,12 @@ def schema() -> dict[str, Any]:
         ("/api/v1/auth/email/verify", "post", {"200", "400", "403"}),
         ("/api/v1/auth/email/resend", "post", {"202", "400", "403", "429"}),
         ("/api/v1/me", "get", {"200", "403"}),
+        ("/api/v1/auth/signin/two-factor", "post", {"200", "400", "403", "429", "503"}),
+        ("/api/v1/me/two-factor", "get", {"200", "403"}),
+        ("/api/v1/me/two-factor", "post", {"201", "400", "403", "409"}),
+        ("/api/v1/me/two-factor", "delete", {"204", "400", "403", "429"}),
+        ("/api/v1/me/two-factor/confirm", "post", {"200", "400", "403", "429"}),
+        ("/api/v1/me/two-factor/backup-codes", "post", {"200", "400", "403", "429"}),
     ],
 )
 def test_every_account_operation_documents_its_answers(

@@ -22,14 +22,19 @@ from django.middleware.csrf import get_token, rotate_token
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.authentication.services import credentials_check
+from apps.authentication.services import (
+    credentials_check,
+    two_factor_challenge_create,
+    two_factor_challenge_verify,
+    two_factor_required,
+)
 from apps.authorization.api.authentication import AccessCookieAuthentication, BearerTokenAuthentication
 from apps.authorization.services import (
     ClientInfo,
@@ -71,6 +76,12 @@ class TokenPairOutput(serializers.Serializer[Any]):
     refresh_expires_at = serializers.DateTimeField(
         help_text="A refresh before then gives a new pair, whose refresh token lives as long again."
     )
+
+
+class TwoFactorRequiredOutput(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=["two_factor_required"])
+    challenge = serializers.CharField(help_text="Send it with the code to `/auth/token/two-factor`.")
+    expires_in = serializers.IntegerField(help_text="Seconds the challenge stays valid.")
 
 
 def _client(request: Request) -> ClientInfo:
@@ -159,10 +170,16 @@ class TokenObtainView(APIView):
     @extend_schema(
         tags=TAGS,
         summary="Sign in for tokens",
+        description="An account with two-factor authentication gets a challenge instead of tokens; "
+        "the code and the challenge then go to `/auth/token/two-factor`.",
         parameters=[_TRANSPORT_PARAMETER],
         request=InputSerializer,
         responses={
-            200: TokenPairOutput,
+            200: PolymorphicProxySerializer(
+                component_name="TokenSignin",
+                serializers=[TokenPairOutput, TwoFactorRequiredOutput],
+                resource_type_field_name=None,
+            ),
             400: OpenApiResponse(ErrorSerializer, description="`invalid_credentials`, or bad input."),
             403: OpenApiResponse(ErrorSerializer, description="`account_disabled`."),
             429: OpenApiResponse(ErrorSerializer, description="Too many failed attempts; see `Retry-After`."),
@@ -176,14 +193,59 @@ class TokenObtainView(APIView):
             password=given.validated_data["password"],
             ip=client_ip(request),
         )
-        # The 2FA seam: signin_complete is where a second factor will answer a challenge instead.
-        pair = signin_complete(user_id=account.id, client=_client(request))
-        cookies = request.headers.get(TRANSPORT_HEADER, "").strip().lower() == COOKIE_TRANSPORT
-        if cookies:
-            # A new CSRF token for the new sign-in (as a session sign-in gets), set in the answer's cookie.
-            rotate_token(request)
-            get_token(request)
-        return _pair_response(pair, cookies=cookies)
+        if two_factor_required(user_id=account.id):
+            # The password only proves half: no tokens until the code answers this challenge.
+            pending = two_factor_challenge_create(user_id=account.id)
+            body = {"status": "two_factor_required", "challenge": pending.challenge}
+            body["expires_in"] = pending.expires_in
+            return Response(TwoFactorRequiredOutput(body).data)
+        return _signed_in(request, account.id)
+
+
+def _signed_in(request: Request, user_id: int) -> Response:
+    """The pair for a member whose sign-in is complete, in the body or (on request) in cookies."""
+    pair = signin_complete(user_id=user_id, client=_client(request))
+    cookies = request.headers.get(TRANSPORT_HEADER, "").strip().lower() == COOKIE_TRANSPORT
+    if cookies:
+        # A new CSRF token for the new sign-in (as a session sign-in gets), set in the answer's cookie.
+        rotate_token(request)
+        get_token(request)
+    return _pair_response(pair, cookies=cookies)
+
+
+class TokenTwoFactorView(APIView):
+    """Finish a token sign-in with the code of the account's authenticator app or a backup code."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type[Any]] = []
+
+    class InputSerializer(serializers.Serializer[Any]):
+        challenge = serializers.CharField(max_length=200)
+        code = serializers.CharField(max_length=32, help_text="Six digits, or a backup code.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Finish a token sign-in with a two-factor code",
+        parameters=[_TRANSPORT_PARAMETER],
+        request=InputSerializer,
+        responses={
+            200: TokenPairOutput,
+            400: OpenApiResponse(
+                ErrorSerializer, description="`invalid_code`, `two_factor_challenge_invalid`, or bad input."
+            ),
+            403: OpenApiResponse(ErrorSerializer, description="`account_disabled`."),
+            429: OpenApiResponse(ErrorSerializer, description="Too many wrong codes; see `Retry-After`."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        account = two_factor_challenge_verify(
+            challenge=given.validated_data["challenge"],
+            code=given.validated_data["code"],
+            ip=client_ip(request),
+        )
+        return _signed_in(request, account.id)
 
 
 class TokenRefreshView(APIView):

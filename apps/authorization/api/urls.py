@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # The refresh cookie's path (JWT_REFRESH_COOKIE_PATH) is /api/v1/auth/token/: refresh and revoke
     # live under it, so the cookie goes to them and to nothing else.
     path("auth/token", tokens.TokenObtainView.as_view(), name="auth-token"),
+    path("auth/token/two-factor", tokens.TokenTwoFactorView.as_view(), name="auth-token-two-factor"),
     path("auth/token/refresh", tokens.TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/token/revoke", tokens.TokenRevokeView.as_view(), name="auth-token-revoke"),
     path("me/sessions", sessions.MySessionsView.as_view(), name="my-sessions"),

@@ -14,6 +14,9 @@ from celery import current_app
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from apps.authentication.services import two_factor_enrol_confirm, two_factor_enrol_start
+from forum.testing.totp import Authenticator
+
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "Quiet-Harbour-Lantern-71"
@@ -238,3 +241,47 @@ def test_a_new_password_ends_every_api_sign_in(client: Client, member: tuple[int
     )
     assert refresh(client, pair["refresh"]).json()["error"]["code"] == "token_revoked"
     assert Client().get(ME, headers=bearer(pair["access"])).status_code == 401
+
+
+TWO_FACTOR = "/api/v1/auth/token/two-factor"
+
+
+def code_step(client: Client, challenge: str, code: str) -> Any:
+    return client.post(TWO_FACTOR, {"challenge": challenge, "code": code}, content_type="application/json")
+
+
+def test_an_account_with_two_factor_gets_a_challenge_and_tokens_only_for_its_code(
+    client: Client, member: tuple[int, str]
+) -> None:
+    user_id, username = member
+    enrolment = two_factor_enrol_start(user_id=user_id)
+    phone = Authenticator(enrolment.key)
+    two_factor_enrol_confirm(user_id=user_id, code=phone.code(), ip="127.0.0.1")
+
+    answer = sign_in(client, username)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "two_factor_required" and body["expires_in"] > 0
+    assert "access" not in body and "refresh" not in body  # the password alone earns no token
+
+    wrong = client.post(
+        TWO_FACTOR,
+        {"challenge": body["challenge"], "code": phone.wrong_code()},
+        content_type="application/json",
+    )
+    assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "invalid_code"
+
+    right = code_step(client, body["challenge"], phone.code())
+    assert right.status_code == 200, right.content
+    pair = right.json()
+    assert client.get(ME, headers=bearer(pair["access"])).status_code == 200
+
+    # The challenge was used up with the sign-in.
+    again = code_step(client, body["challenge"], phone.code())
+    assert again.status_code == 400 and again.json()["error"]["code"] == "two_factor_challenge_invalid"
+
+
+def test_the_two_factor_step_refuses_garbage_with_a_clear_error(client: Client) -> None:
+    answer = client.post(TWO_FACTOR, {"challenge": "x" * 500, "code": ""}, content_type="application/json")
+    assert answer.status_code == 400
+    assert set(answer.json()["error"]["fields"]) == {"challenge", "code"}
