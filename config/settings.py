@@ -281,6 +281,23 @@ STORAGES: dict[str, dict[str, Any]] = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Attachments (forum/uploads.py, docs/uploads.md): limits checked on the content, not the name.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# Decoding costs about 4 bytes a pixel: 50 megapixels is a phone's full-resolution photo, ~200 MB.
+UPLOAD_IMAGE_MAX_PIXELS = env.int("UPLOAD_IMAGE_MAX_PIXELS", default=50_000_000)
+UPLOAD_THUMBNAIL_SIZE = env.int("UPLOAD_THUMBNAIL_SIZE", default=320)
+UPLOAD_ALLOWED_TYPES: list[str] = env.list(
+    "UPLOAD_ALLOWED_TYPES",
+    default=[
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "application/zip",
+        "text/plain",
+    ],
+)
 MEILISEARCH_URL = env.str("MEILISEARCH_URL", default="")
 MEILISEARCH_API_KEY = env.str("MEILISEARCH_API_KEY", default="")
 SEARCH_BACKEND = "meilisearch" if MEILISEARCH_URL else "postgres"
@@ -332,6 +349,10 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Threads ---------------------------------------------------------------------------------------
+# How long members may edit or delete their own posts; moderators may at any time.
+THREAD_POST_EDIT_WINDOW_MINUTES = env.int("THREAD_POST_EDIT_WINDOW_MINUTES", default=30)
 
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

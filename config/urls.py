@@ -1,9 +1,9 @@
 """URL map of the whole forum: pages, API, schema, admin, health and metrics."""
 
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from forum import health, internal_auth, metrics, pages
@@ -38,7 +38,11 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    # Public media only (avatars, frames): attachments are served by their apps' views, after the
+    # permission check of the post or dialog they belong to, never by a guessable URL.
+    urlpatterns += [
+        re_path(r"^media/(?!attachments/)(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
+    ]
 
 handler400 = pages.bad_request
 handler403 = pages.permission_denied

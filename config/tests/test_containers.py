@@ -678,3 +678,9 @@ def test_ci_caches_pip_and_builds_the_compose_stack() -> None:
     assert ("actions/cache" in text and ".cache/pip" in text) or "cache: pip" in text
     runs = "\n".join(workflow_runs(job) for job in workflow()["jobs"].values())
     assert "docker/compose.yaml" in runs and re.search(r"\bup\b.*--wait", runs)
+
+
+def test_nginx_never_serves_attachments_from_the_media_volume() -> None:
+    # Downloads of attachments go through the app's permission check; a guessed URL must not reach
+    # the file on disk.
+    assert re.search(r"return\s+404", nginx_location("/media/attachments/"))
