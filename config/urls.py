@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("apps.authorization.api.urls")),
     path("", include("apps.status.api.urls")),
     path("", include("apps.authentication.api.urls")),
+    path("", include("apps.thread.api.urls")),
 ]
 
 # Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.

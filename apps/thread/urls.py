@@ -1,7 +1,17 @@
-"""Pages of the thread app."""
+"""Pages of the thread app, mounted at the site's root (the forum index is the home page)."""
 
 from django.urls import path
 
 from apps.thread import views
 
-urlpatterns = [path("", views.index, name="home")]
+urlpatterns = [
+    path("", views.index, name="home"),
+    path("forums/<int:forum_id>/", views.forum_detail, name="thread-forum"),
+    path("forums/<int:forum_id>/new/", views.thread_new, name="thread-new"),
+    path("threads/<int:thread_id>/", views.thread_detail, name="thread-detail"),
+    path("threads/<int:thread_id>/reply/", views.post_new, name="thread-reply"),
+    path("threads/<int:thread_id>/moderate/", views.thread_moderate, name="thread-moderate"),
+    path("posts/<int:post_id>/", views.post_goto, name="thread-post"),
+    path("posts/<int:post_id>/edit/", views.post_edit, name="thread-post-edit"),
+    path("posts/<int:post_id>/delete/", views.post_delete, name="thread-post-delete"),
+]

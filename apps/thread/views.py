@@ -1,8 +1,249 @@
-"""Server-rendered pages of the thread app."""
+"""Server-rendered pages of the thread app: the forum index, a forum, a thread, and their forms.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Every page works without JavaScript: plain links and POST forms. Refusals of the services come back
+as form errors with their status (400, 403, 409, 429 with Retry-After), or as the friendly error page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from apps.thread import forms, selectors, services
+from forum.errors import ApplicationError, NotFound
+
+
+def _viewer(request: HttpRequest) -> selectors.Viewer:
+    user_id = request.user.pk if request.user.is_authenticated else None
+    return selectors.viewer_for(user_id=None if user_id is None else int(user_id))
+
+
+def _member_id(request: HttpRequest) -> int:
+    assert request.user.pk is not None, "login_required lets only members in"
+    return int(request.user.pk)
+
+
+def _refused(
+    request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: ApplicationError
+) -> HttpResponse:
+    forms.add_application_error(form, error)
+    response = render(request, template, context, status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+def _thread_url(thread_id: int, *, page: int = 1, post_id: int | None = None) -> str:
+    url = reverse("thread-detail", args=[thread_id])
+    if page > 1:
+        url += f"?page={page}"
+    if post_id is not None:
+        url += f"#post-{post_id}"
+    return url
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "thread/index.html")
+    viewer = _viewer(request)
+    return render(request, "thread/index.html", {"forums": selectors.forum_index(viewer=viewer)})
+
+
+def _visible_forum(
+    viewer: selectors.Viewer, forum_id: int
+) -> tuple[selectors.ForumNode, dict[int, selectors.ForumNode]]:
+    forums = selectors.forums_visible(viewer=viewer)
+    forum = forums.get(forum_id)
+    if forum is None:
+        raise NotFound(_("There is no such forum."))
+    return forum, forums
+
+
+def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
+    viewer = _viewer(request)
+    forum, forums = _visible_forum(viewer, forum_id)
+    threads = selectors.thread_page(
+        viewer=viewer, forum_id=forum_id, page=forms.page_number(request.GET.get("page"))
+    )
+    context = {
+        "forum": forum,
+        "path": selectors.forum_path(forums=forums, forum_id=forum_id),
+        "subforums": [forums[child] for child in forum.children],
+        "threads": threads,
+        "can_start": viewer.user_id is not None
+        and not forum.is_category
+        and viewer.can(forum.post_permission),
+    }
+    return render(request, "thread/forum.html", context)
+
+
+@login_required
+def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
+    viewer = _viewer(request)
+    forum, forums = _visible_forum(viewer, forum_id)
+    form = forms.ThreadForm(request.POST if request.method == "POST" else None)
+    context = {"forum": forum, "path": selectors.forum_path(forums=forums, forum_id=forum_id), "form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            thread = services.thread_create(
+                author_id=_member_id(request), forum_id=forum_id, **form.cleaned_data
+            )
+        except ApplicationError as error:
+            return _refused(request, "thread/thread_new.html", context, form, error)
+        return redirect(_thread_url(thread.id))
+    return render(request, "thread/thread_new.html", context, status=400 if form.errors else 200)
+
+
+def _thread_or_404(
+    viewer: selectors.Viewer, thread_id: int
+) -> tuple[selectors.ThreadRow, dict[int, selectors.ForumNode]]:
+    thread = selectors.thread_row(viewer=viewer, thread_id=thread_id)
+    forums = selectors.forums_visible(viewer=viewer)
+    if thread is None or thread.forum_id not in forums:
+        raise NotFound(_("There is no such thread."))
+    return thread, forums
+
+
+def _read_position(viewer: selectors.Viewer, thread: selectors.ThreadRow) -> int | None:
+    """How far the viewer has read: None for guests, 0 for a member who never opened the thread."""
+    if viewer.user_id is None:
+        return None
+    return thread.read_position or 0
+
+
+def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
+    viewer = _viewer(request)
+    thread, forums = _thread_or_404(viewer, thread_id)
+    read_position = _read_position(viewer, thread)
+    if "unread" in request.GET and read_position is not None:
+        position = selectors.first_unread_position(thread_id=thread_id, read_position=read_position)
+        if position is not None:
+            page = selectors.page_of_position(thread_id=thread_id, position=position)
+            return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
+    posts = selectors.post_page(
+        thread=thread, page=forms.page_number(request.GET.get("page")), read_position=read_position
+    )
+    if viewer.user_id is not None and posts.items:
+        services.thread_mark_read(
+            user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
+        )
+    forum = forums[thread.forum_id]
+    context = {
+        "thread": thread,
+        "forum": forum,
+        "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
+        "posts": posts,
+        "moderator": viewer.moderator,
+        "can_reply": viewer.user_id is not None
+        and thread.state == "approved"
+        and (not thread.closed or viewer.moderator)
+        and viewer.can(forum.post_permission),
+        "reply_form": forms.PostForm(),
+        "reject_form": forms.RejectForm(),
+        "move_targets": [node for node in forums.values() if not node.is_category and node.id != forum.id]
+        if viewer.moderator
+        else [],
+    }
+    return render(request, "thread/thread.html", context)
+
+
+@login_required
+@require_POST
+def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
+    viewer = _viewer(request)
+    thread, forums = _thread_or_404(viewer, thread_id)
+    form = forms.PostForm(request.POST)
+    context = {
+        "thread": thread,
+        "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
+        "form": form,
+    }
+    if not form.is_valid():
+        return render(request, "thread/post_new.html", context, status=400)
+    try:
+        post = services.post_create(
+            author_id=_member_id(request), thread_id=thread_id, body=form.cleaned_data["body"]
+        )
+    except ApplicationError as error:
+        return _refused(request, "thread/post_new.html", context, form, error)
+    return redirect(reverse("thread-post", args=[post.id]))
+
+
+def post_goto(request: HttpRequest, post_id: int) -> HttpResponse:
+    """A link to one post: the page of its thread where it stands."""
+    viewer = _viewer(request)
+    location = selectors.post_location(post_id=post_id)
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    _thread_or_404(viewer, location.thread_id)
+    page = selectors.page_of_position(thread_id=location.thread_id, position=location.position)
+    return HttpResponseRedirect(_thread_url(location.thread_id, page=page, post_id=post_id))
+
+
+@login_required
+def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
+    viewer = _viewer(request)
+    location = selectors.post_location(post_id=post_id)
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    thread, forums = _thread_or_404(viewer, location.thread_id)
+    body = selectors.post_body(post_id=post_id)
+    form = forms.PostForm(request.POST if request.method == "POST" else None, initial={"body": body})
+    context = {
+        "thread": thread,
+        "post_id": post_id,
+        "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
+        "form": form,
+    }
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.post_edit(editor_id=_member_id(request), post_id=post_id, body=form.cleaned_data["body"])
+        except ApplicationError as error:
+            return _refused(request, "thread/post_edit.html", context, form, error)
+        return redirect(reverse("thread-post", args=[post_id]))
+    return render(request, "thread/post_edit.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def post_delete(request: HttpRequest, post_id: int) -> HttpResponse:
+    location = selectors.post_location(post_id=post_id)
+    services.post_delete(user_id=_member_id(request), post_id=post_id)
+    assert location is not None  # the service would have refused
+    return redirect(_thread_url(location.thread_id))
+
+
+@login_required
+@require_POST
+def thread_moderate(request: HttpRequest, thread_id: int) -> HttpResponse:
+    """The moderators' buttons on a thread page: one POST form per action."""
+    moderator_id = _member_id(request)
+    action = request.POST.get("action", "")
+    simple = {
+        "close": services.thread_close,
+        "reopen": services.thread_reopen,
+        "pin": services.thread_pin,
+        "unpin": services.thread_unpin,
+        "approve": services.thread_approve,
+    }
+    if action in simple:
+        simple[action](moderator_id=moderator_id, thread_id=thread_id)
+    elif action == "reject":
+        services.thread_reject(
+            moderator_id=moderator_id, thread_id=thread_id, reason=request.POST.get("reason", "")
+        )
+    elif action == "move":
+        raw = request.POST.get("forum_id", "")
+        forum_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0
+        services.thread_move(moderator_id=moderator_id, thread_id=thread_id, forum_id=forum_id)
+    elif action == "delete":
+        location = selectors.thread_forum_id(thread_id=thread_id)
+        services.thread_delete(moderator_id=moderator_id, thread_id=thread_id)
+        return redirect(reverse("thread-forum", args=[location]) if location else reverse("home"))
+    else:
+        raise NotFound(_("There is no such action."))
+    return redirect(_thread_url(thread_id))

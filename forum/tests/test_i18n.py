@@ -14,6 +14,9 @@ from django.test import Client
 
 from forum.tests.test_pages import Page
 
+# The home page is the forum index: it reads the forums from the database.
+pytestmark = pytest.mark.django_db
+
 LOCALE_DIR = Path(settings.BASE_DIR, "locale")
 TEMPLATE_DIR = Path(settings.BASE_DIR, "templates")
 # bench/ holds fixtures for performance measurements that copy another forum's markup on purpose;

@@ -22,6 +22,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 
 from forum.errors import Forbidden, NotFound, RateLimited
 
+# The home page is the forum index: it reads the forums from the database.
+pytestmark = pytest.mark.django_db
+
 URL_ATTRIBUTES = frozenset(
     {"href", "src", "action", "formaction", "poster", "data", "cite", "background", "manifest", "srcset"}
     | {f"hx-{verb}" for verb in ("get", "post", "put", "patch", "delete")}

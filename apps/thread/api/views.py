@@ -1,0 +1,407 @@
+"""API of the thread app: forums, threads, posts, and the moderators' actions and queue.
+
+Reads answer what the caller may see (a thread awaiting moderation is its author's and the moderators'
+only; anyone else gets 404, as for a thread that does not exist). Writes go through the services,
+whose refusals come back in the one error shape (403, 404, 409, 429 with Retry-After).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.thread import selectors, services
+from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
+from forum.errors import ErrorSerializer, NotFound
+
+TAGS = ["threads"]
+PAGE_PARAMETER = OpenApiParameter("page", int, description="1 for the first page (the default).")
+
+
+def _viewer(request: Request) -> selectors.Viewer:
+    user_id = request.user.pk if request.user and request.user.is_authenticated else None
+    return selectors.viewer_for(user_id=None if user_id is None else int(user_id))
+
+
+def _member_id(request: Request) -> int:
+    assert request.user.pk is not None, "IsAuthenticated lets only members in"
+    return int(request.user.pk)
+
+
+def _page(request: Request) -> int:
+    try:
+        return max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
+    except ValueError:
+        return 1
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+# --- Parts of the answers -----------------------------------------------------------------------------
+
+
+class ForumItem(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    parent_id = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=["category", "forum"], help_text="Categories hold no threads.")
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
+    depth = serializers.IntegerField(help_text="0 for a category, 1 for its forums, 2 for subforums...")
+    position = serializers.IntegerField()
+    thread_count = serializers.IntegerField()
+    post_count = serializers.IntegerField()
+    last_post_id = serializers.IntegerField(allow_null=True)
+    last_post_at = serializers.DateTimeField(allow_null=True)
+    last_thread_id = serializers.IntegerField(allow_null=True)
+    last_thread_title = serializers.CharField()
+    last_poster = serializers.CharField(help_text="Username; empty when there is no post.")
+
+
+class ThreadItem(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    forum_id = serializers.IntegerField()
+    author_id = serializers.IntegerField()
+    author = serializers.CharField(help_text="Username.")
+    title = serializers.CharField()
+    slug = serializers.CharField()
+    state = serializers.CharField(
+        help_text="`approved`, `pending` or `rejected`; `pending` and `rejected` threads are seen by their "
+        "author and moderators only."
+    )
+    rejection_reason = serializers.CharField()
+    closed = serializers.BooleanField()
+    pinned = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    last_post_at = serializers.DateTimeField()
+    last_post_id = serializers.IntegerField(allow_null=True)
+    last_poster = serializers.CharField()
+    reply_count = serializers.IntegerField()
+    is_new = serializers.BooleanField(help_text="Never opened by the caller (false for guests).")
+    is_unread = serializers.BooleanField(help_text="Posts after the last one the caller read.")
+
+
+class ThreadPage(serializers.Serializer[Any]):
+    page = serializers.IntegerField(source="number")
+    pages = serializers.IntegerField()
+    total = serializers.IntegerField()
+    threads = ThreadItem(many=True, source="items")
+
+
+class PostItem(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    thread_id = serializers.IntegerField()
+    author_id = serializers.IntegerField()
+    author = serializers.CharField(help_text="Username.")
+    position = serializers.IntegerField(help_text="1 for the opening post; never reused.")
+    body = serializers.CharField(help_text="The source as written.")
+    body_html = serializers.CharField(help_text="Rendered, safe to insert.")
+    created_at = serializers.DateTimeField()
+    edited_at = serializers.DateTimeField(allow_null=True)
+    is_unread = serializers.BooleanField()
+
+
+class ThreadRefOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    forum_id = serializers.IntegerField()
+    author_id = serializers.IntegerField()
+    title = serializers.CharField()
+    slug = serializers.CharField()
+    state = serializers.CharField(help_text="`approved`, `pending` (awaiting moderation) or `rejected`.")
+    closed = serializers.BooleanField()
+    pinned = serializers.BooleanField()
+    first_post_id = serializers.IntegerField(allow_null=True)
+
+
+class PostRefOutput(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    thread_id = serializers.IntegerField()
+    author_id = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+def _body() -> serializers.CharField:
+    return serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=True)
+
+
+# --- Reads --------------------------------------------------------------------------------------------
+
+
+class ForumListView(APIView):
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        forums = ForumItem(many=True, help_text="In tree order: a parent before its children.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="The forum tree",
+        description="Every category and forum the caller may see, with counters and the last post.",
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        forums = selectors.forum_index(viewer=_viewer(request))
+        return Response(self.OutputSerializer({"forums": forums}).data)
+
+
+class ForumThreadsView(APIView):
+    class InputSerializer(serializers.Serializer[Any]):
+        title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
+        body = _body()
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A forum's threads",
+        description="Pinned first, then by last activity; threads awaiting moderation only for their author "
+        "and moderators.",
+        parameters=[PAGE_PARAMETER],
+        responses={200: ThreadPage},
+    )
+    def get(self, request: Request, forum_id: int) -> Response:
+        viewer = _viewer(request)
+        if forum_id not in selectors.forums_visible(viewer=viewer):
+            raise NotFound(_("There is no such forum."))
+        page = selectors.thread_page(viewer=viewer, forum_id=forum_id, page=_page(request))
+        return Response(ThreadPage(page).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Start a thread",
+        description="Uses one of the day's `thread.create_per_day` (429 with `Retry-After` and "
+        "`X-Quota-Resets-At` when used up). Without `thread.skip_premoderation` the thread is `pending` "
+        "until a moderator approves it.",
+        request=InputSerializer,
+        responses={
+            201: ThreadRefOutput,
+            409: _error("Not a forum that takes threads."),
+            429: _error("Quota used up."),
+        },
+    )
+    def post(self, request: Request, forum_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        thread = services.thread_create(
+            author_id=_member_id(request), forum_id=forum_id, **given.validated_data
+        )
+        return Response(ThreadRefOutput(thread).data, status=status.HTTP_201_CREATED)
+
+
+def _visible_thread(viewer: selectors.Viewer, thread_id: int) -> selectors.ThreadRow:
+    thread = selectors.thread_row(viewer=viewer, thread_id=thread_id)
+    if thread is None or thread.forum_id not in selectors.forums_visible(viewer=viewer):
+        raise NotFound(_("There is no such thread."))
+    return thread
+
+
+class ThreadDetailView(APIView):
+    @extend_schema(tags=TAGS, summary="A thread", responses={200: ThreadItem})
+    def get(self, request: Request, thread_id: int) -> Response:
+        return Response(ThreadItem(_visible_thread(_viewer(request), thread_id)).data)
+
+
+class ThreadPostsView(APIView):
+    class InputSerializer(serializers.Serializer[Any]):
+        body = _body()
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        page = serializers.IntegerField(source="number")
+        pages = serializers.IntegerField()
+        total = serializers.IntegerField()
+        posts = PostItem(many=True, source="items")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A thread's posts",
+        description="In order, a page at a time; reading a page marks it read for the caller.",
+        parameters=[PAGE_PARAMETER],
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Request, thread_id: int) -> Response:
+        viewer = _viewer(request)
+        thread = _visible_thread(viewer, thread_id)
+        read_position = None if viewer.user_id is None else thread.read_position or 0
+        posts = selectors.post_page(thread=thread, page=_page(request), read_position=read_position)
+        if viewer.user_id is not None and posts.items:
+            services.thread_mark_read(
+                user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
+            )
+        return Response(self.OutputSerializer(posts).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Reply",
+        description="A closed thread refuses (`thread_closed`, moderators excepted); a thread awaiting "
+        "moderation takes no replies (`thread_pending`). Uses one of the day's `post.create_per_day`.",
+        request=InputSerializer,
+        responses={
+            201: PostRefOutput,
+            409: _error("The thread awaits moderation."),
+            429: _error("Quota used up."),
+        },
+    )
+    def post(self, request: Request, thread_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        post = services.post_create(
+            author_id=_member_id(request), thread_id=thread_id, **given.validated_data
+        )
+        return Response(PostRefOutput(post).data, status=status.HTTP_201_CREATED)
+
+
+class PostView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        body = _body()
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Edit a post",
+        description="Its author within the edit window (`edit_window_over` after), moderators at any time; "
+        "the text before is kept.",
+        request=InputSerializer,
+        responses={200: PostRefOutput},
+    )
+    def patch(self, request: Request, post_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        post = services.post_edit(editor_id=_member_id(request), post_id=post_id, **given.validated_data)
+        return Response(PostRefOutput(post).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Delete a reply",
+        description="As for editing; the opening post goes only with its thread.",
+        responses={204: None},
+    )
+    def delete(self, request: Request, post_id: int) -> Response:
+        services.post_delete(user_id=_member_id(request), post_id=post_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Moderation ---------------------------------------------------------------------------------------
+
+
+class _ModerationView(APIView):
+    permission_classes = [IsAuthenticated]
+
+
+def _moderation_schema(summary: str, request: Any = None) -> Any:
+    return extend_schema(
+        tags=["moderation"],
+        summary=summary,
+        description="For moderators (`thread.moderate`).",
+        request=request,
+        responses={200: ThreadRefOutput},
+    )
+
+
+class ThreadCloseView(_ModerationView):
+    @_moderation_schema("Close a thread")
+    def post(self, request: Request, thread_id: int) -> Response:
+        return Response(
+            ThreadRefOutput(services.thread_close(moderator_id=_member_id(request), thread_id=thread_id)).data
+        )
+
+
+class ThreadReopenView(_ModerationView):
+    @_moderation_schema("Reopen a thread")
+    def post(self, request: Request, thread_id: int) -> Response:
+        return Response(
+            ThreadRefOutput(
+                services.thread_reopen(moderator_id=_member_id(request), thread_id=thread_id)
+            ).data
+        )
+
+
+class ThreadPinView(_ModerationView):
+    @_moderation_schema("Pin a thread")
+    def post(self, request: Request, thread_id: int) -> Response:
+        return Response(
+            ThreadRefOutput(services.thread_pin(moderator_id=_member_id(request), thread_id=thread_id)).data
+        )
+
+
+class ThreadUnpinView(_ModerationView):
+    @_moderation_schema("Unpin a thread")
+    def post(self, request: Request, thread_id: int) -> Response:
+        return Response(
+            ThreadRefOutput(services.thread_unpin(moderator_id=_member_id(request), thread_id=thread_id)).data
+        )
+
+
+class ThreadApproveView(_ModerationView):
+    @_moderation_schema("Approve a thread awaiting moderation")
+    def post(self, request: Request, thread_id: int) -> Response:
+        return Response(
+            ThreadRefOutput(
+                services.thread_approve(moderator_id=_member_id(request), thread_id=thread_id)
+            ).data
+        )
+
+
+class ThreadRejectView(_ModerationView):
+    class InputSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(max_length=REASON_MAX_LENGTH, help_text="Shown to the author.")
+
+    @_moderation_schema("Reject a thread awaiting moderation", request=InputSerializer)
+    def post(self, request: Request, thread_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        thread = services.thread_reject(
+            moderator_id=_member_id(request), thread_id=thread_id, **given.validated_data
+        )
+        return Response(ThreadRefOutput(thread).data)
+
+
+class ThreadMoveView(_ModerationView):
+    class InputSerializer(serializers.Serializer[Any]):
+        forum_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+    @_moderation_schema("Move a thread to another forum", request=InputSerializer)
+    def post(self, request: Request, thread_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        thread = services.thread_move(
+            moderator_id=_member_id(request), thread_id=thread_id, **given.validated_data
+        )
+        return Response(ThreadRefOutput(thread).data)
+
+
+class ThreadDeleteView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["moderation"],
+        summary="Delete a thread",
+        description="For moderators (`thread.moderate`).",
+        responses={204: None},
+    )
+    def delete(self, request: Request, thread_id: int) -> Response:
+        services.thread_delete(moderator_id=_member_id(request), thread_id=thread_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModerationQueueView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["moderation"],
+        summary="Threads awaiting moderation",
+        description="Oldest first. For moderators (`thread.moderate`).",
+        parameters=[PAGE_PARAMETER],
+        responses={200: ThreadPage},
+    )
+    def get(self, request: Request) -> Response:
+        viewer = _viewer(request)
+        services.moderation_require(user_id=_member_id(request))
+        return Response(ThreadPage(selectors.moderation_queue(viewer=viewer, page=_page(request))).data)

@@ -1,0 +1,42 @@
+"""Forms of the thread pages: they check the shape of the input; the services decide the rest."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
+from forum.errors import ApplicationError
+
+
+class ThreadForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
+    body = forms.CharField(label=_("Message"), max_length=BODY_MAX_LENGTH, widget=forms.Textarea)
+
+
+class PostForm(forms.Form):
+    body = forms.CharField(label=_("Message"), max_length=BODY_MAX_LENGTH, widget=forms.Textarea)
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=REASON_MAX_LENGTH)
+
+
+def add_application_error(form: forms.Form, error: ApplicationError) -> None:
+    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
+    shown = False
+    for field, messages in error.fields.items():
+        if field in form.fields:
+            for message in messages:
+                form.add_error(field, message)
+            shown = True
+    if not shown:
+        form.add_error(None, error.message)
+
+
+def page_number(raw: str | None) -> int:
+    """The ``page`` query parameter, 1 when missing or not a number."""
+    try:
+        return max(1, min(int(raw or "1"), 1_000_000))
+    except ValueError:
+        return 1

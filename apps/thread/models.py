@@ -1,0 +1,145 @@
+"""Tables of the thread app: the forum tree, threads, posts, their edit history and read marks.
+
+Counters (threads, posts, last post) are denormalised on Forum and Thread and kept right by the
+services, inside the transaction that changes them, under a row lock on the forum.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+# A category is depth 0; forums and subforums nest below it down to this many levels in all.
+MAX_DEPTH = 5
+TITLE_MAX_LENGTH = 150
+BODY_MAX_LENGTH = 50_000
+REASON_MAX_LENGTH = 500
+
+
+class ForumKind(models.TextChoices):
+    CATEGORY = "category", _("Category")
+    FORUM = "forum", _("Forum")
+
+
+class Forum(models.Model):
+    """A node of the tree: a category (holds forums, no threads) or a forum (holds threads, subforums)."""
+
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    kind = models.CharField(max_length=10, choices=ForumKind.choices, default=ForumKind.FORUM)
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(max_length=100, allow_unicode=True)
+    description = models.TextField(_("description"), blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    # Codes of permissions of the engine's registry: who may see the forum (and everything below it),
+    # and who may start threads and reply in it.
+    read_permission = models.CharField(max_length=80, default="forum.read")
+    post_permission = models.CharField(max_length=80, default="thread.create")
+    # Denormalised, kept by the services: approved threads not deleted, and their visible posts.
+    thread_count = models.PositiveIntegerField(default=0, editable=False)
+    post_count = models.PositiveIntegerField(default=0, editable=False)
+    last_post_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    last_post_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_thread_id = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["depth", "position", "id"]
+        verbose_name = _("forum")
+        verbose_name_plural = _("forums")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ThreadState(models.TextChoices):
+    PENDING = "pending", _("Awaiting moderation")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Thread(models.Model):
+    forum = models.ForeignKey(Forum, on_delete=models.PROTECT, related_name="threads")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
+    slug = models.SlugField(max_length=TITLE_MAX_LENGTH, allow_unicode=True)
+    state = models.CharField(max_length=10, choices=ThreadState.choices, default=ThreadState.PENDING)
+    rejection_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True)
+    moderated_by_id = models.BigIntegerField(null=True, blank=True)
+    moderated_at = models.DateTimeField(null=True, blank=True)
+    closed = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    # Denormalised: visible posts, the last one, and the highest position given out.
+    post_count = models.PositiveIntegerField(default=0)
+    last_post_id = models.BigIntegerField(null=True, blank=True)
+    last_post_at = models.DateTimeField()
+    last_poster_id = models.BigIntegerField(null=True, blank=True)
+    last_position = models.PositiveIntegerField(default=0)
+    first_post_id = models.BigIntegerField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pinned", "-last_post_at", "-id"]
+        verbose_name = _("thread")
+        verbose_name_plural = _("threads")
+        indexes = [
+            models.Index(fields=["forum", "state", "-pinned", "-last_post_at"], name="thread_forum_list"),
+            models.Index(fields=["state", "created_at"], name="thread_state_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Post(models.Model):
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="posts")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # 1 for the opening post; never reused, so links to a position stay good after deletions.
+    position = models.PositiveIntegerField()
+    body = models.TextField(_("body"))
+    body_html = models.TextField()
+    created_at = models.DateTimeField()
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["thread", "position"]
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        constraints = [models.UniqueConstraint(fields=["thread", "position"], name="post_thread_position")]
+
+    def __str__(self) -> str:
+        return f"#{self.position} in {self.thread_id}"
+
+
+class PostEdit(models.Model):
+    """What a post said before one edit, and who changed it."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="edits")
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body_before = models.TextField()
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["post", "edited_at", "id"]
+
+    def __str__(self) -> str:
+        return f"edit of {self.post_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class ReadMark(models.Model):
+    """How far a member has read a thread: the highest post position seen."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="+")
+    last_read_position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "thread"], name="readmark_user_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.thread_id} to {self.last_read_position}"

@@ -1,0 +1,66 @@
+"""Fixtures of the thread tests: a small forum tree, members of each kind, API clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.thread.services import forum_create
+
+
+@pytest.fixture(autouse=True)
+def isolated(english: None, redis_namespace: str, db: None) -> Iterator[None]:
+    yield
+
+
+@dataclass(frozen=True)
+class Tree:
+    category: int
+    general: int
+    sub: int
+    subsub: int
+    other: int
+    exclusive: int
+
+
+@pytest.fixture
+def tree() -> Tree:
+    category = forum_create(name="Community", kind="category", position=1).id
+    general = forum_create(name="General", parent_id=category, description="Anything goes.", position=1).id
+    sub = forum_create(name="Introductions", parent_id=general).id
+    subsub = forum_create(name="Long stories", parent_id=sub).id
+    other = forum_create(name="Other", parent_id=category, position=2).id
+    exclusive = forum_create(
+        name="Agents only", parent_id=category, position=3, read_permission="forum.read_exclusive"
+    ).id
+    return Tree(category, general, sub, subsub, other, exclusive)
+
+
+@pytest.fixture
+def member(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def other(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def staff(make_member: Callable[..., int]) -> int:
+    return make_member(is_staff=True)
+
+
+@pytest.fixture
+def api_as(django_user_model: Any) -> Callable[[int | None], APIClient]:
+    def make(user_id: int | None) -> APIClient:
+        client = APIClient()
+        if user_id is not None:
+            client.force_authenticate(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make

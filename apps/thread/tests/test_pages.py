@@ -1,0 +1,150 @@
+"""The thread pages without JavaScript, and their query counts, which do not grow with the page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.thread import services
+from apps.thread.tests.conftest import Tree
+
+
+def signed_in(django_user_model: Any, user_id: int) -> Client:
+    client = Client()
+    client.force_login(django_user_model.objects.get(pk=user_id))
+    return client
+
+
+def test_the_index_shows_the_tree_and_keeps_the_welcome(client: Client, tree: Tree) -> None:
+    page = client.get("/").content.decode()
+    assert "Welcome to Forum" in page
+    assert "General" in page and "Long stories" in page and "Agents only" not in page
+
+
+def test_a_member_starts_a_thread_replies_and_edits_through_forms(
+    django_user_model: Any, tree: Tree, staff: int, other: int
+) -> None:
+    author = signed_in(django_user_model, staff)
+    assert author.get(f"/forums/{tree.general}/new/").status_code == 200
+    empty = author.post(f"/forums/{tree.general}/new/", {"title": "", "body": ""})
+    assert empty.status_code == 400
+    created = author.post(
+        f"/forums/{tree.general}/new/", {"title": "From a form", "body": "Body <b>text</b>"}
+    )
+    assert created.status_code == 302
+    thread_url = created["Location"]
+    page = author.get(thread_url).content.decode()
+    assert "From a form" in page and "Body &lt;b&gt;text&lt;/b&gt;" in page
+
+    reader = signed_in(django_user_model, other)
+    thread_id = int(thread_url.strip("/").split("/")[-1])
+    reply = reader.post(f"/threads/{thread_id}/reply/", {"body": "A reply from the form"})
+    assert reply.status_code == 302
+    assert "A reply from the form" in reader.get(reply["Location"], follow=True).content.decode()
+
+    # Closed by a moderator: the reply form is refused with the reason on the page.
+    assert author.post(f"/threads/{thread_id}/moderate/", {"action": "close"}).status_code == 302
+    refused = reader.post(f"/threads/{thread_id}/reply/", {"body": "Too late"})
+    assert refused.status_code == 403 and "The thread is closed." in refused.content.decode()
+    assert author.post(f"/threads/{thread_id}/moderate/", {"action": "nonsense"}).status_code == 404
+    assert reader.post(f"/threads/{thread_id}/moderate/", {"action": "pin"}).status_code == 403
+
+
+def test_a_pending_thread_page_is_the_authors_and_the_moderators_only(
+    django_user_model: Any, client: Client, tree: Tree, member: int, other: int, staff: int
+) -> None:
+    thread = services.thread_create(author_id=member, forum_id=tree.general, title="Waiting", body="Hi")
+    assert signed_in(django_user_model, member).get(f"/threads/{thread.id}/").status_code == 200
+    moderator_page = signed_in(django_user_model, staff).get(f"/threads/{thread.id}/").content.decode()
+    assert 'value="approve"' in moderator_page
+    assert signed_in(django_user_model, other).get(f"/threads/{thread.id}/").status_code == 404
+    assert client.get(f"/threads/{thread.id}/").status_code == 404
+    assert "Waiting" not in client.get(f"/forums/{tree.general}/").content.decode()
+    assert "Waiting" not in client.get("/").content.decode()
+
+
+def test_jump_to_a_post_and_to_the_first_unread(
+    django_user_model: Any, tree: Tree, staff: int, other: int, settings: Any
+) -> None:
+    thread = services.thread_create(author_id=staff, forum_id=tree.general, title="Long", body="Start")
+    replies = [
+        services.post_create(author_id=staff, thread_id=thread.id, body=f"Reply {number}")
+        for number in range(25)
+    ]
+    reader = signed_in(django_user_model, other)
+    response = reader.get(f"/posts/{replies[-1].id}/")
+    assert response["Location"] == f"/threads/{thread.id}/?page=2#post-{replies[-1].id}"
+    reader.get(f"/threads/{thread.id}/")  # reads the first page: positions 1 to 20
+    jump = reader.get(f"/threads/{thread.id}/?unread=1")
+    assert jump["Location"] == f"/threads/{thread.id}/?page=2#position-21"
+
+
+# --- Query counts -------------------------------------------------------------------------------------
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.fixture
+def reader(django_user_model: Any, other: int) -> Client:
+    client = signed_in(django_user_model, other)
+    client.get("/")  # the first request of a session records it; the ones measured are ordinary
+    return client
+
+
+def test_the_index_runs_the_same_queries_for_one_forum_or_thirty(
+    reader: Client, staff: int, django_assert_max_num_queries: Callable[..., Any]
+) -> None:
+    category = services.forum_create(name="Cat", kind="category").id
+    first = services.forum_create(name="F0", parent_id=category).id
+    services.thread_create(author_id=staff, forum_id=first, title="T", body="B")
+    one = _queries(reader, "/")
+    for number in range(1, 30):
+        forum_id = services.forum_create(name=f"F{number}", parent_id=category).id
+        services.thread_create(author_id=staff, forum_id=forum_id, title="T", body="B")
+    with django_assert_max_num_queries(one):
+        reader.get("/")
+    assert _queries(reader, "/") == one
+
+
+def test_a_thread_list_runs_the_same_queries_for_one_thread_or_thirty(
+    reader: Client,
+    tree: Tree,
+    staff: int,
+    make_member: Callable[..., int],
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    services.thread_create(author_id=staff, forum_id=tree.general, title="T0", body="B")
+    one = _queries(reader, f"/forums/{tree.general}/")
+    for number in range(1, 30):
+        author = make_member(is_staff=True)
+        services.thread_create(author_id=author, forum_id=tree.general, title=f"T{number}", body="B")
+    with django_assert_max_num_queries(one):
+        reader.get(f"/forums/{tree.general}/")
+    assert _queries(reader, f"/forums/{tree.general}/") == one
+    assert _queries(reader, f"/api/v1/forums/{tree.general}/threads") <= one
+
+
+def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
+    reader: Client,
+    tree: Tree,
+    staff: int,
+    make_member: Callable[..., int],
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    thread = services.thread_create(author_id=staff, forum_id=tree.general, title="T", body="B")
+    one = _queries(reader, f"/threads/{thread.id}/")
+    for number in range(29):
+        services.post_create(author_id=make_member(), thread_id=thread.id, body=f"Reply {number}")
+    with django_assert_max_num_queries(one):
+        reader.get(f"/threads/{thread.id}/")
+    assert _queries(reader, f"/threads/{thread.id}/?page=2") == one
+    assert _queries(reader, f"/threads/{thread.id}/") == one
