@@ -109,6 +109,13 @@ SUPPORT_MODEL_PERMISSIONS = (
     "status.view_statusgrant",
     "status.add_statusgrant",
     "status.change_statusgrant",
+    # The moderation queue and thread tools: look at forums, threads and posts; approve, reject, close,
+    # pin and move threads through the admin actions (which call the thread app's services).
+    "thread.view_forum",
+    "thread.view_thread",
+    "thread.change_thread",
+    "thread.view_post",
+    "thread.change_post",
 )
 
 

@@ -35,6 +35,9 @@ def test_support_is_staff_with_the_support_groups_limited_model_permissions(
     assert list(user.groups.values_list("name", flat=True)) == [SUPPORT_GROUP_NAME]
     assert user.has_perm("status.add_statusgrant") and user.has_perm("status.view_status")
     assert not user.has_perm("status.change_status")  # the catalogue is for admins
+    # The moderation queue: support works threads in the admin, but does not delete them there.
+    assert user.has_perm("thread.change_thread") and user.has_perm("thread.view_post")
+    assert not user.has_perm("thread.delete_thread")
 
     role_assign(user_id=member, role="user")
     user = get_user_model().objects.get(pk=member)
