@@ -353,6 +353,10 @@ USE_TZ = True
 # --- Threads ---------------------------------------------------------------------------------------
 # How long members may edit or delete their own posts; moderators may at any time.
 THREAD_POST_EDIT_WINDOW_MINUTES = env.int("THREAD_POST_EDIT_WINDOW_MINUTES", default=30)
+# The kinds of reaction a post may get, in the order the page shows them.
+THREAD_REACTION_KINDS: list[str] = env.list(
+    "THREAD_REACTION_KINDS", default=["like", "love", "haha", "wow", "sad", "angry"]
+)
 
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -99,3 +99,14 @@ class ThreadRejected(Event):
     author_id: int
     rejected_by: int
     reason: str
+
+
+@event("thread.reaction_added", version=1)
+class ReactionAdded(Event):
+    """A member reacted to a post, or changed the kind of their reaction."""
+
+    post_id: int
+    thread_id: int
+    post_author_id: int
+    reactor_id: int
+    kind: str

@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
 from forum.errors import ApplicationError
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (Django's documented recipe); the kernel checks each one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[bytes]]:
+        if not data:
+            return []
+        items = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(item, initial) for item in items]
+
+
+def _files() -> MultipleFileField:
+    return MultipleFileField(
+        label=_("Attachments"), required=False, help_text=_("Images and files, several at once.")
+    )
+
+
 class ThreadForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     body = forms.CharField(label=_("Message"), max_length=BODY_MAX_LENGTH, widget=forms.Textarea)
+    attachments = _files()
 
 
 class PostForm(forms.Form):
     body = forms.CharField(label=_("Message"), max_length=BODY_MAX_LENGTH, widget=forms.Textarea)
+
+
+class ReplyForm(PostForm):
+    attachments = _files()
 
 
 class RejectForm(forms.Form):

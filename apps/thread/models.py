@@ -1,7 +1,9 @@
-"""Tables of the thread app: the forum tree, threads, posts, their edit history and read marks.
+"""Tables of the thread app: the forum tree, threads, posts, their edit history, read marks,
+attachments, reactions and the members' reaction scores.
 
 Counters (threads, posts, last post) are denormalised on Forum and Thread and kept right by the
-services, inside the transaction that changes them, under a row lock on the forum.
+services, inside the transaction that changes them, under a row lock on the forum. Reaction counts
+live on the post and change only under the post's row lock.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ class Post(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by_id = models.BigIntegerField(null=True, blank=True)
+    # {"like": 3, "wow": 1}: reactions per kind, kept by the services under this row's lock.
+    reaction_counts = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["thread", "position"]
@@ -143,3 +147,73 @@ class ReadMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} read {self.thread_id} to {self.last_read_position}"
+
+
+# Uploads of one member not yet on a post: enough for a post being written, not a free file store.
+PENDING_ATTACHMENTS_MAX = 20
+
+
+class PostAttachment(models.Model):
+    """A file on a post (forum.uploads stored it). Uploaded first, then attached when the post is
+    written: until then ``post`` is empty and the file is its uploader's alone."""
+
+    post = models.ForeignKey(
+        Post, on_delete=models.PROTECT, null=True, blank=True, related_name="attachments"
+    )
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    storage_key = models.CharField(max_length=255)
+    thumbnail_key = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=255)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        indexes = [models.Index(fields=["uploader", "post"], name="attachment_uploader_post")]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+# Names of the usual kinds of reaction (THREAD_REACTION_KINDS); another kind shows as it is spelt.
+REACTION_LABELS = {
+    "like": _("Like"),
+    "love": _("Love"),
+    "haha": _("Haha"),
+    "wow": _("Wow"),
+    "sad": _("Sad"),
+    "angry": _("Angry"),
+}
+
+
+class Reaction(models.Model):
+    """One member's reaction to one post; its kind may change."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=30)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "user"], name="reaction_post_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.post_id}"
+
+
+class MemberScore(models.Model):
+    """Reactions a member's posts have received, kept by the services with each reaction."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    reactions_received = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.reactions_received}"

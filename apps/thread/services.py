@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 from django.urls import reverse
@@ -23,12 +25,13 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from apps.authorization.services import quota_consume, quota_refund, require
+from apps.authorization.services import limit, quota_consume, quota_refund, require
 from apps.thread import selectors
 from apps.thread.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    ReactionAdded,
     ThreadApproved,
     ThreadClosed,
     ThreadCreated,
@@ -40,28 +43,42 @@ from apps.thread.events import (
 from apps.thread.models import (
     BODY_MAX_LENGTH,
     MAX_DEPTH,
+    PENDING_ATTACHMENTS_MAX,
     REASON_MAX_LENGTH,
     TITLE_MAX_LENGTH,
     Forum,
     ForumKind,
+    MemberScore,
     Post,
+    PostAttachment,
     PostEdit,
+    Reaction,
     Thread,
     ThreadState,
 )
 from forum.bus import publish
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.markup import MentionTarget, QuoteTarget, render
+from forum.uploads import accept_upload, default_policy, delete_upload
 
 __all__ = [
+    "AttachmentRef",
     "ForumRef",
     "PostRef",
+    "ReactionRef",
     "ThreadRef",
+    "attachment_count_check",
+    "attachment_upload",
+    "attachments_discard",
     "forum_create",
     "moderation_require",
     "post_create",
     "post_delete",
     "post_edit",
+    "reaction_clear",
+    "reaction_kinds",
+    "reaction_scores_for",
+    "reaction_set",
     "thread_approve",
     "thread_close",
     "thread_create",
@@ -321,8 +338,13 @@ def _forum_for_posting(viewer: selectors.Viewer, forum_id: int) -> selectors.For
 # --- Threads ------------------------------------------------------------------------------------------
 
 
-def thread_create(*, author_id: int, forum_id: int, title: str, body: str) -> ThreadRef:
+def thread_create(
+    *, author_id: int, forum_id: int, title: str, body: str, attachment_ids: Sequence[int] = ()
+) -> ThreadRef:
     """Start a thread with its opening post. Uses one of the day's ``thread.create_per_day``.
+
+    ``attachment_ids`` are the author's uploads not yet on a post (``attachment_upload``), at most
+    ``post.attachments_max`` of them.
 
     A member without ``thread.skip_premoderation`` waits for a moderator: the thread is pending, seen
     by its author and moderators only, and counted nowhere until approved.
@@ -332,6 +354,7 @@ def thread_create(*, author_id: int, forum_id: int, title: str, body: str) -> Th
     _forum_for_posting(viewer, forum_id)
     title = _clean_title(title)
     body = _clean_body(body)
+    attachment_ids = attachment_count_check(user_id=author_id, attachment_ids=attachment_ids)
     public = viewer.can("thread.skip_premoderation")
     rendered = _render_body(body, viewer=viewer)
 
@@ -361,6 +384,7 @@ def thread_create(*, author_id: int, forum_id: int, title: str, body: str) -> Th
             )
             thread.first_post_id = thread.last_post_id = post.pk
             thread.save(update_fields=["first_post_id", "last_post_id"])
+            _attach(author_id, post.pk, attachment_ids)
             if public:
                 Forum.objects.filter(pk=forum_id).update(
                     thread_count=F("thread_count") + 1,
@@ -584,9 +608,11 @@ def thread_mark_read(*, user_id: int, thread_id: int, position: int) -> None:
 # --- Posts --------------------------------------------------------------------------------------------
 
 
-def post_create(*, author_id: int, thread_id: int, body: str) -> PostRef:
+def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Sequence[int] = ()) -> PostRef:
     """Reply in a thread. Closed threads refuse, except to moderators; a thread waiting for moderation
-    takes no replies. Uses one of the day's ``post.create_per_day``. Publishes ``thread.post_created``."""
+    takes no replies. Uses one of the day's ``post.create_per_day``. Publishes ``thread.post_created``.
+
+    ``attachment_ids`` are the author's uploads not yet on a post, as for ``thread_create``."""
     require(user_id=author_id, permission="post.create")
     viewer = selectors.viewer_for(user_id=author_id)
     found = selectors.thread_row(viewer=viewer, thread_id=thread_id)
@@ -594,6 +620,7 @@ def post_create(*, author_id: int, thread_id: int, body: str) -> PostRef:
         raise NotFound(_("There is no such thread."))
     _check_can_reply(viewer, found.forum_id, found.state, found.closed)
     body = _clean_body(body)
+    attachment_ids = attachment_count_check(user_id=author_id, attachment_ids=attachment_ids)
     rendered = _render_body(body, viewer=viewer)
 
     def create() -> PostRef:
@@ -611,6 +638,7 @@ def post_create(*, author_id: int, thread_id: int, body: str) -> PostRef:
                 body_html=rendered.html,
                 created_at=now,
             )
+            _attach(author_id, post.pk, attachment_ids)
             thread.last_position = position
             thread.post_count += 1
             thread.last_post_id = post.pk
@@ -738,3 +766,225 @@ def post_delete(*, user_id: int, post_id: int) -> None:
                     deleted_by=user_id,
                 )
             )
+
+
+# --- Attachments --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    id: int
+    post_id: int | None
+    original_name: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+    has_thumbnail: bool
+
+
+def _attachment_ref(row: PostAttachment) -> AttachmentRef:
+    return AttachmentRef(
+        id=row.pk,
+        post_id=row.post_id,
+        original_name=row.original_name,
+        content_type=row.content_type,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        has_thumbnail=bool(row.thumbnail_key),
+    )
+
+
+def attachment_count_check(*, user_id: int, attachment_ids: Sequence[int]) -> tuple[int, ...]:
+    """The ids without repeats, or ValidationFailed (``too_many_attachments``) when they are more than
+    the member's ``post.attachments_max``."""
+    unique = tuple(dict.fromkeys(attachment_ids))
+    if not unique:
+        return unique
+    most = limit(user_id=user_id, permission="post.attachments_max")
+    if most is not None and len(unique) > most:
+        message = _("At most %(count)d attachments on one post.") % {"count": most}
+        raise ValidationFailed(message, code="too_many_attachments", fields={"attachment_ids": [message]})
+    return unique
+
+
+def _attach(author_id: int, post_id: int, attachment_ids: Sequence[int]) -> None:
+    """Put the author's pending uploads on a new post (inside its transaction); anything else among
+    ``attachment_ids`` (another member's, on a post already, unknown) refuses the whole post."""
+    if not attachment_ids:
+        return
+    wanted = [pk for pk in attachment_ids if 0 < pk < 2**63]
+    mine = PostAttachment.objects.select_for_update().filter(
+        pk__in=wanted, uploader_id=author_id, post__isnull=True
+    )
+    if len(mine.values_list("pk", flat=True)) != len(attachment_ids):
+        message = _("An attachment is not one of your uploads waiting for a post.")
+        raise ValidationFailed(message, code="attachment_unknown", fields={"attachment_ids": [message]})
+    PostAttachment.objects.filter(pk__in=wanted).update(post_id=post_id)
+
+
+def attachment_upload(
+    *, uploader_id: int, file: UploadedFile[bytes], field_name: str = "file"
+) -> AttachmentRef:
+    """Store a file for a post still being written (the kernel checks type and size and strips
+    metadata); it stays the uploader's alone until a post takes it by id. Members who may post and
+    attach files only, with at most PENDING_ATTACHMENTS_MAX uploads waiting at once."""
+    require(user_id=uploader_id, permission="post.create")
+    if limit(user_id=uploader_id, permission="post.attachments_max") == 0:
+        raise Forbidden(_("You may not attach files."), code="attachments_not_allowed")
+    waiting = PostAttachment.objects.filter(uploader_id=uploader_id, post__isnull=True).count()
+    if waiting >= PENDING_ATTACHMENTS_MAX:
+        raise Conflict(
+            _("Too many uploads are waiting for a post (%(count)d); post or discard them first.")
+            % {"count": waiting},
+            code="too_many_pending_attachments",
+        )
+    accepted = accept_upload(file, filename=file.name or "", policy=default_policy(), field_name=field_name)
+    try:
+        with transaction.atomic():
+            row = PostAttachment.objects.create(
+                uploader_id=uploader_id,
+                storage_key=accepted.storage_key,
+                thumbnail_key=accepted.thumbnail_key or "",
+                content_type=accepted.content_type,
+                size=accepted.size,
+                sha256=accepted.sha256,
+                original_name=accepted.original_name,
+                width=accepted.width,
+                height=accepted.height,
+                created_at=timezone.now(),
+            )
+    except BaseException:
+        delete_upload(accepted.storage_key, accepted.thumbnail_key)  # no file without its row
+        raise
+    return _attachment_ref(row)
+
+
+def attachments_discard(*, uploader_id: int, attachment_ids: Sequence[int]) -> int:
+    """Delete the member's uploads among ``attachment_ids`` that no post took; their files go after
+    the commit. Returns how many were deleted."""
+    wanted = [pk for pk in attachment_ids if 0 < pk < 2**63]
+    with transaction.atomic():
+        rows = list(
+            PostAttachment.objects.select_for_update()
+            .filter(pk__in=wanted, uploader_id=uploader_id, post__isnull=True)
+            .values_list("pk", "storage_key", "thumbnail_key")
+        )
+        PostAttachment.objects.filter(pk__in=[pk for pk, _key, _thumb in rows]).delete()
+        for _pk, key, thumbnail in rows:
+            transaction.on_commit(partial(delete_upload, key, thumbnail or None))
+    return len(rows)
+
+
+# --- Reactions ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReactionRef:
+    post_id: int
+    kind: str | None
+    counts: dict[str, int]
+
+
+def reaction_kinds() -> tuple[str, ...]:
+    """The kinds of reaction of the settings (THREAD_REACTION_KINDS), in order."""
+    return selectors.reaction_kinds()
+
+
+def _post_for_reaction(user_id: int, post_id: int) -> Post:
+    """Lock a post the member may see and react to; 404 for one they may not see."""
+    require(user_id=user_id, permission="reaction.add")
+    viewer = selectors.viewer_for(user_id=user_id)
+    location = selectors.post_location(post_id=post_id)
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id)
+    if thread is None or thread.forum_id not in selectors.forums_visible(viewer=viewer):
+        raise NotFound(_("There is no such post."))
+    if thread.state != ThreadState.APPROVED:
+        raise Conflict(_("The thread awaits moderation."), code="thread_pending")
+    if location.author_id == user_id:
+        raise Conflict(_("You cannot react to your own post."), code="own_post")
+    post = (
+        Post.objects.select_for_update()
+        .only("id", "thread_id", "author_id", "deleted_at", "reaction_counts")
+        .filter(pk=post_id)
+        .first()
+    )
+    if post is None or post.deleted_at is not None:
+        raise NotFound(_("There is no such post."))
+    return post
+
+
+def _count(post: Post, kind: str, delta: int) -> None:
+    counts = dict(post.reaction_counts or {})
+    value = int(counts.get(kind, 0)) + delta
+    if value > 0:
+        counts[kind] = value
+    else:
+        counts.pop(kind, None)
+    post.reaction_counts = counts
+
+
+def _score(user_id: int, delta: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO thread_memberscore (user_id, reactions_received) VALUES (%s, %s) "
+            "ON CONFLICT (user_id) DO UPDATE SET reactions_received = "
+            "thread_memberscore.reactions_received + EXCLUDED.reactions_received",
+            [user_id, delta],
+        )
+
+
+def reaction_set(*, user_id: int, post_id: int, kind: str) -> ReactionRef:
+    """React to another member's post, or change the kind of one's reaction. The post's counts and
+    its author's score change in the same transaction, under the post's row lock, so concurrent
+    reactions never lose a count. Publishes ``thread.reaction_added`` unless nothing changed."""
+    if kind not in reaction_kinds():
+        message = _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(reaction_kinds())}
+        raise ValidationFailed(message, code="unknown_reaction", fields={"kind": [message]})
+    with transaction.atomic():
+        post = _post_for_reaction(user_id, post_id)
+        existing = Reaction.objects.filter(post_id=post_id, user_id=user_id).first()
+        if existing is not None and existing.kind == kind:
+            return ReactionRef(post_id=post_id, kind=kind, counts=dict(post.reaction_counts))
+        if existing is None:
+            Reaction.objects.create(post_id=post_id, user_id=user_id, kind=kind, created_at=timezone.now())
+            _score(post.author_id, 1)
+        else:
+            _count(post, existing.kind, -1)
+            existing.kind = kind
+            existing.save(update_fields=["kind"])
+        _count(post, kind, 1)
+        post.save(update_fields=["reaction_counts"])
+        publish(
+            ReactionAdded(
+                post_id=post_id,
+                thread_id=post.thread_id,
+                post_author_id=post.author_id,
+                reactor_id=user_id,
+                kind=kind,
+            )
+        )
+    return ReactionRef(post_id=post_id, kind=kind, counts=dict(post.reaction_counts))
+
+
+def reaction_clear(*, user_id: int, post_id: int) -> ReactionRef:
+    """Take one's reaction back (nothing happens when there is none)."""
+    with transaction.atomic():
+        post = _post_for_reaction(user_id, post_id)
+        existing = Reaction.objects.filter(post_id=post_id, user_id=user_id).first()
+        if existing is not None:
+            existing.delete()
+            _count(post, existing.kind, -1)
+            post.save(update_fields=["reaction_counts"])
+            _score(post.author_id, -1)
+    return ReactionRef(post_id=post_id, kind=None, counts=dict(post.reaction_counts))
+
+
+def reaction_scores_for(*, user_ids: Sequence[int]) -> dict[int, int]:
+    """Reactions received by each member's posts, in one query; 0 for members without any."""
+    wanted = {user_id for user_id in user_ids if 0 < user_id < 2**63}
+    found = dict(MemberScore.objects.filter(user_id__in=wanted).values_list("user_id", "reactions_received"))
+    return {user_id: int(found.get(user_id, 0)) for user_id in wanted}

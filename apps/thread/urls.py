@@ -14,4 +14,12 @@ urlpatterns = [
     path("posts/<int:post_id>/", views.post_goto, name="thread-post"),
     path("posts/<int:post_id>/edit/", views.post_edit, name="thread-post-edit"),
     path("posts/<int:post_id>/delete/", views.post_delete, name="thread-post-delete"),
+    path("posts/<int:post_id>/react/", views.post_react, name="thread-post-react"),
+    path("attachments/<int:attachment_id>/<str:name>", views.attachment_download, name="thread-attachment"),
+    path(
+        "attachments/<int:attachment_id>/thumbnail/<str:name>",
+        views.attachment_download,
+        {"thumbnail": True},
+        name="thread-attachment-thumbnail",
+    ),
 ]

@@ -6,10 +6,12 @@ as form errors with their status (400, 403, 409, 429 with Retry-After), or as th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from apps.thread import forms, selectors, services
 from forum.errors import ApplicationError, NotFound
+from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 
 def _viewer(request: HttpRequest) -> selectors.Viewer:
@@ -81,18 +84,44 @@ def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     return render(request, "thread/forum.html", context)
 
 
+def _uploaded(member_id: int, files: Sequence[UploadedFile[bytes]]) -> list[int]:
+    """Store the files of a page's form as the member's pending uploads (all or none)."""
+    services.attachment_count_check(user_id=member_id, attachment_ids=range(len(files)))
+    ids: list[int] = []
+    try:
+        for file in files:
+            ids.append(
+                services.attachment_upload(uploader_id=member_id, file=file, field_name="attachments").id
+            )
+    except BaseException:
+        services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
+        raise
+    return ids
+
+
 @login_required
 def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
     forum, forums = _visible_forum(viewer, forum_id)
-    form = forms.ThreadForm(request.POST if request.method == "POST" else None)
+    form = forms.ThreadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+    )
     context = {"forum": forum, "path": selectors.forum_path(forums=forums, forum_id=forum_id), "form": form}
     if request.method == "POST" and form.is_valid():
+        member_id = _member_id(request)
+        ids: list[int] = []
         try:
+            ids = _uploaded(member_id, form.cleaned_data["attachments"])
             thread = services.thread_create(
-                author_id=_member_id(request), forum_id=forum_id, **form.cleaned_data
+                author_id=member_id,
+                forum_id=forum_id,
+                title=form.cleaned_data["title"],
+                body=form.cleaned_data["body"],
+                attachment_ids=ids,
             )
         except ApplicationError as error:
+            services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
             return _refused(request, "thread/thread_new.html", context, form, error)
         return redirect(_thread_url(thread.id))
     return render(request, "thread/thread_new.html", context, status=400 if form.errors else 200)
@@ -125,7 +154,10 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
             page = selectors.page_of_position(thread_id=thread_id, position=position)
             return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
     posts = selectors.post_page(
-        thread=thread, page=forms.page_number(request.GET.get("page")), read_position=read_position
+        thread=thread,
+        page=forms.page_number(request.GET.get("page")),
+        read_position=read_position,
+        viewer_id=viewer.user_id,
     )
     if viewer.user_id is not None and posts.items:
         services.thread_mark_read(
@@ -142,7 +174,8 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         and thread.state == "approved"
         and (not thread.closed or viewer.moderator)
         and viewer.can(forum.post_permission),
-        "reply_form": forms.PostForm(),
+        "reply_form": forms.ReplyForm(),
+        "can_react": viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add"),
         "reject_form": forms.RejectForm(),
         "move_targets": [node for node in forums.values() if not node.is_category and node.id != forum.id]
         if viewer.moderator
@@ -156,7 +189,7 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
 def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
     viewer = _viewer(request)
     thread, forums = _thread_or_404(viewer, thread_id)
-    form = forms.PostForm(request.POST)
+    form = forms.ReplyForm(request.POST, request.FILES)
     context = {
         "thread": thread,
         "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
@@ -164,11 +197,15 @@ def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
     }
     if not form.is_valid():
         return render(request, "thread/post_new.html", context, status=400)
+    member_id = _member_id(request)
+    ids: list[int] = []
     try:
+        ids = _uploaded(member_id, form.cleaned_data["attachments"])
         post = services.post_create(
-            author_id=_member_id(request), thread_id=thread_id, body=form.cleaned_data["body"]
+            author_id=member_id, thread_id=thread_id, body=form.cleaned_data["body"], attachment_ids=ids
         )
     except ApplicationError as error:
+        services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
         return _refused(request, "thread/post_new.html", context, form, error)
     return redirect(reverse("thread-post", args=[post.id]))
 
@@ -247,3 +284,33 @@ def thread_moderate(request: HttpRequest, thread_id: int) -> HttpResponse:
     else:
         raise NotFound(_("There is no such action."))
     return redirect(_thread_url(thread_id))
+
+
+@login_required
+@require_POST
+def post_react(request: HttpRequest, post_id: int) -> HttpResponse:
+    """The reaction buttons under a post: pressing one's own kind again takes the reaction back."""
+    member_id = _member_id(request)
+    kind = request.POST.get("kind", "")
+    if kind and kind == selectors.my_reaction(user_id=member_id, post_id=post_id):
+        services.reaction_clear(user_id=member_id, post_id=post_id)
+    else:
+        services.reaction_set(user_id=member_id, post_id=post_id, kind=kind)
+    return redirect(reverse("thread-post", args=[post_id]))
+
+
+def attachment_download(
+    request: HttpRequest, attachment_id: int, name: str, thumbnail: bool = False
+) -> HttpResponseBase:
+    """The only way to an attachment's bytes: 404 unless the viewer may see its post (or, before it
+    is on a post, is its uploader), whatever the id or name guessed. The name is for the browser."""
+    found = selectors.attachment_for_download(viewer=_viewer(request), attachment_id=attachment_id)
+    if found is None or (thumbnail and not found.thumbnail_key):
+        raise NotFound(_("There is no such file."))
+    return serve_download(
+        request,
+        storage_key=found.thumbnail_key if thumbnail else found.storage_key,
+        content_type=THUMBNAIL_CONTENT_TYPE if thumbnail else found.content_type,
+        filename=found.original_name,
+        as_attachment=not found.content_type.startswith("image/"),
+    )

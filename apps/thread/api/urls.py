@@ -18,5 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("threads/<int:thread_id>/move", views.ThreadMoveView.as_view(), name="thread-move"),
     path("threads/<int:thread_id>/delete", views.ThreadDeleteView.as_view(), name="thread-delete"),
     path("posts/<int:post_id>", views.PostView.as_view(), name="post"),
+    path("posts/<int:post_id>/reaction", views.PostReactionView.as_view(), name="post-reaction"),
+    path("attachments", views.AttachmentUploadView.as_view(), name="attachments"),
     path("moderation/threads", views.ModerationQueueView.as_view(), name="moderation-threads"),
 ]

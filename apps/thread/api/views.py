@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -97,6 +99,26 @@ class ThreadPage(serializers.Serializer[Any]):
     threads = ThreadItem(many=True, source="items")
 
 
+class AttachmentItem(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    post_id = serializers.IntegerField(allow_null=True, help_text="Empty until a post takes the upload.")
+    original_name = serializers.CharField(help_text="Cleaned; its extension is the stored type's.")
+    content_type = serializers.CharField(help_text="Decided from the content, not the name.")
+    size = serializers.IntegerField(help_text="Bytes, as stored (photos lose their metadata).")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.SerializerMethodField(help_text="Same origin; answers 404 to who may not see the post.")
+    thumbnail_url = serializers.SerializerMethodField(help_text="WebP, for images only.")
+
+    def get_url(self, attachment: Any) -> str:
+        return reverse("thread-attachment", args=[attachment.id, attachment.original_name])
+
+    def get_thumbnail_url(self, attachment: Any) -> str | None:
+        if not attachment.has_thumbnail:
+            return None
+        return reverse("thread-attachment-thumbnail", args=[attachment.id, attachment.original_name])
+
+
 class PostItem(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     thread_id = serializers.IntegerField()
@@ -108,6 +130,11 @@ class PostItem(serializers.Serializer[Any]):
     created_at = serializers.DateTimeField()
     edited_at = serializers.DateTimeField(allow_null=True)
     is_unread = serializers.BooleanField()
+    attachments = AttachmentItem(many=True)
+    reaction_counts = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Reactions per kind; kinds without any are left out."
+    )
+    my_reaction = serializers.CharField(allow_null=True, help_text="The caller's kind; null if none.")
 
 
 class ThreadRefOutput(serializers.Serializer[Any]):
@@ -131,6 +158,16 @@ class PostRefOutput(serializers.Serializer[Any]):
 
 def _body() -> serializers.CharField:
     return serializers.CharField(max_length=BODY_MAX_LENGTH, trim_whitespace=True)
+
+
+def _attachment_ids() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=100,
+        help_text="Ids of the caller's uploads (`POST /api/v1/attachments`) not yet on a post; at most "
+        "`post.attachments_max`.",
+    )
 
 
 # --- Reads --------------------------------------------------------------------------------------------
@@ -157,6 +194,7 @@ class ForumThreadsView(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         title = serializers.CharField(max_length=TITLE_MAX_LENGTH)
         body = _body()
+        attachment_ids = _attachment_ids()
 
     @extend_schema(
         tags=TAGS,
@@ -211,6 +249,7 @@ class ThreadDetailView(APIView):
 class ThreadPostsView(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         body = _body()
+        attachment_ids = _attachment_ids()
 
     class OutputSerializer(serializers.Serializer[Any]):
         page = serializers.IntegerField(source="number")
@@ -229,7 +268,9 @@ class ThreadPostsView(APIView):
         viewer = _viewer(request)
         thread = _visible_thread(viewer, thread_id)
         read_position = None if viewer.user_id is None else thread.read_position or 0
-        posts = selectors.post_page(thread=thread, page=_page(request), read_position=read_position)
+        posts = selectors.post_page(
+            thread=thread, page=_page(request), read_position=read_position, viewer_id=viewer.user_id
+        )
         if viewer.user_id is not None and posts.items:
             services.thread_mark_read(
                 user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
@@ -286,6 +327,67 @@ class PostView(APIView):
     def delete(self, request: Request, post_id: int) -> Response:
         services.post_delete(user_id=_member_id(request), post_id=post_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AttachmentUploadView(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        file = serializers.FileField(allow_empty_file=True, help_text="The type is decided from the content.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Upload an attachment",
+        description="Stores a file for a post being written: pass its id in `attachment_ids` when the post "
+        "is created. Until then only the caller can download it. Types and size follow the upload policy "
+        "(`file_type_not_allowed`, `file_too_large` 413, `image_damaged`...).",
+        request={"multipart/form-data": InputSerializer},
+        responses={
+            201: AttachmentItem,
+            403: _error("Attachments not allowed to the caller."),
+            409: _error("Too many uploads waiting for a post."),
+            413: _error("The file is too large."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        attachment = services.attachment_upload(
+            uploader_id=_member_id(request), file=given.validated_data["file"]
+        )
+        return Response(AttachmentItem(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class PostReactionView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        kind = serializers.CharField(max_length=30, help_text="One of the kinds of THREAD_REACTION_KINDS.")
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        post_id = serializers.IntegerField()
+        kind = serializers.CharField(allow_null=True, help_text="The caller's reaction now; null if none.")
+        counts = serializers.DictField(child=serializers.IntegerField(), help_text="Reactions per kind.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="React to a post",
+        description="One reaction per member and post; a new kind replaces the old. Not to one's own post "
+        "(409 `own_post`); 404 for a post the caller may not see.",
+        request=InputSerializer,
+        responses={200: OutputSerializer, 409: _error("The caller's own post.")},
+    )
+    def put(self, request: Request, post_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        reaction = services.reaction_set(user_id=_member_id(request), post_id=post_id, **given.validated_data)
+        return Response(self.OutputSerializer(reaction).data)
+
+    @extend_schema(tags=TAGS, summary="Take a reaction back", responses={200: OutputSerializer})
+    def delete(self, request: Request, post_id: int) -> Response:
+        reaction = services.reaction_clear(user_id=_member_id(request), post_id=post_id)
+        return Response(self.OutputSerializer(reaction).data)
 
 
 # --- Moderation ---------------------------------------------------------------------------------------

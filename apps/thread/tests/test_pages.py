@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -133,18 +135,63 @@ def test_a_thread_list_runs_the_same_queries_for_one_thread_or_thirty(
     assert _queries(reader, f"/api/v1/forums/{tree.general}/threads") <= one
 
 
+def _with_file_and_reactions(author_id: int, reactors: list[int], post: Callable[[list[int]], int]) -> None:
+    """A post with an attachment, reacted to by each of ``reactors``."""
+    upload = services.attachment_upload(
+        uploader_id=author_id, file=SimpleUploadedFile("a.pdf", b"%PDF-1.4\n%%EOF\n")
+    )
+    post_id = post([upload.id])
+    for reactor in reactors:
+        services.reaction_set(user_id=reactor, post_id=post_id, kind="like")
+
+
 def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
     reader: Client,
     tree: Tree,
     staff: int,
+    other: int,
     make_member: Callable[..., int],
     django_assert_max_num_queries: Callable[..., Any],
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
-    thread = services.thread_create(author_id=staff, forum_id=tree.general, title="T", body="B")
-    one = _queries(reader, f"/threads/{thread.id}/")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    fan = make_member()
+    thread_id = 0
+
+    def start(ids: list[int]) -> int:
+        nonlocal thread_id
+        thread = services.thread_create(
+            author_id=staff, forum_id=tree.general, title="T", body="B", attachment_ids=ids
+        )
+        thread_id = thread.id
+        assert thread.first_post_id is not None
+        return thread.first_post_id
+
+    # Attachments and reactions (the reader's own among them) are one query each, whatever the page.
+    _with_file_and_reactions(staff, [other, fan], start)
+    one = _queries(reader, f"/threads/{thread_id}/")
     for number in range(29):
-        services.post_create(author_id=make_member(), thread_id=thread.id, body=f"Reply {number}")
+        author = make_member()
+        _with_file_and_reactions(
+            author,
+            [other, fan],
+            lambda ids, author=author, number=number: (
+                services.post_create(
+                    author_id=author, thread_id=thread_id, body=f"Reply {number}", attachment_ids=ids
+                ).id
+            ),
+        )
     with django_assert_max_num_queries(one):
-        reader.get(f"/threads/{thread.id}/")
-    assert _queries(reader, f"/threads/{thread.id}/?page=2") == one
-    assert _queries(reader, f"/threads/{thread.id}/") == one
+        page = reader.get(f"/threads/{thread_id}/").content.decode()
+    assert page.count('aria-pressed="true"') == 20 and page.count("/thumbnail/") == 0
+    assert page.count('.pdf" download>') == 20
+    assert _queries(reader, f"/threads/{thread_id}/?page=2") == one
+    assert _queries(reader, f"/threads/{thread_id}/") == one
+    assert _queries(reader, f"/api/v1/threads/{thread_id}/posts") <= one
