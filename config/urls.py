@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.status.api.urls")),
     path("", include("apps.authentication.api.urls")),
     path("", include("apps.thread.api.urls")),
+    path("", include("apps.user.api.urls")),
 ]
 
 # Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.
@@ -23,6 +24,7 @@ internal_v1 = [
 
 urlpatterns = [
     path("", include("apps.thread.urls")),
+    path("", include("apps.user.urls")),
     path("accounts/", include("apps.authentication.urls")),
     path("accounts/", include("apps.authorization.urls")),
     path("admin/", admin.site.urls),

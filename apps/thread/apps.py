@@ -10,3 +10,8 @@ class ThreadConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.thread import handlers  # noqa: F401  registers this app's event subscribers
+        from apps.thread.activity import ThreadActivity
+        from apps.user.services import member_activity_source_register
+
+        # The profile page lists a member's threads and posts through this (see activity.py).
+        member_activity_source_register(ThreadActivity())

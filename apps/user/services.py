@@ -4,20 +4,70 @@ Functions here take and return plain data (ids, frozen dataclasses), never model
 each call could become an HTTP call when the app is split into its own service. ``users_brief`` is
 that call already: ``POST /internal/v1/users/lookup`` (apps/user/api/internal.py) serves it to services
 outside this process, signed as forum/internal_auth.py describes.
+
+Profiles: ``profiles_for`` gives a page of authors' cards (name, avatar, signature, badges) at once;
+``member_profile`` the whole public profile; ``profile_update``, ``avatar_set`` and ``avatar_remove``
+change a member's own. A member's threads, posts and counters belong to the thread app, which already
+calls this app (``users_brief``), so this app may not call it back (no cycles between apps): the thread
+app hands this app a ``MemberActivitySource`` at start-up (``member_activity_source_register``), and
+the profile pages show what that source answers for the viewer.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import IO, Any, Protocol
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from apps.user.selectors import user_rows_by_ids
+from apps.status.services import status_catalogue, statuses_held_by
+from apps.user.models import BIO_MAX_LENGTH, LOCATION_MAX_LENGTH, SIGNATURE_MAX_LENGTH, WEBSITE_MAX_LENGTH
+from apps.user.selectors import (
+    avatar_thumbnail_key,
+    profile_for_update,
+    profile_rows_by_ids,
+    profile_source,
+    user_rows_by_ids,
+)
 from forum.errors import NotFound, ValidationFailed
+from forum.markup import render
+from forum.uploads import UploadPolicy, accept_upload, default_policy, delete_upload
 
-__all__ = ["USERS_BRIEF_MAX", "UserBrief", "user_brief", "users_brief"]
+__all__ = [
+    "AVATAR_MAX_BYTES",
+    "AVATAR_TYPES",
+    "USERS_BRIEF_MAX",
+    "ActivityItem",
+    "ActivityPage",
+    "Badge",
+    "MemberActivitySource",
+    "MemberCounters",
+    "MemberProfile",
+    "ProfileCard",
+    "ProfileSource",
+    "UserBrief",
+    "avatar_remove",
+    "avatar_set",
+    "avatar_storage_key",
+    "avatar_version",
+    "member_activity_source_register",
+    "member_posts",
+    "member_profile",
+    "member_threads",
+    "profile_source_get",
+    "profile_update",
+    "profiles_for",
+    "user_brief",
+    "users_brief",
+]
 
 # One lookup answers at most this many ids: a page of rows, never a whole table.
 USERS_BRIEF_MAX = 500
@@ -53,3 +103,355 @@ def user_brief(*, user_id: int) -> UserBrief:
     if not briefs:
         raise NotFound(_("No user has this id."))
     return briefs[0]
+
+
+# --- Profiles -----------------------------------------------------------------------------------------
+
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
+AVATAR_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+_WEBSITE_SCHEMES = ["http", "https"]
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A status the member holds now, as a badge: its code (for styling) and name (active language)."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProfileCard:
+    """What a page of posts shows beside each author."""
+
+    user_id: int
+    username: str
+    avatar_url: str  # empty: no avatar
+    signature_html: str  # sanitized when saved; safe to show as is
+    badges: tuple[Badge, ...]
+    profile_url: str
+
+
+@dataclass(frozen=True)
+class MemberCounters:
+    post_count: int
+    reaction_score: int
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """A member's public profile. ``counters`` is None while no activity source is registered."""
+
+    user_id: int
+    username: str
+    is_active: bool
+    date_joined: datetime
+    bio_html: str
+    signature_html: str
+    website: str
+    location: str
+    avatar_url: str
+    badges: tuple[Badge, ...]
+    profile_url: str
+    counters: MemberCounters | None
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """A member's own profile as they wrote it, for their edit form."""
+
+    user_id: int
+    bio: str
+    signature: str
+    website: str
+    location: str
+    avatar_url: str
+
+
+def _avatar_url(user_id: int, thumbnail_key: str | None) -> str:
+    if not thumbnail_key:
+        return ""
+    return reverse("user:avatar", kwargs={"user_id": user_id, "version": avatar_version(thumbnail_key)})
+
+
+def avatar_version(thumbnail_key: str) -> str:
+    """The random part of the key: it changes with every new avatar, so the URL can be cached."""
+    return thumbnail_key.rsplit("/", 1)[-1].split(".", 1)[0]
+
+
+def _profile_url(user_id: int) -> str:
+    return reverse("user:profile", kwargs={"user_id": user_id})
+
+
+def _wanted_ids(user_ids: Collection[int]) -> list[int]:
+    wanted = list(dict.fromkeys(user_id for user_id in user_ids if 0 < user_id <= _MAX_ID))
+    if len(wanted) > USERS_BRIEF_MAX:
+        raise ValidationFailed(
+            _("Ask for at most %(count)d users at once.") % {"count": USERS_BRIEF_MAX},
+            fields={"ids": [_("Too many ids.")]},
+        )
+    return wanted
+
+
+def _badges_for(user_ids: list[int]) -> dict[int, tuple[Badge, ...]]:
+    """Badges of a page of members: two queries for the whole page (holders, then the catalogue)."""
+    if not user_ids:
+        return {}
+    held = statuses_held_by(user_ids=user_ids)
+    if not any(held.values()):
+        return dict.fromkeys(user_ids, ())
+    names = {status.code: status.name for status in status_catalogue()}
+    return {
+        user_id: tuple(Badge(code=code, name=names.get(code, code)) for code in held.get(user_id, []))
+        for user_id in user_ids
+    }
+
+
+def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
+    """Cards of the accounts among ``user_ids`` (unknown ids are left out): one query for the
+    accounts and profiles, and at most two for the status badges of all of them."""
+    wanted = _wanted_ids(user_ids)
+    rows = profile_rows_by_ids(user_ids=wanted)
+    badges = _badges_for([int(row["pk"]) for row in rows])
+    return {
+        int(row["pk"]): ProfileCard(
+            user_id=int(row["pk"]),
+            username=str(row["username"]),
+            avatar_url=_avatar_url(int(row["pk"]), row["profile__avatar_thumbnail_key"]),
+            signature_html=str(row["profile__signature_html"] or ""),
+            badges=badges.get(int(row["pk"]), ()),
+            profile_url=_profile_url(int(row["pk"])),
+        )
+        for row in rows
+    }
+
+
+def member_profile(*, user_id: int) -> MemberProfile:
+    """The public profile of an account; ``NotFound`` when no account has this id."""
+    rows = profile_rows_by_ids(user_ids=_wanted_ids([user_id]))
+    if not rows:
+        raise NotFound(_("There is no such member."))
+    row = rows[0]
+    source = _activity_source
+    return MemberProfile(
+        user_id=user_id,
+        username=str(row["username"]),
+        is_active=bool(row["is_active"]),
+        date_joined=row["date_joined"],
+        bio_html=str(row["profile__bio_html"] or ""),
+        signature_html=str(row["profile__signature_html"] or ""),
+        website=str(row["profile__website"] or ""),
+        location=str(row["profile__location"] or ""),
+        avatar_url=_avatar_url(user_id, row["profile__avatar_thumbnail_key"]),
+        badges=_badges_for([user_id]).get(user_id, ()),
+        profile_url=_profile_url(user_id),
+        counters=source.member_counters(user_id=user_id) if source is not None else None,
+    )
+
+
+def profile_source_get(*, user_id: int) -> ProfileSource:
+    profile = profile_source(user_id=user_id)
+    if profile is None:
+        return ProfileSource(user_id=user_id, bio="", signature="", website="", location="", avatar_url="")
+    return ProfileSource(
+        user_id=user_id,
+        bio=profile.bio,
+        signature=profile.signature,
+        website=profile.website,
+        location=profile.location,
+        avatar_url=_avatar_url(user_id, profile.avatar_thumbnail_key),
+    )
+
+
+def _too_long(field: str, limit: int) -> ValidationFailed:
+    message = _("At most %(limit)d characters.") % {"limit": limit}
+    return ValidationFailed(message, code="too_long", fields={field: [message]})
+
+
+def website_clean(value: str) -> str:
+    """An address starting with http:// or https://, or empty; anything else is refused."""
+    value = value.strip()
+    if not value:
+        return ""
+    message = _("Enter a web address starting with http:// or https://.")
+    if len(value) > WEBSITE_MAX_LENGTH:
+        raise _too_long("website", WEBSITE_MAX_LENGTH)
+    try:
+        URLValidator(schemes=_WEBSITE_SCHEMES)(value)
+    except DjangoValidationError as error:
+        raise ValidationFailed(message, code="invalid_website", fields={"website": [message]}) from error
+    return value
+
+
+def _rendered(field: str, source: str, limit: int) -> str:
+    if len(source) > limit:
+        raise _too_long(field, limit)
+    # No mention or quote resolvers: a profile notifies nobody and quotes no post.
+    return render(source, max_length=limit).html
+
+
+def profile_update(
+    *,
+    user_id: int,
+    bio: str | None = None,
+    signature: str | None = None,
+    website: str | None = None,
+    location: str | None = None,
+) -> ProfileSource:
+    """Changes the fields given (None: left as is); the Markdown is rendered and stored with it."""
+    changes: dict[str, Any] = {}
+    if bio is not None:
+        changes.update(bio=bio.strip(), bio_html=_rendered("bio", bio.strip(), BIO_MAX_LENGTH))
+    if signature is not None:
+        changes.update(
+            signature=signature.strip(),
+            signature_html=_rendered("signature", signature.strip(), SIGNATURE_MAX_LENGTH),
+        )
+    if website is not None:
+        changes["website"] = website_clean(website)
+    if location is not None:
+        location = " ".join(location.split())
+        if len(location) > LOCATION_MAX_LENGTH:
+            raise _too_long("location", LOCATION_MAX_LENGTH)
+        changes["location"] = location
+    if changes:
+        with transaction.atomic():
+            profile = profile_for_update(user_id=user_id)
+            for name, value in changes.items():
+                setattr(profile, name, value)
+            profile.save(update_fields=[*changes, "updated_at"])
+    return profile_source_get(user_id=user_id)
+
+
+def avatar_policy() -> UploadPolicy:
+    """Images only, at most 2 MB, under their own prefix (served by the avatar view, never attachments/)."""
+    return default_policy(max_bytes=AVATAR_MAX_BYTES, allowed_types=AVATAR_TYPES, prefix="avatars")
+
+
+def avatar_set(*, user_id: int, file: UploadedFile[bytes] | IO[bytes], filename: str) -> str:
+    """Stores a new avatar (its thumbnail is what is shown) and returns its URL; the old files are
+    deleted once the change commits. Refuses what is not an image with ``ValidationFailed``."""
+    accepted = accept_upload(file, filename=filename, policy=avatar_policy(), field_name="avatar")
+    if not accepted.thumbnail_key:  # every accepted image has one; anything else is a policy mistake
+        delete_upload(accepted.storage_key)
+        message = _("The avatar must be an image.")
+        raise ValidationFailed(message, code="file_type_not_allowed", fields={"avatar": [message]})
+    try:
+        with transaction.atomic():
+            profile = profile_for_update(user_id=user_id)
+            old = (profile.avatar_key, profile.avatar_thumbnail_key)
+            profile.avatar_key = accepted.storage_key
+            profile.avatar_thumbnail_key = accepted.thumbnail_key
+            profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
+            transaction.on_commit(lambda: delete_upload(*old), robust=True)
+    except Exception:
+        delete_upload(accepted.storage_key, accepted.thumbnail_key)  # no orphan files
+        raise
+    return _avatar_url(user_id, accepted.thumbnail_key)
+
+
+def avatar_remove(*, user_id: int) -> None:
+    """Removes the member's avatar, if any; the files go once the change commits."""
+    with transaction.atomic():
+        profile = profile_for_update(user_id=user_id)
+        old = (profile.avatar_key, profile.avatar_thumbnail_key)
+        if not any(old):
+            return
+        profile.avatar_key = profile.avatar_thumbnail_key = ""
+        profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
+        transaction.on_commit(lambda: delete_upload(*old), robust=True)
+
+
+def avatar_storage_key(*, user_id: int) -> str:
+    """The storage key of the avatar shown (the WebP thumbnail); ``NotFound`` when there is none."""
+    key = avatar_thumbnail_key(user_id=user_id) if 0 < user_id <= _MAX_ID else ""
+    if not key:
+        raise NotFound(_("This member has no avatar."))
+    return key
+
+
+# --- A member's threads and posts, from the thread app ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityItem:
+    """A thread a member started or a post they wrote, as the profile lists it."""
+
+    id: int
+    thread_id: int
+    title: str  # the thread's title
+    url: str  # the thread, or the post in it
+    excerpt: str  # plain text (not escaped), a post's first words; empty for threads
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    items: tuple[ActivityItem, ...]
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+class MemberActivitySource(Protocol):
+    """What the thread app answers about a member, registered from its AppConfig.ready().
+
+    ``member_threads`` and ``member_posts`` list only what ``viewer_id`` may see (None: a guest):
+    nothing in a forum the viewer may not read, no thread awaiting moderation or rejected unless the
+    viewer wrote it or moderates, nothing deleted; newest first, a fixed number of queries per page.
+    ``member_counters`` are public totals (posts not deleted in approved threads; reactions received).
+    """
+
+    def member_counters(self, *, user_id: int) -> MemberCounters: ...
+
+    def member_threads(
+        self, *, viewer_id: int | None, author_id: int, page: int, per_page: int
+    ) -> ActivityPage: ...
+
+    def member_posts(
+        self, *, viewer_id: int | None, author_id: int, page: int, per_page: int
+    ) -> ActivityPage: ...
+
+
+_activity_source: MemberActivitySource | None = None
+
+
+def member_activity_source_register(source: MemberActivitySource | None) -> MemberActivitySource | None:
+    """Sets the source of members' threads, posts and counters (None: none); returns the previous one."""
+    global _activity_source
+    previous, _activity_source = _activity_source, source
+    return previous
+
+
+def member_threads(
+    *, viewer_id: int | None, author_id: int, page: int = 1, per_page: int = 20
+) -> ActivityPage | None:
+    """The threads the member started that the viewer may see; None while no source is registered."""
+    if _activity_source is None:
+        return None
+    return _activity_source.member_threads(
+        viewer_id=viewer_id, author_id=author_id, page=max(1, page), per_page=per_page
+    )
+
+
+def member_posts(
+    *, viewer_id: int | None, author_id: int, page: int = 1, per_page: int = 20
+) -> ActivityPage | None:
+    """The posts the member wrote that the viewer may see; None while no source is registered."""
+    if _activity_source is None:
+        return None
+    return _activity_source.member_posts(
+        viewer_id=viewer_id, author_id=author_id, page=max(1, page), per_page=per_page
+    )

@@ -1,0 +1,48 @@
+"""Django admin of the user app: profiles, for moderators to clear what should not be shown.
+
+Profiles are not edited here field by field: the HTML is rendered from the Markdown by the services,
+so the actions below go through them (and the avatar's files are deleted after the change commits).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from apps.user.models import Profile
+from apps.user.services import avatar_remove, profile_update
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["user", "website", "location", "updated_at"]
+    search_fields = ["user__username"]
+    readonly_fields = [
+        "user",
+        "bio",
+        "signature",
+        "website",
+        "location",
+        "avatar_key",
+        "avatar_thumbnail_key",
+        "updated_at",
+    ]
+    exclude = ["bio_html", "signature_html"]
+    actions = ["clear_avatar", "clear_texts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by the member's first change
+
+    @admin.action(description=_("Remove the avatar"))
+    def clear_avatar(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        for user_id in queryset.values_list("user_id", flat=True):
+            avatar_remove(user_id=user_id)
+        messages.success(request, _("The avatars are removed."))
+
+    @admin.action(description=_("Clear the bio, signature and website"))
+    def clear_texts(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
+        for user_id in queryset.values_list("user_id", flat=True):
+            profile_update(user_id=user_id, bio="", signature="", website="", location="")
+        messages.success(request, _("The texts are cleared."))
