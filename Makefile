@@ -18,7 +18,7 @@ TEST_CELERY_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help run test install lint lint-imports ruff-check format-check mypy format bench-servers messages \
+.PHONY: help run test install lint lint-imports ruff-check format-check mypy format bench-servers bench-forum messages \
 	requirements
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make lint           lint-imports, ruff check, ruff format --check and mypy"
 	@echo "make format         ruff format and ruff check --fix"
 	@echo "make bench-servers  requests/s of each HTTP server configuration (manage.py bench_servers)"
+	@echo "make bench-forum    seed the bench dataset and load the forum's pages with wrk (manage.py bench_forum)"
 	@echo "make messages       compile the translations (needs gettext's msgfmt)"
 	@echo "make requirements   recompile requirements/*.txt from requirements/*.in with pip-tools"
 
@@ -72,6 +73,9 @@ format: $(INSTALLED)
 
 bench-servers: $(INSTALLED)
 	$(PYTHON) manage.py bench_servers
+
+bench-forum: $(INSTALLED)
+	$(PYTHON) manage.py bench_forum $(BENCH_ARGS)
 
 messages: $(INSTALLED)
 	$(PYTHON) manage.py compilemessages --ignore=$(VENV) --ignore=node_modules

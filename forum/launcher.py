@@ -287,6 +287,7 @@ class Launcher:
         self._check_stop()
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("seed_demo")
+        call_command("seed_forum", "--demo")  # the thread app's command: by name, the kernel imports no app
         # The launcher keeps no connection open while the servers run.
         connections.close_all()
         self._check_stop()

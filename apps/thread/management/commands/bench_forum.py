@@ -1,0 +1,536 @@
+"""manage.py bench_forum: requests/s and p50/p99 latency of the forum's pages under wrk, against the
+production server configuration, with a bare Django view served the same way as the ceiling.
+
+Steps: create the ``forum_bench`` database if missing, migrate it, seed it (``seed_forum --bench``:
+20 forums, 10,000 threads, 200,000 posts, 2,000 members, one thread of 5,000 posts), start gunicorn with
+``docker/servers/gunicorn.conf.py`` in the production profile (throwaway secrets made for the run) twice:
+once with the site's URL map and once with ``forum.bench.urls``, whose ``/bench/bare`` renders a small
+template from one 20-row query (the ceiling). Then sign a member in through the sign-in form, and load
+with wrk, one target at a time: the forum index, a forum's thread list, the first and the last page of
+the 5,000-post thread and a profile, as that member and as a guest, then replies posted through the
+reply form. It prints a table: requests/s, p50, p99, each as a share of the ceiling, the goal, met or
+not. The ceiling is measured first and last, and the higher of the two counts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlparse, urlunparse
+
+import psycopg
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from psycopg import sql
+
+from forum.bench.schema import SETUP_SQL
+from forum.benchmarking import (
+    ServerProcess,
+    WrkResult,
+    markdown_table,
+    parse_wrk,
+    run_wrk,
+    wait_for_quiet,
+)
+from forum.testing.processes import free_port
+
+BASE_DIR = Path(settings.BASE_DIR)
+GUNICORN_CONF = BASE_DIR / "docker" / "servers" / "gunicorn.conf.py"
+QUEUE_PREFIX = "bench-"
+
+# Goals of the brief on a 2-core machine with 16 connections.
+MEMBER_SHARE = 0.35
+GUEST_SHARE = 0.70
+P99_MS = 100.0
+POSTS_PER_SECOND = 100.0
+
+REPLY_SCRIPT = """
+-- Replies through the reply form, round the threads below, each with its own text.
+local threads = {%(threads)s}
+local count = 0
+-- wrk.format replaces wrk.headers (the -H options: the cookies) when given headers of its own.
+local headers = {}
+
+-- A global of each thread's own Lua state, so that two threads' replies differ.
+setup = function(thread)
+  thread:set("prefix", tostring(math.random(1, 1000000)))
+end
+
+init = function(args)
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+
+request = function()
+  count = count + 1
+  local thread = threads[(count %% #threads) + 1]
+  local body = "csrfmiddlewaretoken=%(token)s&body=Benchmark+reply+" .. (prefix or "") .. "-" .. count
+    .. "%%3A+the+**second**+option%%2C+as+said+above."
+  return wrk.format("POST", "/threads/" .. thread .. "/reply/", headers, body)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    role: str  # "member" or "guest"
+    path: str
+    min_share: float | None = None
+    min_rate: float | None = None
+    max_p99_ms: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Row:
+    target: Target
+    result: WrkResult | None
+    cpu_ms: float | None = None
+    load_before: float = 0.0
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunparse(urlparse(url)._replace(path="/" + name))
+
+
+def _libpq_url(url: str) -> str:
+    # Django's URLs may say postgres://; libpq knows postgresql://.
+    return urlunparse(urlparse(url)._replace(scheme="postgresql"))
+
+
+def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        jar.load(header)
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _request(
+    port: int, method: str, path: str, *, cookies: dict[str, str], body: str | None = None
+) -> tuple[int, dict[str, str], str]:
+    """One request on its own connection (sync workers close it after each response)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        text = response.read().decode(errors="replace")
+        return response.status, _cookies(response), text
+    finally:
+        connection.close()
+
+
+def sign_in(port: int, login: str, password: str) -> dict[str, str]:
+    """Sign in through the form, as a browser would; the session and CSRF cookies."""
+    status, cookies, page = _request(port, "GET", "/accounts/signin/", cookies={})
+    if "csrftoken" not in cookies:
+        raise CommandError(f"the sign-in page ({status}) set no csrftoken cookie:\n{page[:2000]}")
+    form = urlencode({"login": login, "password": password, "csrfmiddlewaretoken": cookies["csrftoken"]})
+    status, more, page = _request(port, "POST", "/accounts/signin/", cookies=cookies, body=form)
+    cookies.update(more)
+    if status != 302 or "sessionid" not in cookies:
+        raise CommandError(f"signing in as {login} failed ({status}):\n{page[:2000]}")
+    return cookies
+
+
+class Command(BaseCommand):
+    help = "Benchmark the forum's pages under wrk against the production server configuration."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--duration", type=int, default=10, help="Seconds of measurement per target.")
+        parser.add_argument("--warmup", type=int, default=2, help="Seconds of unmeasured load first.")
+        parser.add_argument("--connections", type=int, default=16, help="wrk connections.")
+        parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="Server workers (default: WEB_CONCURRENCY, else gunicorn.conf.py's two per core).",
+        )
+        parser.add_argument(
+            "--skip-seed",
+            action="store_true",
+            help="Reuse the bench dataset when it is there (default: seed it again, and time it).",
+        )
+        parser.add_argument(
+            "--database-url", default="", help="Bench database (default: forum_bench beside DATABASE_URL)."
+        )
+        parser.add_argument(
+            "--quiet-below",
+            type=float,
+            default=0.5,
+            help="Before each run, wait until the machine uses fewer cores than this...",
+        )
+        parser.add_argument("--quiet-timeout", type=float, default=10.0, help="...or this many seconds.")
+        parser.add_argument("--only", default="", help="Comma-separated target names (ceiling always runs).")
+        parser.add_argument("--json", default="", help="Also write the rows to this file.")
+        parser.add_argument("--keep-logs", action="store_true", help="Keep the servers' output.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            raise CommandError("wrk is not installed (Debian: apt-get install -y wrk).")
+        bench_url = options["database_url"] or _with_database(settings.DATABASE_URL, "forum_bench")
+        database = urlparse(bench_url).path.lstrip("/")
+        if not database.endswith("_bench"):
+            raise CommandError(f"the bench database's name must end in _bench, not {database!r}")
+        self._ensure_database(_libpq_url(_with_database(bench_url, "postgres")), database)
+        env = self._server_env(bench_url, options["workers"])
+
+        self._manage(env, "migrate", "--noinput")
+        # The production profile serves hashed static files from the manifest (whitenoise).
+        self._manage(env, "collectstatic", "--noinput", "--verbosity", "0")
+        seed = ["seed_forum", "--bench"] + ([] if options["skip_seed"] else ["--fresh"])
+        targets_line = self._manage(env, *seed, echo=True)
+        found = [line for line in targets_line.splitlines() if line.startswith("BENCH ")]
+        if not found:
+            raise CommandError("seed_forum printed no BENCH line")
+        ids = json.loads(found[-1][len("BENCH ") :])
+        with psycopg.connect(_libpq_url(bench_url), autocommit=True) as connection:
+            for statement in SETUP_SQL:
+                connection.execute(statement.encode())
+
+        log_dir = Path(tempfile.mkdtemp(prefix="bench-forum-"))
+        servers: list[ServerProcess] = []
+        try:
+            site = self._start(servers, "site", env, log_dir)
+            ceiling = self._start(
+                servers, "ceiling", env | {"FORUM_ROOT_URLCONF": "forum.bench.urls"}, log_dir
+            )
+            for server in servers:
+                server.wait_ready("/health/live")
+            rows = self._run(site, ceiling, ids, bench_url, wrk, options, log_dir)
+        finally:
+            for server in servers:
+                server.stop()
+            self._purge_queues(env)
+            if options["keep_logs"]:
+                self.stdout.write(f"server logs in {log_dir}")
+            else:
+                shutil.rmtree(log_dir, ignore_errors=True)
+        if options["json"]:
+            Path(options["json"]).write_text(
+                json.dumps([self._as_dict(row) for row in rows], indent=2) + "\n"
+            )
+
+    # --- Setting up -------------------------------------------------------------------------------------
+
+    def _ensure_database(self, maintenance_url: str, database: str) -> None:
+        with psycopg.connect(maintenance_url, autocommit=True) as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+            if not exists:
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+                self.stdout.write(f"created database {database}")
+
+    def _server_env(self, bench_url: str, workers: int) -> dict[str, str]:
+        """The production profile on the bench database, with throwaway secrets made for this run."""
+        env = dict(os.environ)
+        env.update(
+            {
+                "FORUM_ENV": "production",
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DEBUG": "false",
+                "SECRET_KEY": secrets.token_urlsafe(64),
+                "PASSWORD_PEPPER": secrets.token_urlsafe(48),
+                "INTERNAL_API_SECRETS": f"bench:{secrets.token_urlsafe(48)}",
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                # wrk speaks plain HTTP to the server, as nginx does behind TLS.
+                "SECURE_SSL_REDIRECT": "false",
+                "DATABASE_URL": bench_url,
+                # Quotas, caches and queued tasks apart from the development forum's: nothing consumes
+                # the bench queues (their tasks would be about another database), they are purged after.
+                "REDIS_KEY_PREFIX": "forum-bench",
+                "FORUM_QUEUE_PREFIX": QUEUE_PREFIX,
+                "PYTHONPATH": str(BASE_DIR),
+                "LOG_FORMAT": "json",
+            }
+        )
+        if workers:
+            env["WEB_CONCURRENCY"] = str(workers)
+        return env
+
+    def _manage(self, env: dict[str, str], *arguments: str, echo: bool = False) -> str:
+        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+            [sys.executable, str(BASE_DIR / "manage.py"), *arguments],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise CommandError(
+                f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}"
+            )
+        if echo:
+            for line in completed.stdout.splitlines():
+                if not line.startswith("BENCH "):
+                    self.stdout.write(line)
+        return completed.stdout
+
+    def _start(
+        self, servers: list[ServerProcess], name: str, env: dict[str, str], log_dir: Path
+    ) -> ServerProcess:
+        port = free_port()
+        command = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(GUNICORN_CONF)]
+        command += ["--bind", f"127.0.0.1:{port}", "config.wsgi:application"]
+        server = ServerProcess(name, command, port=port, env=env, cwd=BASE_DIR, log=log_dir / f"{name}.log")
+        servers.append(server)
+        return server
+
+    def _purge_queues(self, env: dict[str, str]) -> None:
+        """Drop the tasks the run queued (one per event subscriber); nothing is meant to run them."""
+        broker = settings.CELERY_BROKER_URL
+        if not broker.startswith(("redis://", "rediss://")):
+            self.stdout.write(f"note: the tasks queued under {QUEUE_PREFIX}* on the broker are left there")
+            return
+        client = redis.Redis.from_url(broker)
+        try:
+            keys = list(client.scan_iter(match=f"{QUEUE_PREFIX}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+    # --- Measuring -----------------------------------------------------------------------------------
+
+    def _targets(self, ids: dict[str, Any], profile_ok: bool) -> list[Target]:
+        thread = ids["thread_id"]
+        pages = [
+            ("index", "/"),
+            ("thread list", f"/forums/{ids['forum_id']}/"),
+            ("thread first page", f"/threads/{thread}/"),
+            (
+                f"thread last page ({ids['thread_last_page']})",
+                f"/threads/{thread}/?page={ids['thread_last_page']}",
+            ),
+        ]
+        targets = []
+        for name, path in pages:
+            targets.append(Target(name, "member", path, MEMBER_SHARE, None, P99_MS))
+            targets.append(Target(name, "guest", path, GUEST_SHARE, None, P99_MS))
+        profile = f"/members/{ids['member_id']}/"
+        if profile_ok:
+            targets += [Target("profile", "member", profile), Target("profile", "guest", profile)]
+        targets.append(Target("create a post", "member", "/threads/{id}/reply/", None, POSTS_PER_SECOND))
+        return targets
+
+    def _run(
+        self,
+        site: ServerProcess,
+        ceiling: ServerProcess,
+        ids: dict[str, Any],
+        bench_url: str,
+        wrk: str,
+        options: dict[str, Any],
+        log_dir: Path,
+    ) -> list[Row]:
+        cookies = sign_in(site.port, ids["member_username"], ids["password"])
+        member_headers = [f"Cookie: sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"]
+        status, _set, _page = _request(site.port, "GET", f"/members/{ids['member_id']}/", cookies={})
+        profile_ok = status == 200
+        self.stdout.write(
+            f"wrk -t{options['threads']} -c{options['connections']} -d{options['duration']}s --latency after "
+            f"{options['warmup']}s of warm-up; {os.cpu_count()} CPUs; gunicorn {GUNICORN_CONF.name}"
+        )
+        if not profile_ok:
+            self.stdout.write(f"note: no profile page (GET /members/<id>/ answered {status}); skipped")
+
+        only = {name.strip() for name in options["only"].split(",") if name.strip()}
+        targets = [t for t in self._targets(ids, profile_ok) if not only or t.name.split(" (")[0] in only]
+        ceiling_target = Target("ceiling (bare view)", "guest", "/bench/bare")
+        rows = [self._measure(ceiling, ceiling_target, [], None, wrk, options)]
+        for target in targets:
+            if target.name == "create a post":
+                rows.append(
+                    self._measure_posting(site, target, cookies, ids, bench_url, wrk, options, log_dir)
+                )
+            else:
+                headers = member_headers if target.role == "member" else []
+                rows.append(self._measure(site, target, headers, None, wrk, options))
+        rows.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+        self.stdout.write("")
+        self.stdout.write(self._table(rows))
+        return rows
+
+    def _measure(
+        self,
+        server: ServerProcess,
+        target: Target,
+        headers: list[str],
+        script: Path | None,
+        wrk: str,
+        options: dict[str, Any],
+    ) -> Row:
+        url = server.base_url + target.path
+        common = {"connections": options["connections"], "threads": options["threads"], "wrk": wrk}
+        if options["warmup"]:
+            run_wrk(url, duration=options["warmup"], headers=headers, script=script, **common)
+        load = wait_for_quiet(options["quiet_below"], options["quiet_timeout"])
+        cpu_before = server.cpu_seconds()
+        output = run_wrk(url, duration=options["duration"], headers=headers, script=script, **common)
+        cpu = server.cpu_seconds() - cpu_before
+        try:
+            result = parse_wrk(output)
+        except ValueError as error:
+            row = Row(target, None, load_before=load, note=str(error).splitlines()[0])
+        else:
+            per_request = cpu * 1000 / result.requests if result.requests else None
+            row = Row(target, result, cpu_ms=per_request, load_before=load)
+            if result.non_2xx or result.socket_errors:
+                row.note = f"{result.non_2xx} non-2xx/3xx, {result.socket_errors} socket errors"
+        self.stdout.write(self._line(row))
+        return row
+
+    def _measure_posting(
+        self,
+        site: ServerProcess,
+        target: Target,
+        cookies: dict[str, str],
+        ids: dict[str, Any],
+        bench_url: str,
+        wrk: str,
+        options: dict[str, Any],
+        log_dir: Path,
+    ) -> Row:
+        # The form's POST with the session and the CSRF token, as the reply form sends it.
+        script = log_dir / "reply.lua"
+        script.write_text(
+            REPLY_SCRIPT
+            % {
+                "threads": ", ".join(str(thread_id) for thread_id in ids["reply_thread_ids"]),
+                "token": cookies["csrftoken"],
+            }
+        )
+        headers = [f"Cookie: sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"]
+        with psycopg.connect(_libpq_url(bench_url), autocommit=True) as connection:
+            before = self._post_count(connection)
+            target = Target(
+                target.name, target.role, "/", target.min_share, target.min_rate, target.max_p99_ms
+            )
+            row = self._measure(site, target, headers, script, wrk, options)
+            created = self._post_count(connection) - before
+        row.extra["posts_created"] = created
+        if row.result is not None:
+            # wrk counts the requests answered within the run; the warm-up's posts are counted too.
+            written = f"{created} posts written" + (" (warm-up included)" if options["warmup"] else "")
+            row.note = f"{row.note}; {written}" if row.note else written
+        return row
+
+    @staticmethod
+    def _post_count(connection: psycopg.Connection[Any]) -> int:
+        found = connection.execute("SELECT count(*) FROM thread_post").fetchone()
+        return int(found[0]) if found else 0
+
+    def _line(self, row: Row) -> str:
+        head = f"{row.target.name:<28} {row.target.role:<7}"
+        if row.result is None:
+            return f"{head} failed: {row.note}"
+        result = row.result
+        return (
+            f"{head} {result.requests_per_second:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  cpu {row.cpu_ms or 0:6.2f} ms/req  "
+            f"load before {row.load_before:.2f}" + (f"  ({row.note})" if row.note else "")
+        )
+
+    @staticmethod
+    def _goal(target: Target) -> str:
+        parts = []
+        if target.min_share is not None:
+            parts.append(f">= {target.min_share:.0%} of ceiling")
+        if target.min_rate is not None:
+            parts.append(f">= {target.min_rate:.0f} req/s")
+        if target.max_p99_ms is not None:
+            parts.append(f"p99 < {target.max_p99_ms:.0f} ms")
+        return ", ".join(parts) or "-"
+
+    def _table(self, rows: list[Row]) -> str:
+        bare = [row for row in rows if row.target.path == "/bench/bare" and row.result is not None]
+        ceiling = max((row.result.requests_per_second for row in bare if row.result), default=0.0)
+        ceiling_cpu = min((row.cpu_ms for row in bare if row.cpu_ms), default=0.0)
+        table = []
+        for row in rows:
+            target, result = row.target, row.result
+            if result is None:
+                table.append([target.name, target.role, *["-"] * 6, self._goal(target), "no", row.note])
+                continue
+            share = result.requests_per_second / ceiling if ceiling else 0.0
+            cpu_share = ceiling_cpu / row.cpu_ms if row.cpu_ms and ceiling_cpu else 0.0
+            checks = []
+            if target.min_share is not None:
+                checks.append(share >= target.min_share)
+            if target.min_rate is not None:
+                checks.append(result.requests_per_second >= target.min_rate)
+            if target.max_p99_ms is not None:
+                checks.append(result.p99_ms < target.max_p99_ms)
+            if result.non_2xx or result.socket_errors:
+                checks.append(False)
+            met = "-" if not checks else ("yes" if all(checks) else "NO")
+            table.append(
+                [
+                    target.name,
+                    target.role,
+                    f"{result.requests_per_second:.0f}",
+                    f"{result.p50_ms:.1f}",
+                    f"{result.p99_ms:.1f}",
+                    f"{share:.0%}",
+                    f"{row.cpu_ms or 0:.1f}",
+                    f"{cpu_share:.0%}",
+                    self._goal(target),
+                    met,
+                    f"load {row.load_before:.2f}" + (f"; {row.note}" if row.note else ""),
+                ]
+            )
+        header = [
+            "target",
+            "as",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "of ceiling",
+            "cpu ms/req",
+            "of ceiling by cpu",
+            "goal",
+            "met",
+            "notes",
+        ]
+        summary = (
+            f"ceiling: {ceiling:.0f} req/s, {ceiling_cpu:.1f} ms of server CPU a request (best of "
+            f"{len(bare)} runs of /bench/bare). cpu ms/req: the server's processes only; 'of ceiling by cpu' "
+            "is the ceiling's CPU per request over the target's, a share that another load on the machine "
+            "hardly moves; load: cores busy on the machine in the second before the run."
+        )
+        return markdown_table(header, table, right=(2, 3, 4, 5, 6, 7)) + "\n" + summary
+
+    @staticmethod
+    def _as_dict(row: Row) -> dict[str, Any]:
+        result = row.result
+        return {
+            "target": row.target.name,
+            "role": row.target.role,
+            "path": row.target.path,
+            "requests_per_second": result.requests_per_second if result else None,
+            "p50_ms": result.p50_ms if result else None,
+            "p99_ms": result.p99_ms if result else None,
+            "requests": result.requests if result else None,
+            "cpu_ms_per_request": row.cpu_ms,
+            "load_before": row.load_before,
+            "note": row.note,
+            **row.extra,
+        }
