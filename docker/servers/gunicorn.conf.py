@@ -1,8 +1,9 @@
 """Gunicorn settings of the HTTP server (WSGI, ``config.wsgi``), read from the environment.
 
 Chosen by measurement (docs/server-choice.md): sync workers, one request at a time per process, so
-one persistent PostgreSQL connection per worker. nginx sends ``/ws/`` to uvicorn (docker/servers/ws.sh)
-and everything else here. Run with ``gunicorn -c docker/servers/gunicorn.conf.py``.
+one persistent PostgreSQL connection per worker. nginx sends ``/ws/`` to uvicorn (the image's ``ws``
+role, docker/entrypoint.sh) and everything else here. Run with
+``gunicorn -c docker/servers/gunicorn.conf.py``.
 
 Variables: PORT or GUNICORN_BIND, WEB_CONCURRENCY (workers), GUNICORN_THREADS (above 1 switches to
 gthread), GRACEFUL_TIMEOUT, GUNICORN_TIMEOUT, GUNICORN_MAX_REQUESTS, FORWARDED_ALLOW_IPS, LOG_LEVEL,
@@ -18,8 +19,9 @@ wsgi_app = "config.wsgi:application"
 
 bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 
-# Two sync workers per core keep the CPU busy while the others wait on PostgreSQL; the benchmark
-# measured 2 workers on 2 cores, so set WEB_CONCURRENCY to what the host measures best.
+# Two sync workers per core: on 2 cores the benchmark measured the same throughput with 4 workers as
+# with 2, and a 40% lower p99 when some requests wait on another service (docs/server-choice.md).
+# Each worker holds one PostgreSQL connection.
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 worker_class = "gthread" if threads > 1 else "sync"
