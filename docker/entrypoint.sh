@@ -176,6 +176,8 @@ case "$role" in
         ;;
     ws)
         remember_role ws
+        # Consumers reach the database from threads: without the pool each opens its own connection.
+        export DATABASE_POOL="${DATABASE_POOL:-1}"
         prepare_metrics_dir
         # Django has no lifespan protocol; WebSockets are pinged every 20 s (uvicorn's default),
         # which keeps idle connections open through nginx's read timeout.
