@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import resource
 import secrets
 import shutil
@@ -43,6 +42,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from psycopg import sql
 
 from forum.bench.schema import MIXED_WAIT_EVERY, SETUP_SQL
+from forum.benchmarking import (
+    WrkResult,
+    machine_busy_seconds,
+    parse_wrk,
+    session_cpu_seconds,
+    wait_for_quiet,
+)
 
 BASE_DIR = Path(settings.BASE_DIR)
 BIN_DIR = Path(sys.executable).parent
@@ -180,16 +186,6 @@ CONFIGS_BY_NAME = {config.name: config for config in CONFIGS}
 
 
 @dataclass
-class WrkResult:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    non_2xx: int
-    socket_errors: int
-
-
-@dataclass
 class Measurement:
     config: str
     page: str
@@ -216,37 +212,6 @@ def free_port() -> int:
         return port
 
 
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _milliseconds(value: str, unit: str) -> float:
-    return float(value) * _UNITS_MS[unit]
-
-
-def parse_wrk(output: str) -> WrkResult:
-    """Requests/s, median and 99th percentile latency and error counts from ``wrk --latency``."""
-    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
-    total = re.search(r"^\s*(\d+) requests in", output, re.MULTILINE)
-    percentiles = {
-        match["pct"]: _milliseconds(match["value"], match["unit"])
-        for match in re.finditer(
-            r"^\s+(?P<pct>50|99)(?:\.000)?%\s+(?P<value>[\d.]+)(?P<unit>us|ms|s|m)\s*$", output, re.MULTILINE
-        )
-    }
-    if rate is None or total is None or set(percentiles) != {"50", "99"}:
-        raise ValueError(f"unexpected wrk output:\n{output}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return WrkResult(
-        requests_per_second=float(rate[1]),
-        p50_ms=percentiles["50"],
-        p99_ms=percentiles["99"],
-        requests=int(total[1]),
-        non_2xx=int(non_2xx[1]) if non_2xx else 0,
-        socket_errors=sum(int(count) for count in socket.groups()) if socket else 0,
-    )
-
-
 def _with_database(url: str, name: str) -> str:
     return urlunparse(urlparse(url)._replace(path="/" + name))
 
@@ -259,43 +224,9 @@ def _libpq_url(url: str) -> str:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """User and system CPU time of every live process in a session (a server and its workers)."""
-    total = 0
-    for stat_path in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = stat_path.read_text()
-        except OSError:
-            continue  # the process ended meanwhile
-        # The command name, in parentheses, may hold spaces; the fields after it are plain.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[3]) == session_id:
-            total += int(fields[11]) + int(fields[12])
-    return total / _CLOCK_TICKS
-
-
-def machine_busy_seconds() -> float:
-    """CPU time the whole machine spent not idle since boot (all cores), from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:9]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
-
-
 def children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def wait_for_quiet(below: float, timeout: float) -> float:
-    """Cores busy over the last second, once that falls below ``below`` or ``timeout`` runs out."""
-    deadline = time.monotonic() + timeout
-    while True:
-        start = machine_busy_seconds()
-        time.sleep(1.0)
-        busy = machine_busy_seconds() - start
-        if busy < below or time.monotonic() >= deadline:
-            return round(busy, 2)
 
 
 def process_cpu_seconds(pid: int) -> float | None:
