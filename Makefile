@@ -18,8 +18,8 @@ TEST_CELERY_BROKER_URL ?= amqp://guest:guest@127.0.0.1:5672//
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help run test install lint lint-imports ruff-check format-check mypy format bench-servers bench-forum messages \
-	requirements
+.PHONY: help run test install lint lint-imports ruff-check format-check mypy format bench-servers bench-forum bench-live \
+	messages requirements
 
 help:
 	@echo "make run            set up (venv, install, migrate, demo data) and start the whole forum"
@@ -28,6 +28,7 @@ help:
 	@echo "make format         ruff format and ruff check --fix"
 	@echo "make bench-servers  requests/s of each HTTP server configuration (manage.py bench_servers)"
 	@echo "make bench-forum    seed the bench dataset and load the forum's pages with wrk (manage.py bench_forum)"
+	@echo "make bench-live     1,000 WebSockets over two servers: dialog and notification delivery (manage.py bench_live)"
 	@echo "make messages       compile the translations (needs gettext's msgfmt)"
 	@echo "make requirements   recompile requirements/*.txt from requirements/*.in with pip-tools"
 
@@ -76,6 +77,9 @@ bench-servers: $(INSTALLED)
 
 bench-forum: $(INSTALLED)
 	$(PYTHON) manage.py bench_forum $(BENCH_ARGS)
+
+bench-live: $(INSTALLED)
+	$(PYTHON) manage.py bench_live $(BENCH_ARGS)
 
 messages: $(INSTALLED)
 	$(PYTHON) manage.py compilemessages --ignore=$(VENV) --ignore=node_modules

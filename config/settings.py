@@ -161,9 +161,20 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "forum.context_processors.forum",
+                # The unread-dialogs badge of the header, counted only when a page shows it.
+                "apps.dialog.context_processors.dialogs",
             ],
         },
-    }
+    },
+    # Per-row partials of hot pages (forum/fragments.py): rendered only by name with
+    # render_fragment(), never found by get_template() for a Django page (the engine above is first).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "forum.fragments.environment"},
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------------
@@ -199,6 +210,14 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
     }
 }
+# Guests' pages are kept this long at most (forum/pagecache.py), and dropped at once when what they
+# show changes; 0 turns the cache off. Off by default in the test profile: tests share Redis and
+# their databases roll back without telling the cache (the page cache's own tests turn it on).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0 if FORUM_ENV == "test" else 300)
+# After a Redis call fails, a process skips Redis for this long (throttles use their in-process
+# counters, live sends are dropped, guests' pages are rendered): an outage costs one timeout per
+# interval, not one per call (forum/outage.py).
+REDIS_OUTAGE_SKIP_SECONDS = env.float("REDIS_OUTAGE_SKIP_SECONDS", default=5.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -206,7 +225,9 @@ CHANNEL_LAYERS = {
             # No read timeout, as before redis-py 8 (whose default is 5 s): a timeout races the
             # layer's 5 s blocking pop, killing idle WebSockets, and on Python 3.11 a pending read
             # under a timeout can swallow the cancel of a closed socket's consumer (docs/realtime.md).
-            "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            # A connect timeout, though: without one a Redis host that went away makes every send
+            # wait for the kernel's (minutes) before delivery gives up (docs/architecture.md).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 2}],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
             "capacity": 1000,
             "expiry": 60,
@@ -254,6 +275,21 @@ CELERY_BEAT_SCHEDULE = {
     "forum.prune_outbox": {"task": "forum.prune_outbox", "schedule": 3600.0},
     # Status grants whose end has passed become expired, with a status.expired event each.
     "status.expire_grants": {"task": "status.expire_grants", "schedule": 60.0},
+    # Dialog messages whose scheduled "was it seen?" check was lost are checked (apps/notification).
+    "notification.dialog_notices_sweep": {"task": "notification.dialog_notices_sweep", "schedule": 60.0},
+    # Members whose status ends within NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS are warned, once a grant.
+    "notification.warn_expiring_statuses": {
+        "task": "notification.warn_expiring_statuses",
+        "schedule": 3600.0,
+    },
+    # Daily digests, once a member and day, from NOTIFICATION_DIGEST_HOUR (UTC) on.
+    "notification.send_digests": {"task": "notification.send_digests", "schedule": 3600.0},
+    # Uploads no post took within THREAD_UPLOAD_ORPHAN_HOURS go, with their files.
+    "thread.delete_orphan_uploads": {"task": "thread.delete_orphan_uploads", "schedule": 3600.0},
+    # Uploads no dialog message took within DIALOG_UPLOAD_ORPHAN_HOURS go, with their files.
+    "dialog.delete_orphan_uploads": {"task": "dialog.delete_orphan_uploads", "schedule": 3600.0},
+    # Drafts of replies and threads untouched for THREAD_DRAFT_MAX_AGE_DAYS go.
+    "thread.delete_stale_drafts": {"task": "thread.delete_stale_drafts", "schedule": 3600.0},
 }
 
 # --- Storage and search ----------------------------------------------------------------------------
@@ -353,10 +389,32 @@ USE_TZ = True
 # --- Threads ---------------------------------------------------------------------------------------
 # How long members may edit or delete their own posts; moderators may at any time.
 THREAD_POST_EDIT_WINDOW_MINUTES = env.int("THREAD_POST_EDIT_WINDOW_MINUTES", default=30)
+# Threads without a post for this many days count as read for everyone (no "new"/"unread" markers).
+THREAD_UNREAD_DAYS = env.int("THREAD_UNREAD_DAYS", default=30)
+# Uploads that no post took within this many hours are deleted, files too (thread.delete_orphan_uploads).
+THREAD_UPLOAD_ORPHAN_HOURS = env.float("THREAD_UPLOAD_ORPHAN_HOURS", default=24.0)
+# Drafts of replies and new threads untouched this many days are deleted (thread.delete_stale_drafts).
+THREAD_DRAFT_MAX_AGE_DAYS = env.float("THREAD_DRAFT_MAX_AGE_DAYS", default=30.0)
 # The kinds of reaction a post may get, in the order the page shows them.
 THREAD_REACTION_KINDS: list[str] = env.list(
     "THREAD_REACTION_KINDS", default=["like", "love", "haha", "wow", "sad", "angry"]
 )
+
+# --- Dialogs ---------------------------------------------------------------------------------------
+# How long members may edit or delete their own dialog messages.
+DIALOG_MESSAGE_EDIT_WINDOW_MINUTES = env.int("DIALOG_MESSAGE_EDIT_WINDOW_MINUTES", default=15)
+# Uploads that no dialog message took within this many hours are deleted (dialog.delete_orphan_uploads).
+DIALOG_UPLOAD_ORPHAN_HOURS = env.float("DIALOG_UPLOAD_ORPHAN_HOURS", default=24.0)
+
+# --- Notifications ---------------------------------------------------------------------------------
+# A dialog message is notified only if its recipient has not seen it this many seconds later.
+NOTIFICATION_DIALOG_DELAY_SECONDS = env.float("NOTIFICATION_DIALOG_DELAY_SECONDS", default=10.0)
+# Members are warned this many hours before a status they hold ends (once a grant).
+NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS = env.float("NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS", default=72.0)
+# The hour (UTC) from which each day's digest emails go.
+NOTIFICATION_DIGEST_HOUR = env.int("NOTIFICATION_DIGEST_HOUR", default=7)
+if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
+    raise ImproperlyConfigured("NOTIFICATION_DIGEST_HOUR must be an hour from 0 to 23")
 
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -15,6 +15,8 @@ api_v1 = [
     path("", include("apps.authentication.api.urls")),
     path("", include("apps.thread.api.urls")),
     path("", include("apps.user.api.urls")),
+    path("", include("apps.notification.api.urls")),
+    path("", include("apps.dialog.api.urls")),
 ]
 
 # Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.
@@ -25,6 +27,8 @@ internal_v1 = [
 urlpatterns = [
     path("", include("apps.thread.urls")),
     path("", include("apps.user.urls")),
+    path("", include("apps.dialog.urls")),
+    path("notifications/", include("apps.notification.urls")),
     path("accounts/", include("apps.authentication.urls")),
     path("accounts/", include("apps.authorization.urls")),
     path("admin/", admin.site.urls),

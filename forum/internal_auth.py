@@ -53,6 +53,7 @@ __all__ = [
     "InternalSignatureAuthentication",
     "InternalSignatureMiddleware",
     "IsInternalCaller",
+    "NonceStoreUnavailable",
     "SignatureRejected",
     "canonical_string",
     "internal_not_found",
@@ -126,9 +127,23 @@ def sign_request(
     }
 
 
+class NonceStoreUnavailable(ApplicationError):
+    """The nonces are kept in Redis; without it a replay cannot be told from a first call."""
+
+    status = 503
+    code = "unavailable"
+
+
 def _remember_nonce(key_id: str, nonce: str, timeout: int) -> bool:
     # cache.add is atomic in Redis (SET NX): of two concurrent copies of one call, exactly one wins.
-    return bool(cache.add(f"{_NONCE_KEY_PREFIX}:{key_id}:{nonce}", 1, timeout=timeout))
+    try:
+        return bool(cache.add(f"{_NONCE_KEY_PREFIX}:{key_id}:{nonce}", 1, timeout=timeout))
+    except Exception as error:
+        # Closed, not open: replay protection does not switch off during a Redis outage. The caller
+        # gets a 503 (never a 500) and may sign the call again, with a fresh nonce, later.
+        raise NonceStoreUnavailable(
+            "The internal API cannot check nonces right now; try again shortly."
+        ) from error
 
 
 def verify(
@@ -219,7 +234,7 @@ class InternalSignatureMiddleware:
         request.COOKIES = {}
         try:
             caller = verify_request(request)
-        except SignatureRejected as error:
+        except (SignatureRejected, NonceStoreUnavailable) as error:
             return _refusal(error)
         except RequestDataTooBig:
             return _refusal(

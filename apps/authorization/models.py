@@ -124,3 +124,27 @@ class WebSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.id}"
+
+
+class QuotaEntry(models.Model):
+    """One use of a quota (a thread started, a post written), counted over the quota's rolling period.
+
+    In the database, not in Redis: a quota is a promise ("three new threads a day") that must hold
+    through a Redis outage or restart, and the write it pays for goes to this database anyway.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    permission = models.CharField(_("permission"), max_length=100)
+    # What quota_refund names to give the use back.
+    use_id = models.CharField(_("use ID"), max_length=32, unique=True)
+    used_at = models.DateTimeField(_("used"))
+
+    class Meta:
+        verbose_name = _("quota use")
+        verbose_name_plural = _("quota uses")
+        indexes = [models.Index(fields=["user", "permission", "used_at"], name="quota_entry_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.permission} at {self.used_at}"

@@ -6,7 +6,7 @@ Permissions are declared in code, here, in one place. A permission is one of thr
 - ``limit``: a number (``dialog.max_participants``); the most generous value is the largest, and
   ``None`` means unlimited, which beats any number.
 - ``quota``: a number of uses per rolling period (``thread.create_per_day``), counted by the engine
-  in Redis; merged like a limit.
+  in the database; merged like a limit.
 
 Each role (user, support, admin) has a value for every permission; guests (no account) have theirs.
 Statuses grant values on top (stored in the status app's catalogue as ``{code: value}`` and validated

@@ -1,60 +1,26 @@
-"""Counting quota uses in Redis over a rolling window, atomically, with one Lua script per call.
+"""Counting quota uses in the database over a rolling window, one member and permission at a time.
 
-Each (permission, member) has a sorted set of uses scored by their time in milliseconds. A call drops
-the uses older than the window, counts the rest, and (when asked to take one) adds a use if the count
-is under the limit. A rolling window is fairer than a calendar day: a member who posts at 23:59 does
-not get a fresh allowance one minute later. A use frees up exactly one window after it was taken.
+Each use is a row (``QuotaEntry``) with the moment it was taken. A call takes a transaction-scoped
+advisory lock on (permission, member), drops that member's uses older than the window, counts the
+rest, and (when asked to take one) adds a use if the count is under the limit; two concurrent calls
+for the same member wait for each other, so the limit holds exactly. A rolling window is fairer than a
+calendar day: a member who posts at 23:59 does not get a fresh allowance one minute later. A use frees
+up exactly one window after it was taken.
+
+Why not Redis, where the counts used to be: a quota must stay right through a Redis outage or
+restart (an outage must not let anyone post past the limit), and every action a quota pays for writes
+to this database anyway. Uses of members who stop acting stay behind, at most one quota's worth each.
 """
 
 from __future__ import annotations
 
 import datetime
-import threading
 from dataclasses import dataclass
 
-import redis
-from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
-from redis.commands.core import Script
 
-# KEYS[1] the set; ARGV: now (ms), window (ms), limit, member to add ('' only counts).
-# Returns {taken (0/1), uses in the window, score of the use whose expiry frees the next unit (-1: none)}.
-_SCRIPT = """
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local member = ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local used = redis.call('ZCARD', key)
-local taken = 0
-if member ~= '' and used < limit then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, window)
-  used = used + 1
-  taken = 1
-end
--- When over the limit (it may have dropped since the uses were taken), the next unit frees up when
--- enough of the oldest uses have left the window to bring the count under it.
-local index = 0
-if used >= limit and limit > 0 then
-  index = used - limit
-end
-local next_free = -1
-local found = redis.call('ZRANGE', key, index, index, 'WITHSCORES')
-if found[2] then
-  next_free = tonumber(found[2])
-end
-return {taken, used, next_free}
-"""
-
-# One client (and its connection pool) per Redis address, made on first use.
-_clients: dict[str, tuple[redis.Redis, Script]] = {}
-_lock = threading.Lock()
-
-
-class QuotaUnavailable(RuntimeError):
-    """Redis did not answer; the caller decides whether to fail open or closed."""
+from apps.authorization.models import QuotaEntry
 
 
 @dataclass(frozen=True)
@@ -65,49 +31,41 @@ class Count:
     frees_at: datetime.datetime | None
 
 
-def _client() -> tuple[redis.Redis, Script]:
-    url = settings.REDIS_URL
-    with _lock:
-        made = _clients.get(url)
-        if made is None:
-            client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-            # EVALSHA, falling back to EVAL the first time a server sees the script.
-            made = (client, client.register_script(_SCRIPT))
-            _clients[url] = made
-        return made
+def _lock(user_id: int, permission: str) -> None:
+    """Serialise the calls for one member and permission until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"quota:{permission}:{user_id}"]
+        )
 
 
-def key_for(permission: str, user_id: int) -> str:
-    return f"{settings.REDIS_KEY_PREFIX}:quota:{permission}:{user_id}"
+def count(
+    *, user_id: int, permission: str, window: datetime.timedelta, limit: int, use_id: str = ""
+) -> Count:
+    """Count the uses in the window, and take one more (as ``use_id``) if given and under ``limit``."""
+    now = timezone.now()
+    # To the millisecond, as before (when Redis kept them) and as X-Quota-Resets-At shows them.
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    start = now - window
+    uses = QuotaEntry.objects.filter(user_id=user_id, permission=permission)
+    with transaction.atomic():
+        if use_id:
+            _lock(user_id, permission)
+            uses.filter(used_at__lte=start).delete()
+        # A use exactly one window old has left it.
+        times = list(uses.filter(used_at__gt=start).order_by("used_at").values_list("used_at", flat=True))
+        taken = bool(use_id) and len(times) < limit
+        if taken:
+            QuotaEntry.objects.create(user_id=user_id, permission=permission, use_id=use_id, used_at=now)
+            times.append(now)
+    used = len(times)
+    # When over the limit (it may have dropped since the uses were taken), the next unit frees up when
+    # enough of the oldest uses have left the window to bring the count under it.
+    index = used - limit if used >= limit and limit > 0 else 0
+    frees_at = times[index] + window if times else None
+    return Count(taken=taken, used=used, frees_at=frees_at)
 
 
-def now_ms() -> int:
-    return int(timezone.now().timestamp() * 1000)
-
-
-def _to_datetime(score: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(score / 1000, tz=datetime.UTC)
-
-
-def count(*, key: str, window: datetime.timedelta, limit: int, member: str = "") -> Count:
-    """Count the uses in the window, and take one more (as ``member``) if given and under ``limit``."""
-    window_ms = int(window.total_seconds() * 1000)
-    _redis, script = _client()
-    try:
-        taken, used, next_free = script(keys=[key], args=[now_ms(), window_ms, limit, member])
-    except redis.RedisError as error:
-        raise QuotaUnavailable(str(error)) from error
-    return Count(
-        taken=bool(taken),
-        used=int(used),
-        frees_at=None if int(next_free) < 0 else _to_datetime(int(next_free) + window_ms),
-    )
-
-
-def give_back(*, key: str, member: str) -> None:
+def give_back(*, user_id: int, permission: str, use_id: str) -> None:
     """Undo one use (the action it paid for did not happen)."""
-    client, _script = _client()
-    try:
-        client.zrem(key, member)
-    except redis.RedisError as error:
-        raise QuotaUnavailable(str(error)) from error
+    QuotaEntry.objects.filter(user_id=user_id, permission=permission, use_id=use_id).delete()

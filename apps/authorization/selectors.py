@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,45 @@ class AccessFacts:
     banned: bool
     banned_until: datetime.datetime | None
     statuses: list[dict[str, Any]]
+
+
+_FACT_FIELDS = (
+    "is_active",
+    "is_staff",
+    "is_superuser",
+    "forum_access__role",
+    "forum_access__banned",
+    "forum_access__banned_until",
+    "forum_access__statuses",
+)
+
+
+def _facts(user_id: int, row: dict[str, Any]) -> AccessFacts:
+    return AccessFacts(
+        user_id=user_id,
+        is_active=row["is_active"],
+        is_staff=row["is_staff"],
+        is_superuser=row["is_superuser"],
+        role=row["forum_access__role"],
+        banned=bool(row["forum_access__banned"]),
+        banned_until=row["forum_access__banned_until"],
+        statuses=list(row["forum_access__statuses"] or []),
+    )
+
+
+def members_access_facts(*, user_ids: Collection[int]) -> dict[int, AccessFacts]:
+    """The facts of many members in ONE query (for fan-outs: who of a thousand watchers may read a
+    thread); accounts that do not exist are left out."""
+    wanted = [user_id for user_id in set(user_ids) if 0 < user_id < 2**63]
+    if not wanted:
+        return {}
+    users = get_user_model()
+    # One array parameter, not a placeholder per id: binding a thousand of them costs more than the query.
+    among = RawSQL(  # noqa: S611 - the table's name is the model's; the ids are a parameter
+        f'"{users._meta.db_table}"."id" = ANY(%s::bigint[])', (wanted,), output_field=BooleanField()
+    )
+    rows = users.objects.filter(among).values("pk", *_FACT_FIELDS)
+    return {int(row["pk"]): _facts(int(row["pk"]), row) for row in rows}
 
 
 def member_access_facts(*, user_id: int) -> AccessFacts | None:

@@ -8,7 +8,7 @@ The engine combines, for one member: the role (user, support, admin), the status
 with ``access_ban_set``). Everything it needs about a member is in one row of this app, read together
 with the account in one query; inside ``permission_scope`` (opened for every request by
 ``PermissionScopeMiddleware``) that answer is kept, so a request pays at most one query for its
-permission checks, however many it makes. Quotas are counted in Redis (``quotas.py``).
+permission checks, however many it makes. Quotas are counted in the database (``quotas.py``).
 
 It also owns where a member is signed in: the API's JWT pairs, grouped in token families that rotate
 and are revoked as one (``tokens.py``), and the site's sessions, which a member can list and end
@@ -21,7 +21,7 @@ import contextvars
 import datetime
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -75,6 +75,7 @@ __all__ = [
     "permission_scope",
     "permission_values_validate",
     "permissions_for",
+    "permissions_for_many",
     "quota_consume",
     "quota_refund",
     "quota_remaining",
@@ -116,6 +117,9 @@ SUPPORT_MODEL_PERMISSIONS = (
     "thread.change_thread",
     "thread.view_post",
     "thread.change_post",
+    # Notifications: look up a member's notification settings and notifications (read-only).
+    "notification.view_membersettings",
+    "notification.view_notification",
 )
 
 
@@ -327,6 +331,29 @@ def permissions_for(*, user_id: int | None) -> PermissionSet:
     return loaded
 
 
+def permissions_for_many(*, user_ids: Collection[int]) -> dict[int, PermissionSet]:
+    """The effective permissions of many members at once, in ONE query whatever their number (for
+    fan-outs such as notifying a thread's thousand watchers). A missing or deactivated account gets
+    a guest's set, as in ``permissions_for``; sets kept in the current scope are reused."""
+    memo = _scope.get()
+    wanted = {user_id for user_id in user_ids if 0 < user_id < 2**63}
+    found: dict[int, PermissionSet] = {}
+    if memo is not None:
+        found = {user_id: memo[user_id] for user_id in wanted if user_id in memo}
+    missing = wanted - set(found)
+    if missing:
+        now = timezone.now()
+        facts = selectors.members_access_facts(user_ids=missing)
+        guest = _guest_set()
+        for user_id in missing:
+            member = facts.get(user_id)
+            loaded = guest if member is None or not member.is_active else _evaluate(member, now)
+            found[user_id] = loaded
+            if memo is not None:
+                memo[user_id] = loaded
+    return found
+
+
 def has_perm(*, user_id: int | None, permission: str) -> bool:
     """Whether the member may: a flag that is set, or a limit or quota that is not zero."""
     return permissions_for(user_id=user_id).allows(permission)
@@ -399,14 +426,7 @@ def quota_remaining(*, user_id: int | None, permission: str) -> QuotaState:
     value = _quota_value(held, permission)
     if user_id is None or value is None or definition.period is None:
         return _state(definition, value, None)
-    try:
-        counted = quotas.count(key=quotas.key_for(permission, user_id), window=definition.period, limit=value)
-    except quotas.QuotaUnavailable as error:
-        logger.warning(
-            "quota store unavailable; showing the quota as unused",
-            extra={"permission": permission, "error": str(error)},
-        )
-        return _state(definition, value, None)
+    counted = quotas.count(user_id=user_id, permission=permission, window=definition.period, limit=value)
     return _state(definition, value, counted)
 
 
@@ -430,17 +450,9 @@ def quota_consume(*, user_id: int | None, permission: str) -> QuotaUse:
     if value is None or definition.period is None:
         return QuotaUse(use_id="", state=_state(definition, None, None))
     use_id = uuid.uuid4().hex
-    try:
-        counted = quotas.count(
-            key=quotas.key_for(permission, user_id), window=definition.period, limit=value, member=use_id
-        )
-    except quotas.QuotaUnavailable as error:
-        # Failing open: a Redis outage should not stop the forum; the quota is a brake, not a lock.
-        logger.warning(
-            "quota store unavailable; letting the action through",
-            extra={"permission": permission, "error": str(error)},
-        )
-        return QuotaUse(use_id="", state=_state(definition, value, None))
+    counted = quotas.count(
+        user_id=user_id, permission=permission, window=definition.period, limit=value, use_id=use_id
+    )
     state = _state(definition, value, counted)
     if not counted.taken:
         now = timezone.now()
@@ -463,13 +475,7 @@ def quota_refund(*, user_id: int, permission: str, use_id: str) -> None:
     _quota_definition(permission)
     if not use_id:
         return
-    try:
-        quotas.give_back(key=quotas.key_for(permission, user_id), member=use_id)
-    except quotas.QuotaUnavailable as error:
-        logger.warning(
-            "quota store unavailable; the use is not given back",
-            extra={"permission": permission, "error": str(error)},
-        )
+    quotas.give_back(user_id=user_id, permission=permission, use_id=use_id)
 
 
 # --- Roles --------------------------------------------------------------------------------------------

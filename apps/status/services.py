@@ -44,6 +44,7 @@ __all__ = [
     "status_define",
     "status_get",
     "status_grant",
+    "status_grants_ending",
     "status_grants_of",
     "status_revoke",
     "statuses_active_for",
@@ -343,6 +344,24 @@ def status_grants_of(*, user_id: int) -> list[StatusGrantRef]:
     """Every grant the member ever had, newest first."""
     now = timezone.now()
     return [_grant_ref(grant, now) for grant in selectors.grants_of(user_id=user_id)]
+
+
+def status_grants_ending(*, within: datetime.timedelta) -> list[StatusGrantRef]:
+    """The grants that give a status now and end within ``within`` from now (neither revoked nor
+    expired), soonest first: for warning their holders before the end (one query)."""
+    now = timezone.now()
+    grants = (
+        StatusGrant.objects.filter(
+            revoked_at__isnull=True,
+            expired_at__isnull=True,
+            starts_at__lte=now,
+            ends_at__gt=now,
+            ends_at__lte=now + within,
+        )
+        .select_related("status")
+        .order_by("ends_at", "pk")
+    )
+    return [_grant_ref(grant, now) for grant in grants]
 
 
 def statuses_active_for(*, user_id: int) -> list[StatusGrantRef]:

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
-from apps.thread.models import REASON_MAX_LENGTH, Forum, Post, Thread, ThreadState
+from apps.thread.models import REASON_MAX_LENGTH, Bookmark, Forum, Post, Thread, ThreadState
 from apps.thread.services import forum_create, thread_approve, thread_reject
 from forum.errors import ApplicationError
 
@@ -164,4 +164,22 @@ class PostAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        return False
+
+
+@admin.register(Bookmark)
+class BookmarkAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """For staff lookups (who keeps which post, searched by username or post id): read-only, but staff
+    with the delete permission may delete. Members' drafts are not in the admin: unsent text is its
+    writer's alone."""
+
+    list_display = ["id", "user", "post", "note", "created_at"]
+    list_select_related = ["user", "post"]
+    search_fields = ["user__username", "post__id__exact"]
+    readonly_fields = [field.name for field in Bookmark._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members bookmark on the site or through the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Bookmark | None = None) -> bool:
         return False

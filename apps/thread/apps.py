@@ -9,9 +9,14 @@ class ThreadConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.thread import handlers  # noqa: F401  registers this app's event subscribers
+        from apps.thread import (
+            handlers,  # noqa: F401  registers this app's event subscribers
+            live,
+        )
         from apps.thread.activity import ThreadActivity
         from apps.user.services import member_activity_source_register
 
         # The profile page lists a member's threads and posts through this (see activity.py).
         member_activity_source_register(ThreadActivity())
+        # Thread pages follow their thread live (the thread:<id> topic of the gateway).
+        live.register()

@@ -110,3 +110,14 @@ class ReactionAdded(Event):
     post_author_id: int
     reactor_id: int
     kind: str
+
+
+@event("thread.reaction_cleared", version=1)
+class ReactionCleared(Event):
+    """A member took their reaction to a post back."""
+
+    post_id: int
+    thread_id: int
+    post_author_id: int
+    reactor_id: int
+    kind: str

@@ -90,6 +90,8 @@ class Thread(models.Model):
         indexes = [
             models.Index(fields=["forum", "state", "-pinned", "-last_post_at"], name="thread_forum_list"),
             models.Index(fields=["state", "created_at"], name="thread_state_created"),
+            # A forum's most recently active threads, whatever their state (the unread markers).
+            models.Index(fields=["forum", "-last_post_at"], name="thread_forum_recent"),
         ]
 
     def __str__(self) -> str:
@@ -121,12 +123,16 @@ class Post(models.Model):
 
 
 class PostEdit(models.Model):
-    """What a post said before one edit, and who changed it."""
+    """What a post said before one edit, which attachments it added and removed, and who changed it."""
 
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="edits")
     editor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body_before = models.TextField()
     edited_at = models.DateTimeField()
+    # What the edit did to the attachments, as [{"id": 7, "name": "cat.png"}, ...]: the names are kept
+    # because a removed attachment's row and files are gone.
+    attachments_added = models.JSONField(default=list, blank=True)
+    attachments_removed = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["post", "edited_at", "id"]
@@ -217,3 +223,59 @@ class MemberScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.reactions_received}"
+
+
+BOOKMARK_NOTE_MAX_LENGTH = 200
+
+
+class Bookmark(models.Model):
+    """A post a member keeps for later, with a note of their own. It stays when the post goes out of
+    their sight (deleted, moved, pending): the list hides it then rather than losing it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    note = models.CharField(_("note"), max_length=BOOKMARK_NOTE_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user", "-created_at", "-id"]
+        verbose_name = _("bookmark")
+        verbose_name_plural = _("bookmarks")
+        constraints = [models.UniqueConstraint(fields=["user", "post"], name="bookmark_user_post")]
+        indexes = [models.Index(fields=["user", "-created_at", "-id"], name="bookmark_user_newest")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} keeps {self.post_id}"
+
+
+class Draft(models.Model):
+    """What a member is writing and has not sent yet, kept as they type: a reply in a thread
+    (``thread`` set, no title) or a new thread in a forum (``forum`` set). One per member and target."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    forum = models.ForeignKey(Forum, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    body = models.TextField(blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "thread"], condition=models.Q(thread__isnull=False), name="draft_user_thread"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "forum"], condition=models.Q(forum__isnull=False), name="draft_user_forum"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(thread__isnull=False, forum__isnull=True)
+                | models.Q(thread__isnull=True, forum__isnull=False),
+                name="draft_one_target",
+            ),
+        ]
+        # The periodic cleanup finds the old ones by this.
+        indexes = [models.Index(fields=["updated_at"], name="draft_updated")]
+
+    def __str__(self) -> str:
+        target = f"thread {self.thread_id}" if self.thread_id else f"forum {self.forum_id}"
+        return f"draft of {self.user_id} in {target}"

@@ -16,12 +16,16 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Lower
+from django.db.models.functions import Lower, Substr
+from django.utils import timezone
 
 from apps.authorization.services import PermissionSet, permissions_for
 from apps.thread.models import (
     REACTION_LABELS,
+    Bookmark,
+    Draft,
     Forum,
     ForumKind,
     Post,
@@ -104,6 +108,11 @@ class ForumNode:
     last_thread_title: str = ""
     last_poster: str = ""
     children: tuple[int, ...] = field(default=())
+    # With the subforums the viewer may see (forum_tree fills them in; a bare node counts itself).
+    total_thread_count: int = -1
+    total_post_count: int = -1
+    # Something in the forum or its subforums the member has not read (forum_tree; False for guests).
+    is_unread: bool = False
 
     @property
     def is_category(self) -> bool:
@@ -157,24 +166,97 @@ def forums_visible(*, viewer: Viewer) -> dict[int, ForumNode]:
     return ordered
 
 
-def forum_index(*, viewer: Viewer) -> list[ForumNode]:
-    """The tree for the index page with each forum's last thread and last poster: three queries."""
-    forums = forums_visible(viewer=viewer)
-    thread_ids = [node.last_thread_id for node in forums.values() if node.last_thread_id is not None]
+def unread_cutoff() -> datetime.datetime:
+    """Threads quiet since before this are read for everyone: no marker lights up for old news."""
+    return timezone.now() - datetime.timedelta(days=settings.THREAD_UNREAD_DAYS)
+
+
+def _subtree(forums: dict[int, ForumNode], forum_id: int) -> list[ForumNode]:
+    nodes = [forums[forum_id]]
+    for child in forums[forum_id].children:
+        nodes.extend(_subtree(forums, child))
+    return nodes
+
+
+# How many of a forum's most recently active threads the unread marker of the forum looks at.
+UNREAD_THREADS_CHECKED = 25
+
+
+def _forums_with_unread(viewer: Viewer, forum_ids: Sequence[int]) -> set[int]:
+    """Which of the forums hold, among their most recently active threads the member may see (at most
+    UNREAD_THREADS_CHECKED, active since the cutoff), one not read to its end. One query reading a few
+    index entries per forum: a member who never reads an old thread is not told about it forever, and
+    the marker costs the same whatever the forum holds."""
+    if viewer.user_id is None or not forum_ids:
+        return set()
+    visible = "" if viewer.moderator else "AND (t.state = %s OR t.author_id = %s)"
+    visible_params: list[object] = [] if viewer.moderator else [ThreadState.APPROVED, viewer.user_id]
+    query = f"""
+        SELECT f.id FROM unnest(%s::bigint[]) AS f(id)
+        WHERE EXISTS (
+            SELECT 1 FROM (
+                SELECT t.id, t.last_position FROM thread_thread t
+                WHERE t.forum_id = f.id AND t.deleted_at IS NULL AND t.last_post_at > %s {visible}
+                ORDER BY t.last_post_at DESC LIMIT %s
+            ) AS recent
+            WHERE NOT EXISTS (
+                SELECT 1 FROM thread_readmark r
+                WHERE r.user_id = %s AND r.thread_id = recent.id
+                    AND r.last_read_position >= recent.last_position
+            )
+        )
+    """
+    # Only the fixed visibility clause above is formatted in; every value is a parameter.
+    params = [list(forum_ids), unread_cutoff(), *visible_params, UNREAD_THREADS_CHECKED, viewer.user_id]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return {row[0] for row in cursor.fetchall()}
+
+
+def forum_tree(*, viewer: Viewer, forums: dict[int, ForumNode], forum_ids: Sequence[int]) -> list[ForumNode]:
+    """The forums ``forum_ids`` (of ``forums_visible``) ready to list: counters and the last post taken
+    over each one's visible subforums too, the last thread's title and poster, and the member's unread
+    marker. Three queries at most, whatever the tree holds."""
+    subtrees = {forum_id: _subtree(forums, forum_id) for forum_id in forum_ids}
+    latest: dict[int, ForumNode] = {}
+    for forum_id, nodes in subtrees.items():
+        active = [node for node in nodes if node.last_post_at is not None and node.last_thread_id is not None]
+        if active:
+            latest[forum_id] = max(active, key=lambda node: (node.last_post_at, node.last_post_id or 0))
+    thread_ids = {node.last_thread_id for node in latest.values() if node.last_thread_id is not None}
     threads = {
         row["id"]: row
         for row in Thread.objects.filter(id__in=thread_ids).values("id", "title", "last_poster_id")
     }
     names = _usernames(row["last_poster_id"] for row in threads.values())
+    with_unread = _forums_with_unread(
+        viewer, list({node.id for nodes in subtrees.values() for node in nodes if not node.is_category})
+    )
     result = []
-    for node in forums.values():
-        thread = threads.get(node.last_thread_id) if node.last_thread_id is not None else None
-        if thread is None:
-            result.append(node)
-            continue
-        poster = names.get(thread["last_poster_id"] or 0, "")
-        result.append(replace(node, last_thread_title=thread["title"], last_poster=poster))
+    for forum_id in forum_ids:
+        nodes = subtrees[forum_id]
+        last = latest.get(forum_id)
+        thread = threads.get(last.last_thread_id) if last is not None and last.last_thread_id else None
+        result.append(
+            replace(
+                forums[forum_id],
+                total_thread_count=sum(node.thread_count for node in nodes),
+                total_post_count=sum(node.post_count for node in nodes),
+                last_post_id=last.last_post_id if thread is not None and last is not None else None,
+                last_post_at=last.last_post_at if thread is not None and last is not None else None,
+                last_thread_id=thread["id"] if thread is not None else None,
+                last_thread_title=thread["title"] if thread is not None else "",
+                last_poster=names.get(thread["last_poster_id"] or 0, "") if thread is not None else "",
+                is_unread=any(node.id in with_unread for node in nodes),
+            )
+        )
     return result
+
+
+def forum_index(*, viewer: Viewer) -> list[ForumNode]:
+    """The whole tree for the index page (see forum_tree): four queries."""
+    forums = forums_visible(viewer=viewer)
+    return forum_tree(viewer=viewer, forums=forums, forum_ids=list(forums))
 
 
 def forum_path(*, forums: dict[int, ForumNode], forum_id: int) -> list[ForumNode]:
@@ -268,6 +350,7 @@ def _with_read_position(threads: QuerySet[Thread], viewer: Viewer) -> QuerySet[T
 def _thread_rows(rows: Sequence[dict[str, Any]], viewer: Viewer) -> tuple[ThreadRow, ...]:
     names = _usernames([*(row["author_id"] for row in rows), *(row["last_poster_id"] for row in rows)])
     signed_in = viewer.user_id is not None
+    cutoff = unread_cutoff()
     result = []
     for row in rows:
         read_position = row.get("read_position")
@@ -289,8 +372,11 @@ def _thread_rows(rows: Sequence[dict[str, Any]], viewer: Viewer) -> tuple[Thread
                 last_poster=names.get(row["last_poster_id"], ""),
                 reply_count=max(0, row["post_count"] - 1),
                 last_position=row["last_position"],
-                is_new=signed_in and read_position is None,
-                is_unread=signed_in and read_position is not None and read_position < row["last_position"],
+                is_new=signed_in and read_position is None and row["last_post_at"] > cutoff,
+                is_unread=signed_in
+                and read_position is not None
+                and read_position < row["last_position"]
+                and row["last_post_at"] > cutoff,
                 read_position=read_position,
             )
         )
@@ -379,6 +465,9 @@ class PostRow:
     # One per configured kind, in order; the viewer's own kind, None if they have not reacted.
     reactions: tuple[ReactionCount, ...] = ()
     my_reaction: str | None = None
+    # Whether the viewer keeps it (bookmarks); None where no bookmark button is offered (guests, a
+    # thread that is not approved).
+    bookmarked: bool | None = None
 
     @property
     def reaction_counts(self) -> dict[str, int]:
@@ -432,24 +521,35 @@ def post_page(
     *, thread: ThreadRow, page: int = 1, read_position: int | None = None, viewer_id: int | None = None
 ) -> Page[PostRow]:
     """A page of a thread's posts in order, their authors' names in one query, their attachments in
-    one and the viewer's reactions in one (five queries; four for a guest)."""
+    one, the viewer's reactions in one and the viewer's bookmarks in one (five queries; three for a guest)."""
     posts = _visible_posts(thread.id)
-    total = posts.count()
+    # The thread keeps the count of its visible posts, changed in the transactions that change them.
+    total = thread.reply_count + 1
     number = _page_number(page, total, POSTS_PER_PAGE)
     start = (number - 1) * POSTS_PER_PAGE
-    rows = list(
-        posts.order_by("position").values(
-            "id",
-            "thread_id",
-            "author_id",
-            "position",
-            "body",
-            "body_html",
-            "created_at",
-            "edited_at",
-            "reaction_counts",
-        )[start : start + POSTS_PER_PAGE]
-    )
+    rows = list(posts.order_by("position").values(*_POST_FIELDS)[start : start + POSTS_PER_PAGE])
+    items = _post_rows(rows, thread=thread, read_position=read_position, viewer_id=viewer_id)
+    return Page(items=items, number=number, per_page=POSTS_PER_PAGE, total=total)
+
+
+_POST_FIELDS = (
+    "id",
+    "thread_id",
+    "author_id",
+    "position",
+    "body",
+    "body_html",
+    "created_at",
+    "edited_at",
+    "reaction_counts",
+)
+
+
+def _post_rows(
+    rows: Sequence[dict[str, Any]], *, thread: ThreadRow, read_position: int | None, viewer_id: int | None
+) -> tuple[PostRow, ...]:
+    """Posts as a page shows them to the viewer: what they need besides their own row is read for
+    all of them at once (post_page, and post_row for one post)."""
     post_ids = [row["id"] for row in rows]
     names = _usernames(row["author_id"] for row in rows)
     attachments = attachments_of(post_ids=post_ids)
@@ -458,6 +558,9 @@ def post_page(
         mine = dict(
             Reaction.objects.filter(user_id=viewer_id, post_id__in=post_ids).values_list("post_id", "kind")
         )
+    kept: set[int] | None = None
+    if viewer_id is not None and thread.state == ThreadState.APPROVED:
+        kept = bookmarked_among(user_id=viewer_id, post_ids=post_ids)
     items = []
     for row in rows:
         counts: dict[str, Any] = row["reaction_counts"] or {}
@@ -476,9 +579,10 @@ def post_page(
                 attachments=attachments.get(row["id"], ()),
                 reactions=_reactions(counts, mine.get(row["id"])),
                 my_reaction=mine.get(row["id"]),
+                bookmarked=None if kept is None else row["id"] in kept,
             )
         )
-    return Page(items=tuple(items), number=number, per_page=POSTS_PER_PAGE, total=total)
+    return tuple(items)
 
 
 def page_of_position(*, thread_id: int, position: int) -> int:
@@ -627,3 +731,156 @@ def attachment_for_download(*, viewer: Viewer, attachment_id: int) -> Attachment
 
 def my_reaction(*, user_id: int, post_id: int) -> str | None:
     return Reaction.objects.filter(user_id=user_id, post_id=post_id).values_list("kind", flat=True).first()
+
+
+# --- Live thread pages --------------------------------------------------------------------------------
+
+
+def thread_is_readable(*, viewer: Viewer, thread_id: int) -> bool:
+    """Whether the viewer may read a thread, as its page decides (two queries; none for a bad id):
+    not deleted, public or theirs (or anything, for moderators), in a forum whose read permission they
+    hold. False when there is no such thread, so that nobody learns which ids exist."""
+    if not 0 < thread_id < 2**63:
+        return False
+    forum_id = threads_visible_to(viewer).filter(pk=thread_id).values_list("forum_id", flat=True).first()
+    return forum_id is not None and forum_id in forums_visible(viewer=viewer)
+
+
+def post_row(*, thread: ThreadRow, post_id: int, viewer_id: int | None) -> PostRow | None:
+    """One post of ``thread``, not deleted, as its page shows it to the viewer, or None. Whether the
+    viewer may see the thread is the caller's check (the thread comes from ``thread_row``)."""
+    if not 0 < post_id < 2**63:
+        return None
+    rows = list(_visible_posts(thread.id).filter(pk=post_id).values(*_POST_FIELDS))
+    if not rows:
+        return None
+    # On the viewer's screen from now on: not unread.
+    return _post_rows(rows, thread=thread, read_position=None, viewer_id=viewer_id)[0]
+
+
+def post_reaction_counts(*, post_id: int) -> dict[str, int] | None:
+    """A post's reaction counts now (kinds with none left out), or None when it is deleted or gone."""
+    row = Post.objects.filter(pk=post_id, deleted_at__isnull=True).values_list("reaction_counts", flat=True)
+    found = list(row[:1])
+    if not found:
+        return None
+    return {str(kind): int(count) for kind, count in (found[0] or {}).items() if int(count) > 0}
+
+
+# --- Bookmarks and drafts -----------------------------------------------------------------------------
+
+BOOKMARKS_PER_PAGE = 20
+# How much of a post's source the bookmark list reads and shows.
+BOOKMARK_EXCERPT_LENGTH = 200
+
+
+def bookmarked_among(*, user_id: int, post_ids: Sequence[int]) -> set[int]:
+    """The posts among ``post_ids`` the member keeps (one query; none for no posts)."""
+    if not post_ids:
+        return set()
+    return set(
+        Bookmark.objects.filter(user_id=user_id, post_id__in=list(post_ids)).values_list("post_id", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class BookmarkRow:
+    post_id: int
+    thread_id: int
+    thread_title: str
+    author_id: int
+    author: str
+    position: int
+    excerpt: str
+    post_created_at: datetime.datetime
+    note: str
+    created_at: datetime.datetime
+
+
+def _excerpt(source: str) -> str:
+    flat = " ".join(source.split())
+    return (
+        flat if len(flat) <= BOOKMARK_EXCERPT_LENGTH else flat[: BOOKMARK_EXCERPT_LENGTH - 1].rstrip() + "…"
+    )
+
+
+def bookmarks_shown(*, viewer: Viewer) -> QuerySet[Bookmark]:
+    """The member's bookmarks of posts they may see now: not deleted, in an approved thread not
+    deleted, in a forum they may read (one query to find the forums). The others are kept, not shown."""
+    if viewer.user_id is None:
+        return Bookmark.objects.none()
+    forums = forums_visible(viewer=viewer)
+    return Bookmark.objects.filter(
+        user_id=viewer.user_id,
+        post__deleted_at__isnull=True,
+        post__thread__deleted_at__isnull=True,
+        post__thread__state=ThreadState.APPROVED,
+        post__thread__forum_id__in=list(forums),
+    )
+
+
+def bookmark_page(*, viewer: Viewer, page: int = 1, per_page: int = BOOKMARKS_PER_PAGE) -> Page[BookmarkRow]:
+    """A page of the member's bookmarks they may still see, newest first, with each post's thread,
+    author and the start of its text: the forums, the count, the rows and the authors' names (four
+    queries, whatever the page holds)."""
+    if viewer.user_id is None:
+        return Page(items=(), number=1, per_page=per_page, total=0)
+    bookmarks = bookmarks_shown(viewer=viewer)
+    total = bookmarks.count()
+    number = _page_number(page, total, per_page)
+    start = (number - 1) * per_page
+    rows = list(
+        bookmarks.order_by("-created_at", "-id")
+        .annotate(excerpt=Substr("post__body", 1, BOOKMARK_EXCERPT_LENGTH * 2))
+        .values(
+            "post_id",
+            "note",
+            "created_at",
+            "excerpt",
+            "post__thread_id",
+            "post__thread__title",
+            "post__author_id",
+            "post__position",
+            "post__created_at",
+        )[start : start + per_page]
+    )
+    names = _usernames(row["post__author_id"] for row in rows)
+    items = tuple(
+        BookmarkRow(
+            post_id=row["post_id"],
+            thread_id=row["post__thread_id"],
+            thread_title=row["post__thread__title"],
+            author_id=row["post__author_id"],
+            author=names.get(row["post__author_id"], ""),
+            position=row["post__position"],
+            excerpt=_excerpt(row["excerpt"] or ""),
+            post_created_at=row["post__created_at"],
+            note=row["note"],
+            created_at=row["created_at"],
+        )
+        for row in rows
+    )
+    return Page(items=items, number=number, per_page=per_page, total=total)
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    thread_id: int | None
+    forum_id: int | None
+    title: str
+    body: str
+    updated_at: datetime.datetime
+
+
+def draft_of(*, user_id: int, thread_id: int | None = None, forum_id: int | None = None) -> DraftRow | None:
+    """The member's draft of a reply in a thread or of a new thread in a forum, or None (one query).
+    Whether they may still post there is the caller's check."""
+    drafts = Draft.objects.filter(user_id=user_id)
+    if thread_id is not None:
+        drafts = drafts.filter(thread_id=thread_id)
+    elif forum_id is not None:
+        drafts = drafts.filter(forum_id=forum_id)
+    else:
+        return None
+    row = drafts.values("thread_id", "forum_id", "title", "body", "updated_at").first()
+    return None if row is None else DraftRow(**row)

@@ -11,7 +11,7 @@ and threads are kept right in the transaction of each change, under row locks ta
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
@@ -25,13 +25,14 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from apps.authorization.services import limit, quota_consume, quota_refund, require
+from apps.authorization.services import limit, permissions_for_many, quota_consume, quota_refund, require
 from apps.thread import selectors
 from apps.thread.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
     ReactionAdded,
+    ReactionCleared,
     ThreadApproved,
     ThreadClosed,
     ThreadCreated,
@@ -42,10 +43,13 @@ from apps.thread.events import (
 )
 from apps.thread.models import (
     BODY_MAX_LENGTH,
+    BOOKMARK_NOTE_MAX_LENGTH,
     MAX_DEPTH,
     PENDING_ATTACHMENTS_MAX,
     REASON_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Bookmark,
+    Draft,
     Forum,
     ForumKind,
     MemberScore,
@@ -56,21 +60,33 @@ from apps.thread.models import (
     Thread,
     ThreadState,
 )
-from forum.bus import publish
+from forum import bus, pagecache
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from forum.events import Event
 from forum.markup import MentionTarget, QuoteTarget, render
 from forum.uploads import accept_upload, default_policy, delete_upload
 
 __all__ = [
     "AttachmentRef",
+    "BookmarkRef",
+    "DraftRef",
     "ForumRef",
     "PostRef",
     "ReactionRef",
     "ThreadRef",
     "attachment_count_check",
     "attachment_upload",
+    "attachments_delete_orphans",
     "attachments_discard",
+    "bookmark_remove",
+    "bookmark_set",
+    "draft_delete",
+    "draft_get",
+    "draft_save",
+    "drafts_delete_stale",
     "forum_create",
+    "forum_names_visible_to",
+    "forum_visible_to",
     "moderation_require",
     "post_create",
     "post_delete",
@@ -86,12 +102,22 @@ __all__ = [
     "thread_mark_read",
     "thread_move",
     "thread_pin",
+    "thread_readers_filter",
     "thread_reject",
     "thread_reopen",
+    "thread_titles_visible_to",
     "thread_unpin",
+    "thread_visible_to",
 ]
 
 MODERATE = selectors.MODERATE_PERMISSION
+
+
+def publish(event: Event) -> None:
+    """Every fact this app publishes is also something guests' pages show: publish it to the outbox
+    and let the cached guest pages go once the transaction commits (forum.pagecache)."""
+    bus.publish(event)
+    pagecache.changed("thread")
 
 
 @dataclass(frozen=True)
@@ -385,6 +411,7 @@ def thread_create(
             thread.first_post_id = thread.last_post_id = post.pk
             thread.save(update_fields=["first_post_id", "last_post_id"])
             _attach(author_id, post.pk, attachment_ids)
+            _drafts_discard(author_id, forum_id=forum_id)  # sent: the draft of it is done with
             if public:
                 Forum.objects.filter(pk=forum_id).update(
                     thread_count=F("thread_count") + 1,
@@ -394,6 +421,8 @@ def thread_create(
                     last_post_at=now,
                 )
                 _publish_public(thread, post, rendered)
+            # The author has read what they wrote: no "new" marker on their own thread.
+            thread_mark_read(user_id=author_id, thread_id=thread.pk, position=1)
         return _thread_ref(thread)
 
     return _paid(author_id, "thread.create_per_day", create)
@@ -440,6 +469,7 @@ def _moderated(moderator_id: int, thread_id: int, change: Callable[[Thread], lis
         fields = change(thread)
         if fields:
             thread.save(update_fields=fields)
+            pagecache.changed("thread")  # pinning, say, publishes no event but moves the thread
     return _thread_ref(thread)
 
 
@@ -639,6 +669,7 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
                 created_at=now,
             )
             _attach(author_id, post.pk, attachment_ids)
+            _drafts_discard(author_id, thread_id=thread_id)  # sent: the draft of it is done with
             thread.last_position = position
             thread.post_count += 1
             thread.last_post_id = post.pk
@@ -707,30 +738,69 @@ def _post_for_change(user_id: int, post_id: int) -> tuple[selectors.Viewer, Post
     return viewer, post, thread
 
 
-def post_edit(*, editor_id: int, post_id: int, body: str) -> PostRef:
+def post_edit(
+    *,
+    editor_id: int,
+    post_id: int,
+    body: str | None = None,
+    attachment_ids: Sequence[int] = (),
+    remove_attachment_ids: Sequence[int] = (),
+) -> PostRef:
     """Change a post: its author within the edit window, moderators at any time. The text before is
-    kept (PostEdit). Publishes ``thread.post_edited`` with the members newly mentioned."""
-    body = _clean_body(body)
+    kept (PostEdit), with the attachments the edit added and removed. Publishes ``thread.post_edited``
+    with the members newly mentioned.
+
+    ``body`` None keeps the text. ``attachment_ids`` are the editor's uploads not yet on a post, as
+    for ``post_create``; the post then holds at most the editor's ``post.attachments_max`` (removing
+    is always allowed). ``remove_attachment_ids`` are attachments of this post: their rows go, and
+    their files after the commit. An id that is not what it should be refuses the whole edit (404
+    ``attachment_unknown``, whose upload it is never shown)."""
+    body = None if body is None else _clean_body(body)
+    adding = _attachment_ids_clean(attachment_ids)
+    removing = _attachment_ids_clean(remove_attachment_ids)
+    most = limit(user_id=editor_id, permission="post.attachments_max") if adding else None
     with transaction.atomic():
         _viewer, post, thread = _post_for_change(editor_id, post_id)
-        if body == post.body:
+        text_changed = body is not None and body != post.body
+        if not text_changed and not adding and not removing:
             return _post_ref(post)
-        # Quotes resolve as the author would see them, whoever edits.
-        author = selectors.viewer_for(user_id=post.author_id)
-        before = _render_body(post.body, viewer=author)
-        rendered = _render_body(body, viewer=author)
+        removed = _detach(post.pk, removing)
+        added = _attach_to_edited(editor_id, post.pk, adding)
+        if most is not None and added:
+            total = PostAttachment.objects.filter(post_id=post.pk).count()
+            if total > most:
+                message = _("At most %(count)d attachments on one post.") % {"count": most}
+                raise ValidationFailed(
+                    message, code="too_many_attachments", fields={"attachment_ids": [message]}
+                )
         now = timezone.now()
-        PostEdit.objects.create(post=post, editor_id=editor_id, body_before=post.body, edited_at=now)
-        post.body = body
-        post.body_html = rendered.html
-        post.edited_at = now
-        post.save(update_fields=["body", "body_html", "edited_at"])
-        if thread.state == ThreadState.APPROVED:
+        PostEdit.objects.create(
+            post=post,
+            editor_id=editor_id,
+            body_before=post.body,
+            edited_at=now,
+            attachments_added=added,
+            attachments_removed=removed,
+        )
+        newly: tuple[int, ...] = ()
+        fields = ["edited_at"]
+        if text_changed:
+            assert body is not None
+            # Quotes resolve as the author would see them, whoever edits.
+            author = selectors.viewer_for(user_id=post.author_id)
+            before = _render_body(post.body, viewer=author)
+            rendered = _render_body(body, viewer=author)
             newly = tuple(
                 uid
                 for uid in rendered.mentioned_ids
                 if uid not in before.mentioned_ids and uid != post.author_id
             )
+            post.body = body
+            post.body_html = rendered.html
+            fields += ["body", "body_html"]
+        post.edited_at = now
+        post.save(update_fields=fields)
+        if thread.state == ThreadState.APPROVED:
             publish(
                 PostEdited(
                     post_id=post.pk,
@@ -824,6 +894,56 @@ def _attach(author_id: int, post_id: int, attachment_ids: Sequence[int]) -> None
     PostAttachment.objects.filter(pk__in=wanted).update(post_id=post_id)
 
 
+def _attachment_ids_clean(attachment_ids: Sequence[int]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(attachment_ids))
+
+
+# What PostEdit keeps of each attachment an edit added or removed: the removed ones' rows are gone.
+_AttachmentTrace = dict[str, int | str]
+
+
+def _attach_to_edited(editor_id: int, post_id: int, attachment_ids: Sequence[int]) -> list[_AttachmentTrace]:
+    """Put the editor's pending uploads on a post being edited (inside its transaction, under the
+    post's lock). Anything else among ``attachment_ids`` refuses the whole edit with a 404: another
+    member's upload is not shown to exist."""
+    if not attachment_ids:
+        return []
+    wanted = [pk for pk in attachment_ids if 0 < pk < 2**63]
+    rows = list(
+        PostAttachment.objects.select_for_update()
+        .filter(pk__in=wanted, uploader_id=editor_id, post__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "original_name")
+    )
+    if len(rows) != len(attachment_ids):
+        message = _("An attachment is not one of your uploads waiting for a post.")
+        raise NotFound(message, code="attachment_unknown", fields={"attachment_ids": [message]})
+    PostAttachment.objects.filter(pk__in=wanted).update(post_id=post_id)
+    return [{"id": pk, "name": name} for pk, name in rows]
+
+
+def _detach(post_id: int, attachment_ids: Sequence[int]) -> list[_AttachmentTrace]:
+    """Delete attachments of a post (inside its transaction, under the post's lock); their files go
+    after the commit. An id that is not on this post refuses the whole edit with a 404."""
+    if not attachment_ids:
+        return []
+    wanted = [pk for pk in attachment_ids if 0 < pk < 2**63]
+    rows = list(
+        PostAttachment.objects.select_for_update()
+        .filter(pk__in=wanted, post_id=post_id)
+        .order_by("pk")
+        .values_list("pk", "original_name", "storage_key", "thumbnail_key")
+    )
+    if len(rows) != len(attachment_ids):
+        message = _("There is no such attachment on this post.")
+        raise NotFound(message, code="attachment_unknown", fields={"remove_attachment_ids": [message]})
+    PostAttachment.objects.filter(pk__in=[row[0] for row in rows]).delete()
+    for _pk, _name, key, thumbnail in rows:
+        # robust: storage that fails now leaves a file behind (logged), never a 500 for a committed edit.
+        transaction.on_commit(partial(delete_upload, key, thumbnail or None), robust=True)
+    return [{"id": pk, "name": name} for pk, name, _key, _thumbnail in rows]
+
+
 def attachment_upload(
     *, uploader_id: int, file: UploadedFile[bytes], field_name: str = "file"
 ) -> AttachmentRef:
@@ -875,6 +995,43 @@ def attachments_discard(*, uploader_id: int, attachment_ids: Sequence[int]) -> i
         for _pk, key, thumbnail in rows:
             transaction.on_commit(partial(delete_upload, key, thumbnail or None))
     return len(rows)
+
+
+# Uploads deleted per transaction by ``attachments_delete_orphans``.
+ORPHAN_BATCH_SIZE = 100
+
+
+def attachments_delete_orphans(
+    *, older_than: datetime.timedelta | None = None, batch_size: int = ORPHAN_BATCH_SIZE
+) -> int:
+    """Delete uploads that no post took within ``older_than`` (THREAD_UPLOAD_ORPHAN_HOURS by default),
+    rows and files (thumbnails too), ``batch_size`` at a time. Returns how many went.
+
+    Only uploads without a post: a soft-deleted post keeps its attachments for the moderators. Rows a
+    post being written holds locked are skipped (that post takes them, or a later run deletes them).
+    Each batch deletes its files before its rows commit, so a run that fails halfway leaves rows
+    whose files may be gone, and the next run finishes them (a file already gone is no error); the
+    other order would leave files that no row knows of. Safe to run twice, or twice at once.
+    """
+    if older_than is None:
+        older_than = datetime.timedelta(hours=float(settings.THREAD_UPLOAD_ORPHAN_HOURS))
+    batch_size = max(1, batch_size)
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                PostAttachment.objects.select_for_update(skip_locked=True)
+                .filter(post__isnull=True, created_at__lt=cutoff)
+                .order_by("pk")
+                .values_list("pk", "storage_key", "thumbnail_key")[:batch_size]
+            )
+            for _pk, key, thumbnail in rows:
+                delete_upload(key, thumbnail or None)
+            PostAttachment.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
+        deleted += len(rows)
+        if len(rows) < batch_size:
+            return deleted
 
 
 # --- Reactions ----------------------------------------------------------------------------------------
@@ -971,7 +1128,8 @@ def reaction_set(*, user_id: int, post_id: int, kind: str) -> ReactionRef:
 
 
 def reaction_clear(*, user_id: int, post_id: int) -> ReactionRef:
-    """Take one's reaction back (nothing happens when there is none)."""
+    """Take one's reaction back (nothing happens when there is none). Publishes
+    ``thread.reaction_cleared`` when there was one."""
     with transaction.atomic():
         post = _post_for_reaction(user_id, post_id)
         existing = Reaction.objects.filter(post_id=post_id, user_id=user_id).first()
@@ -980,6 +1138,15 @@ def reaction_clear(*, user_id: int, post_id: int) -> ReactionRef:
             _count(post, existing.kind, -1)
             post.save(update_fields=["reaction_counts"])
             _score(post.author_id, -1)
+            publish(
+                ReactionCleared(
+                    post_id=post_id,
+                    thread_id=post.thread_id,
+                    post_author_id=post.author_id,
+                    reactor_id=user_id,
+                    kind=existing.kind,
+                )
+            )
     return ReactionRef(post_id=post_id, kind=None, counts=dict(post.reaction_counts))
 
 
@@ -988,3 +1155,263 @@ def reaction_scores_for(*, user_ids: Sequence[int]) -> dict[int, int]:
     wanted = {user_id for user_id in user_ids if 0 < user_id < 2**63}
     found = dict(MemberScore.objects.filter(user_id__in=wanted).values_list("user_id", "reactions_received"))
     return {user_id: int(found.get(user_id, 0)) for user_id in wanted}
+
+
+# --- Who may see what, for other apps -----------------------------------------------------------------
+# Other apps (notifications first) ask here before they tell a member about a thread, so that nobody
+# learns of a thread they could not open. The answers are the thread page's own rules.
+
+
+def thread_visible_to(*, user_id: int, thread_id: int) -> bool:
+    """Whether the member may read the thread, as its page decides (False for no such thread)."""
+    return selectors.thread_is_readable(viewer=selectors.viewer_for(user_id=user_id), thread_id=thread_id)
+
+
+def forum_visible_to(*, user_id: int, forum_id: int) -> bool:
+    """Whether the member may see the forum (its read permission and its parents')."""
+    return forum_id in selectors.forums_visible(viewer=selectors.viewer_for(user_id=user_id))
+
+
+def thread_readers_filter(*, thread_id: int, user_ids: Collection[int]) -> set[int]:
+    """The members among ``user_ids`` who may read the thread, in three queries whatever their number
+    (the thread, the forum tree, everyone's permissions at once): what a reply to a thread with a
+    thousand watchers costs. Accounts that are gone or deactivated are left out."""
+    wanted = {user_id for user_id in user_ids if 0 < user_id < 2**63}
+    if not wanted or not 0 < thread_id < 2**63:
+        return set()
+    thread = (
+        Thread.objects.filter(pk=thread_id, deleted_at__isnull=True)
+        .values("forum_id", "state", "author_id")
+        .first()
+    )
+    if thread is None:
+        return set()
+    forums = {
+        pk: (parent_id, read)
+        for pk, parent_id, read in Forum.objects.values_list("pk", "parent_id", "read_permission")
+    }
+    chain: list[str] = []
+    forum_id: int | None = thread["forum_id"]
+    while forum_id is not None and len(chain) <= MAX_DEPTH:
+        if forum_id not in forums:
+            return set()
+        forum_id, read_permission = forums[forum_id]
+        chain.append(read_permission)
+    readers = set()
+    for user_id, held in permissions_for_many(user_ids=wanted).items():
+        if held.user_id is None:  # no account, or a deactivated one
+            continue
+        viewer = selectors.Viewer(user_id=user_id, permissions=held)
+        if not all(viewer.can(permission) for permission in chain):
+            continue
+        if (
+            thread["state"] != ThreadState.APPROVED
+            and thread["author_id"] != user_id
+            and not viewer.moderator
+        ):
+            continue
+        readers.add(user_id)
+    return readers
+
+
+def thread_titles_visible_to(*, user_id: int | None, thread_ids: Collection[int]) -> dict[int, str]:
+    """The titles of the threads among ``thread_ids`` the member may read (three queries); the others
+    are left out, as if they did not exist."""
+    wanted = [thread_id for thread_id in set(thread_ids) if 0 < thread_id < 2**63]
+    if not wanted:
+        return {}
+    viewer = selectors.viewer_for(user_id=user_id)
+    forums = selectors.forums_visible(viewer=viewer)
+    rows = (
+        selectors.threads_visible_to(viewer)
+        .filter(pk__in=wanted, forum_id__in=list(forums))
+        .values_list("pk", "title")
+    )
+    return {int(pk): str(title) for pk, title in rows}
+
+
+def forum_names_visible_to(*, user_id: int | None, forum_ids: Collection[int]) -> dict[int, str]:
+    """The names of the forums among ``forum_ids`` the member may see (two queries)."""
+    forums = selectors.forums_visible(viewer=selectors.viewer_for(user_id=user_id))
+    return {forum_id: forums[forum_id].name for forum_id in set(forum_ids) if forum_id in forums}
+
+
+# --- Bookmarks ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookmarkRef:
+    post_id: int
+    note: str
+    created_at: datetime.datetime
+
+
+def _post_to_bookmark(user_id: int, post_id: int, *, keeping: bool) -> None:
+    """Refuse a post the member may not see (404, as for one that does not exist); to keep one, its
+    thread must also be public (409 ``thread_pending``): the list shows nothing else."""
+    viewer = selectors.viewer_for(user_id=user_id)
+    location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id)
+    if thread is None or thread.forum_id not in selectors.forums_visible(viewer=viewer):
+        raise NotFound(_("There is no such post."))
+    if keeping and thread.state != ThreadState.APPROVED:
+        raise Conflict(_("The thread awaits moderation."), code="thread_pending")
+
+
+def _clean_note(note: str) -> str:
+    note = " ".join(note.split())
+    if len(note) > BOOKMARK_NOTE_MAX_LENGTH:
+        message = _("At most %(count)d characters.") % {"count": BOOKMARK_NOTE_MAX_LENGTH}
+        raise ValidationFailed(message, fields={"note": [message]})
+    return note
+
+
+def bookmark_set(*, user_id: int, post_id: int, note: str | None = None) -> BookmarkRef:
+    """Keep a post the member may see, once, with a short note of theirs (at most
+    BOOKMARK_NOTE_MAX_LENGTH characters); on a post kept already, change the note. ``note`` None
+    leaves the note as it is (empty on a new bookmark)."""
+    cleaned = None if note is None else _clean_note(note)
+    _post_to_bookmark(user_id, post_id, keeping=True)
+    with transaction.atomic():
+        bookmark, created = Bookmark.objects.get_or_create(
+            user_id=user_id, post_id=post_id, defaults={"note": cleaned or "", "created_at": timezone.now()}
+        )
+        if not created and cleaned is not None and cleaned != bookmark.note:
+            bookmark.note = cleaned
+            bookmark.save(update_fields=["note"])
+    return BookmarkRef(post_id=post_id, note=bookmark.note, created_at=bookmark.created_at)
+
+
+def bookmark_remove(*, user_id: int, post_id: int) -> None:
+    """Stop keeping a post (nothing happens when it is not kept); 404 for a post the member may not see."""
+    _post_to_bookmark(user_id, post_id, keeping=False)
+    Bookmark.objects.filter(user_id=user_id, post_id=post_id).delete()
+
+
+# --- Drafts -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftRef:
+    """What a member is writing: a reply in ``thread_id`` (no title) or a new thread in ``forum_id``."""
+
+    thread_id: int | None
+    forum_id: int | None
+    title: str
+    body: str
+    updated_at: datetime.datetime
+
+
+def _draft_target(user_id: int, thread_id: int | None, forum_id: int | None, *, writing: bool) -> None:
+    """Refuse a draft's target the member may not see, or, to write one, may not post in (404 both:
+    a draft is only for where the member could send it)."""
+    if (thread_id is None) == (forum_id is None):
+        raise ValidationFailed(
+            _("A draft is of a reply in a thread or of a new thread in a forum."), code="draft_target"
+        )
+    viewer = selectors.viewer_for(user_id=user_id)
+    forums = selectors.forums_visible(viewer=viewer)
+    if thread_id is not None:
+        thread = selectors.thread_row(viewer=viewer, thread_id=thread_id) if 0 < thread_id < 2**63 else None
+        forum = None if thread is None else forums.get(thread.forum_id)
+        if thread is None or forum is None:
+            raise NotFound(_("There is no such thread."))
+        may_post = (
+            viewer.can("post.create")
+            and viewer.can(forum.post_permission)
+            and thread.state == ThreadState.APPROVED
+            and (not thread.closed or viewer.moderator)
+        )
+    else:
+        assert forum_id is not None
+        found = forums.get(forum_id) if 0 < forum_id < 2**63 else None
+        if found is None:
+            raise NotFound(_("There is no such forum."))
+        may_post = not found.is_category and viewer.can("thread.create") and viewer.can(found.post_permission)
+    if writing and not may_post:
+        raise NotFound(_("You may not post here."), code="cannot_post")
+
+
+def _draft_texts(title: str, body: str, *, reply: bool) -> None:
+    """The limits of a post and of a title; a reply has no title."""
+    problems: dict[str, list[str]] = {}
+    if reply and title.strip():
+        problems["title"] = [_("A reply has no title.")]
+    elif len(title) > TITLE_MAX_LENGTH:
+        problems["title"] = [_("At most %(count)d characters.") % {"count": TITLE_MAX_LENGTH}]
+    if len(body) > BODY_MAX_LENGTH:
+        problems["body"] = [_("At most %(count)d characters.") % {"count": BODY_MAX_LENGTH}]
+    if problems:
+        raise ValidationFailed(next(iter(problems.values()))[0], fields=problems)
+
+
+def _drafts_discard(user_id: int, *, thread_id: int | None = None, forum_id: int | None = None) -> None:
+    if thread_id is not None:
+        Draft.objects.filter(user_id=user_id, thread_id=thread_id).delete()
+    elif forum_id is not None:
+        Draft.objects.filter(user_id=user_id, forum_id=forum_id).delete()
+
+
+def draft_save(
+    *,
+    user_id: int,
+    thread_id: int | None = None,
+    forum_id: int | None = None,
+    title: str = "",
+    body: str = "",
+) -> DraftRef | None:
+    """Keep what the member is writing, as it is, in place of what was kept before: a reply in a
+    thread they may reply in, or a new thread in a forum they may start threads in (404 otherwise).
+    Nothing written (title and body blank) deletes the draft and returns None. The limits are a
+    post's and a title's (400); sending the post or thread deletes its draft."""
+    _draft_texts(title, body, reply=thread_id is not None)
+    _draft_target(user_id, thread_id, forum_id, writing=True)
+    if not title.strip() and not body.strip():
+        _drafts_discard(user_id, thread_id=thread_id, forum_id=forum_id)
+        return None
+    # One of the two is set (_draft_target checked); the other stays empty on a new row.
+    target = {"thread_id": thread_id} if thread_id is not None else {"forum_id": forum_id}
+    with transaction.atomic():
+        draft, _created = Draft.objects.update_or_create(
+            user_id=user_id,
+            **target,
+            defaults={"title": title, "body": body, "updated_at": timezone.now()},
+        )
+    return DraftRef(
+        thread_id=thread_id,
+        forum_id=forum_id,
+        title=draft.title,
+        body=draft.body,
+        updated_at=draft.updated_at,
+    )
+
+
+def draft_get(*, user_id: int, thread_id: int | None = None, forum_id: int | None = None) -> DraftRef | None:
+    """The member's draft in a thread or forum they may see (404 otherwise), or None. It stays theirs
+    to read when they may no longer post there (a thread closed since), so that nothing is lost."""
+    _draft_target(user_id, thread_id, forum_id, writing=False)
+    row = selectors.draft_of(user_id=user_id, thread_id=thread_id, forum_id=forum_id)
+    if row is None:
+        return None
+    return DraftRef(
+        thread_id=row.thread_id,
+        forum_id=row.forum_id,
+        title=row.title,
+        body=row.body,
+        updated_at=row.updated_at,
+    )
+
+
+def draft_delete(*, user_id: int, thread_id: int | None = None, forum_id: int | None = None) -> None:
+    """Throw the member's draft away (nothing happens when there is none); 404 as for ``draft_get``."""
+    _draft_target(user_id, thread_id, forum_id, writing=False)
+    _drafts_discard(user_id, thread_id=thread_id, forum_id=forum_id)
+
+
+def drafts_delete_stale() -> int:
+    """Delete the drafts nobody touched for THREAD_DRAFT_MAX_AGE_DAYS (the periodic task); how many."""
+    cutoff = timezone.now() - datetime.timedelta(days=float(settings.THREAD_DRAFT_MAX_AGE_DAYS))
+    deleted, _by_model = Draft.objects.filter(updated_at__lt=cutoff).delete()
+    return int(deleted)

@@ -15,6 +15,11 @@ urlpatterns = [
     path("posts/<int:post_id>/edit/", views.post_edit, name="thread-post-edit"),
     path("posts/<int:post_id>/delete/", views.post_delete, name="thread-post-delete"),
     path("posts/<int:post_id>/react/", views.post_react, name="thread-post-react"),
+    path("posts/<int:post_id>/bookmark/", views.post_bookmark, name="thread-post-bookmark"),
+    path("bookmarks/", views.bookmarks, name="thread-bookmarks"),
+    path("threads/<int:thread_id>/draft/discard/", views.thread_draft_discard, name="thread-draft-discard"),
+    path("forums/<int:forum_id>/draft/discard/", views.forum_draft_discard, name="forum-draft-discard"),
+    path("posts/<int:post_id>/fragment/", views.post_fragment, name="thread-post-fragment"),
     path("attachments/<int:attachment_id>/<str:name>", views.attachment_download, name="thread-attachment"),
     path(
         "attachments/<int:attachment_id>/thumbnail/<str:name>",

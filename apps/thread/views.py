@@ -13,12 +13,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.thread import forms, selectors, services
-from forum.errors import ApplicationError, NotFound
+from forum.errors import ApplicationError, NotFound, ValidationFailed
+from forum.fragments import render_fragment
+from forum.pagecache import guest_page
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 
@@ -51,9 +55,17 @@ def _thread_url(thread_id: int, *, page: int = 1, post_id: int | None = None) ->
     return url
 
 
+def _forum_table(request: HttpRequest, forums: list[selectors.ForumNode]) -> str:
+    return render_fragment("thread/_forum_table.jinja", {"forums": forums}, request) if forums else ""
+
+
+@guest_page("thread")
 def index(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
-    return render(request, "thread/index.html", {"forums": selectors.forum_index(viewer=viewer)})
+    forums = selectors.forum_index(viewer=viewer)
+    return render(
+        request, "thread/index.html", {"forums": forums, "forum_table": _forum_table(request, forums)}
+    )
 
 
 def _visible_forum(
@@ -66,6 +78,7 @@ def _visible_forum(
     return forum, forums
 
 
+@guest_page("thread")
 def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
     forum, forums = _visible_forum(viewer, forum_id)
@@ -75,8 +88,11 @@ def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     context = {
         "forum": forum,
         "path": selectors.forum_path(forums=forums, forum_id=forum_id),
-        "subforums": [forums[child] for child in forum.children],
+        "subforums": _forum_table(
+            request, selectors.forum_tree(viewer=viewer, forums=forums, forum_ids=forum.children)
+        ),
         "threads": threads,
+        "thread_list": render_fragment("thread/_thread_list.jinja", {"threads": threads.items}, request),
         "can_start": viewer.user_id is not None
         and not forum.is_category
         and viewer.can(forum.post_permission),
@@ -106,6 +122,7 @@ def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
     form = forms.ThreadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
+        initial=_draft_initial(viewer, forum_id=forum_id),
     )
     context = {"forum": forum, "path": selectors.forum_path(forums=forums, forum_id=forum_id), "form": form}
     if request.method == "POST" and form.is_valid():
@@ -144,6 +161,7 @@ def _read_position(viewer: selectors.Viewer, thread: selectors.ThreadRow) -> int
     return thread.read_position or 0
 
 
+@guest_page("thread")
 def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
     viewer = _viewer(request)
     thread, forums = _thread_or_404(viewer, thread_id)
@@ -159,7 +177,8 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         read_position=read_position,
         viewer_id=viewer.user_id,
     )
-    if viewer.user_id is not None and posts.items:
+    # The mark only moves forward: a page already read costs no write.
+    if viewer.user_id is not None and posts.items and posts.items[-1].position > (read_position or 0):
         services.thread_mark_read(
             user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
         )
@@ -174,13 +193,23 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         and thread.state == "approved"
         and (not thread.closed or viewer.moderator)
         and viewer.can(forum.post_permission),
-        "reply_form": forms.ReplyForm(),
+        "reply_form": forms.ReplyForm(initial=_draft_initial(viewer, thread_id=thread_id)),
         "can_react": viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add"),
         "reject_form": forms.RejectForm(),
         "move_targets": [node for node in forums.values() if not node.is_category and node.id != forum.id]
         if viewer.moderator
         else [],
     }
+    context["posts_html"] = render_fragment(
+        "thread/_posts.jinja",
+        {
+            "posts": posts.items,
+            "viewer_id": viewer.user_id,
+            "moderator": context["moderator"],
+            "can_react": context["can_react"],
+        },
+        request,
+    )
     return render(request, "thread/thread.html", context)
 
 
@@ -223,23 +252,43 @@ def post_goto(request: HttpRequest, post_id: int) -> HttpResponse:
 
 @login_required
 def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
+    """The text, plus a checkbox per attachment to remove and files to add (multipart)."""
     viewer = _viewer(request)
     location = selectors.post_location(post_id=post_id)
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
     thread, forums = _thread_or_404(viewer, location.thread_id)
     body = selectors.post_body(post_id=post_id)
-    form = forms.PostForm(request.POST if request.method == "POST" else None, initial={"body": body})
+    attachments = selectors.attachments_of(post_ids=[post_id]).get(post_id, ())
+    posted = request.method == "POST"
+    form = forms.PostEditForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        initial={"body": body},
+        attachments=[
+            (item.id, f"{item.original_name} ({filesizeformat(item.size)})") for item in attachments
+        ],
+    )
     context = {
         "thread": thread,
         "post_id": post_id,
         "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
         "form": form,
     }
-    if request.method == "POST" and form.is_valid():
+    if posted and form.is_valid():
+        member_id = _member_id(request)
+        ids: list[int] = []
         try:
-            services.post_edit(editor_id=_member_id(request), post_id=post_id, body=form.cleaned_data["body"])
+            ids = _uploaded(member_id, form.cleaned_data["attachments"])
+            services.post_edit(
+                editor_id=member_id,
+                post_id=post_id,
+                body=form.cleaned_data["body"],
+                attachment_ids=ids,
+                remove_attachment_ids=form.cleaned_data.get("remove_attachment_ids", []),
+            )
         except ApplicationError as error:
+            services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
             return _refused(request, "thread/post_edit.html", context, form, error)
         return redirect(reverse("thread-post", args=[post_id]))
     return render(request, "thread/post_edit.html", context, status=400 if form.errors else 200)
@@ -296,7 +345,43 @@ def post_react(request: HttpRequest, post_id: int) -> HttpResponse:
         services.reaction_clear(user_id=member_id, post_id=post_id)
     else:
         services.reaction_set(user_id=member_id, post_id=post_id, kind=kind)
+    if _wants_fragment(request):  # pressed with JavaScript: the post's new state, no reload
+        return _post_fragment(request, post_id)
     return redirect(reverse("thread-post", args=[post_id]))
+
+
+def _post_fragment(request: HttpRequest, post_id: int) -> HttpResponse:
+    """One post rendered as the thread page renders it for this viewer, or a 404 for a post that
+    page would not show them (deleted, or in a thread or forum they may not read)."""
+    viewer = _viewer(request)
+    location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    thread, _forums = _thread_or_404(viewer, location.thread_id)
+    post = selectors.post_row(thread=thread, post_id=post_id, viewer_id=viewer.user_id)
+    if post is None:
+        raise NotFound(_("There is no such post."))
+    if viewer.user_id is not None:
+        # The page shows it now: read, as if the page had been loaded with it.
+        services.thread_mark_read(user_id=viewer.user_id, thread_id=thread.id, position=post.position)
+    context = {
+        "post": post,
+        "moderator": viewer.moderator,
+        "can_react": viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add"),
+    }
+    context["viewer_id"] = viewer.user_id
+    return HttpResponse(render_fragment("thread/_post.jinja", context, request))
+
+
+def post_fragment(request: HttpRequest, post_id: int) -> HttpResponse:
+    """``GET /posts/<id>/fragment/``: the live thread page (static/thread/live.js) fetches a post that
+    arrived or changed, since pushes carry ids only."""
+    return _post_fragment(request, post_id)
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    """An htmx request from the page itself (not a boosted navigation), which swaps in a fragment."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
 def attachment_download(
@@ -314,3 +399,72 @@ def attachment_download(
         filename=found.original_name,
         as_attachment=not found.content_type.startswith("image/"),
     )
+
+
+# --- Bookmarks and drafts -----------------------------------------------------------------------------
+
+
+@login_required
+def bookmarks(request: HttpRequest) -> HttpResponse:
+    """``/bookmarks/``: the member's bookmarks of posts they may still see, newest first."""
+    page = selectors.bookmark_page(viewer=_viewer(request), page=forms.page_number(request.GET.get("page")))
+    context = {"bookmarks": page, "note_max_length": forms.BookmarkForm.base_fields["note"].max_length}
+    return render(request, "thread/bookmarks.html", context)
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    """To the page named by the form's ``next`` when it is one of ours, else to ``fallback``."""
+    target = request.POST.get("next", "")
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if target and allowed else fallback)
+
+
+@login_required
+@require_POST
+def post_bookmark(request: HttpRequest, post_id: int) -> HttpResponse:
+    """The bookmark button under a post (``action`` add or remove) and the note form of the bookmarks
+    page. With htmx the button comes back in its new state; without, the page it was pressed on."""
+    member_id = _member_id(request)
+    form = forms.BookmarkForm(request.POST)
+    if not form.is_valid():
+        fields = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+        raise ValidationFailed(next(iter(fields.values()))[0], fields=fields)
+    action = form.cleaned_data["action"]
+    if action == "remove":
+        services.bookmark_remove(user_id=member_id, post_id=post_id)
+    else:
+        note = form.cleaned_data["note"] if "note" in request.POST else None
+        services.bookmark_set(user_id=member_id, post_id=post_id, note=note)
+    if _wants_fragment(request):
+        post = {"id": post_id, "bookmarked": action != "remove"}
+        return HttpResponse(render_fragment("thread/_bookmark_button.jinja", {"post": post}, request))
+    return _back(request, reverse("thread-post", args=[post_id]))
+
+
+def _draft_initial(
+    viewer: selectors.Viewer, *, thread_id: int | None = None, forum_id: int | None = None
+) -> dict[str, str]:
+    """The member's draft for a form of a page (one query; none for guests), so that what they typed
+    before is there again without JavaScript."""
+    if viewer.user_id is None:
+        return {}
+    draft = selectors.draft_of(user_id=viewer.user_id, thread_id=thread_id, forum_id=forum_id)
+    return {} if draft is None else {"title": draft.title, "body": draft.body}
+
+
+@login_required
+@require_POST
+def thread_draft_discard(request: HttpRequest, thread_id: int) -> HttpResponse:
+    """The "Discard draft" button of the reply form, without JavaScript."""
+    services.draft_delete(user_id=_member_id(request), thread_id=thread_id)
+    return redirect(reverse("thread-detail", args=[thread_id]) + "#reply-title")
+
+
+@login_required
+@require_POST
+def forum_draft_discard(request: HttpRequest, forum_id: int) -> HttpResponse:
+    """The "Discard draft" button of the new-thread form, without JavaScript."""
+    services.draft_delete(user_id=_member_id(request), forum_id=forum_id)
+    return redirect(reverse("thread-new", args=[forum_id]))

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from apps.user.models import Profile
+from apps.user.models import Follow, Profile
 from apps.user.services import avatar_remove, profile_update
 
 
@@ -46,3 +46,13 @@ class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for user_id in queryset.values_list("user_id", flat=True):
             profile_update(user_id=user_id, bio="", signature="", website="", location="")
         messages.success(request, _("The texts are cleared."))
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["follower", "target", "created_at"]
+    search_fields = ["follower__username", "target__username"]
+    readonly_fields = ["follower", "target", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # members follow from the profile page or the API

@@ -43,3 +43,24 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.user_id}"
+
+
+class Follow(models.Model):
+    """``follower`` follows ``target``: their activity interests them, and a member who lets only the
+    people they follow start dialogs with them lets this one in (the dialog app asks ``follows``)."""
+
+    follower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("follow")
+        verbose_name_plural = _("follows")
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "target"], name="follow_follower_target"),
+            models.CheckConstraint(condition=~models.Q(follower=models.F("target")), name="follow_not_self"),
+        ]
+        indexes = [models.Index(fields=["target", "follower"], name="follow_target_follower")]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} follows {self.target_id}"

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from apps.user.models import Profile
+from apps.user.models import Follow, Profile
 
 
 def user_rows_by_ids(*, user_ids: Collection[int]) -> list[tuple[int, str, bool, datetime]]:
@@ -64,3 +64,12 @@ def avatar_thumbnail_key(*, user_id: int) -> str:
     """The key of the member's avatar thumbnail; empty when they have none (or no account)."""
     key = Profile.objects.filter(user_id=user_id).values_list("avatar_thumbnail_key", flat=True).first()
     return str(key or "")
+
+
+def follow_exists(*, follower_id: int, target_id: int) -> bool:
+    return Follow.objects.filter(follower_id=follower_id, target_id=target_id).exists()
+
+
+def followed_ids(*, follower_id: int) -> tuple[int, ...]:
+    rows = Follow.objects.filter(follower_id=follower_id).order_by("created_at", "id")
+    return tuple(int(pk) for pk in rows.values_list("target_id", flat=True))

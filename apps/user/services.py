@@ -5,6 +5,9 @@ each call could become an HTTP call when the app is split into its own service. 
 that call already: ``POST /internal/v1/users/lookup`` (apps/user/api/internal.py) serves it to services
 outside this process, signed as forum/internal_auth.py describes.
 
+Follows: ``follow``, ``unfollow``, ``follows`` and ``following_ids`` (the dialog app lets a member accept
+dialogs only from the people they follow).
+
 Profiles: ``profiles_for`` gives a page of authors' cards (name, avatar, signature, badges) at once;
 ``member_profile`` the whole public profile; ``profile_update``, ``avatar_set`` and ``avatar_remove``
 change a member's own. A member's threads, posts and counters belong to the thread app, which already
@@ -26,17 +29,28 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.status.services import status_catalogue, statuses_held_by
-from apps.user.models import BIO_MAX_LENGTH, LOCATION_MAX_LENGTH, SIGNATURE_MAX_LENGTH, WEBSITE_MAX_LENGTH
+from apps.user.events import MemberFollowed
+from apps.user.models import (
+    BIO_MAX_LENGTH,
+    LOCATION_MAX_LENGTH,
+    SIGNATURE_MAX_LENGTH,
+    WEBSITE_MAX_LENGTH,
+    Follow,
+)
 from apps.user.selectors import (
     avatar_thumbnail_key,
+    follow_exists,
+    followed_ids,
     profile_for_update,
     profile_rows_by_ids,
     profile_source,
     user_rows_by_ids,
 )
+from forum.bus import publish
 from forum.errors import NotFound, ValidationFailed
 from forum.markup import render
 from forum.uploads import UploadPolicy, accept_upload, default_policy, delete_upload
@@ -58,6 +72,9 @@ __all__ = [
     "avatar_set",
     "avatar_storage_key",
     "avatar_version",
+    "follow",
+    "following_ids",
+    "follows",
     "member_activity_source_register",
     "member_posts",
     "member_profile",
@@ -65,6 +82,7 @@ __all__ = [
     "profile_source_get",
     "profile_update",
     "profiles_for",
+    "unfollow",
     "user_brief",
     "users_brief",
 ]
@@ -455,3 +473,46 @@ def member_posts(
     return _activity_source.member_posts(
         viewer_id=viewer_id, author_id=author_id, page=max(1, page), per_page=per_page
     )
+
+
+# --- Follows ------------------------------------------------------------------------------------------
+
+
+def follow(*, user_id: int, target_id: int) -> bool:
+    """``user_id`` follows ``target_id``; True when the follow is new (then ``user.followed`` is
+    published), False when it stood already. ``NotFound`` for no such member, ``ValidationFailed``
+    (``follow_self``) for oneself."""
+    if target_id == user_id:
+        message = _("You cannot follow yourself.")
+        raise ValidationFailed(message, code="follow_self")
+    if not 0 < target_id <= _MAX_ID or not user_rows_by_ids(user_ids=[target_id]):
+        raise NotFound(_("There is no such member."))
+    with transaction.atomic():
+        _row, created = Follow.objects.get_or_create(
+            follower_id=user_id, target_id=target_id, defaults={"created_at": timezone.now()}
+        )
+        if created:
+            publish(MemberFollowed(follower_id=user_id, target_id=target_id))
+    return created
+
+
+def unfollow(*, user_id: int, target_id: int) -> bool:
+    """Stop following; True when there was a follow to end."""
+    if not 0 < target_id <= _MAX_ID:
+        return False
+    deleted, _kinds = Follow.objects.filter(follower_id=user_id, target_id=target_id).delete()
+    return deleted > 0
+
+
+def follows(*, user_id: int, target_id: int) -> bool:
+    """Whether ``user_id`` follows ``target_id`` (one query)."""
+    if not (0 < user_id <= _MAX_ID and 0 < target_id <= _MAX_ID):
+        return False
+    return follow_exists(follower_id=user_id, target_id=target_id)
+
+
+def following_ids(*, user_id: int) -> tuple[int, ...]:
+    """The ids of the members ``user_id`` follows, oldest follow first (one query)."""
+    if not 0 < user_id <= _MAX_ID:
+        return ()
+    return followed_ids(follower_id=user_id)

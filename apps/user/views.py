@@ -58,6 +58,9 @@ def profile(request: HttpRequest, user_id: int) -> HttpResponse:
         "member": member,
         "frame": _frame_of(user_id),
         "is_owner": viewer_id == user_id,
+        "following": viewer_id is not None
+        and viewer_id != user_id
+        and services.follows(user_id=viewer_id, target_id=user_id),
         "threads": services.member_threads(
             viewer_id=viewer_id, author_id=user_id, page=1, per_page=RECENT_COUNT
         ),
@@ -169,3 +172,18 @@ def avatar_delete(request: HttpRequest) -> HttpResponse:
     services.avatar_remove(user_id=_member_id(request))
     messages.success(request, _("Your avatar is removed."))
     return redirect("user:profile-edit")
+
+
+@never_cache
+@login_required
+@require_POST
+def follow_toggle(request: HttpRequest, user_id: int) -> HttpResponse:
+    """The profile's follow button: ``action=follow`` or ``action=unfollow``, back to the profile."""
+    member_id = _member_id(request)
+    if request.POST.get("action") == "unfollow":
+        services.unfollow(user_id=member_id, target_id=user_id)
+        messages.success(request, _("You no longer follow this member."))
+    else:
+        services.follow(user_id=member_id, target_id=user_id)
+        messages.success(request, _("You follow this member now."))
+    return redirect("user:profile", user_id=user_id)

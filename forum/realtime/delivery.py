@@ -3,20 +3,27 @@
 Live delivery is best effort on top of what is already stored: a member who was offline, or whose
 frame was lost, sees the stored state on the next page load or reconnect. So bad input raises at the
 call site (a bug), while an unreachable layer is logged and swallowed (a page or a task does not fail
-because Redis blinked).
+because Redis blinked). A send waits at most ``SEND_TIMEOUT_SECONDS``, and after a failure the sends of
+the next ``REDIS_OUTAGE_SKIP_SECONDS`` are dropped without trying (``forum.outage``): a handler that
+fans out to a thousand members during an outage ends in milliseconds, not in a thousand timeouts.
+Nothing is retried: a live frame that arrives late is worse than none, since the page re-fetches what
+it missed when its socket comes back (docs/realtime.md, "When Redis is down").
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 
+from forum.outage import Breaker
 from forum.realtime.frames import event_frame
 from forum.realtime.topics import topic_group, user_group
 
@@ -37,6 +44,11 @@ FRAME_MESSAGE = "realtime.frame"
 WHISPER_MESSAGE = "realtime.whisper"
 DISCONNECT_MESSAGE = "realtime.disconnect"
 
+# The longest a send may wait for the layer (a Redis that stopped answering, not one that refuses).
+SEND_TIMEOUT_SECONDS = 3.0
+
+layer_breaker = Breaker("realtime-layer")
+
 
 class OutsideTransactionError(RuntimeError):
     """``on_commit=True`` was asked for with no transaction open."""
@@ -49,16 +61,29 @@ def channel_layer() -> Any:
     return layer
 
 
+def _layer_address() -> str:
+    """What the breaker keys the layer's outages by: its configured hosts."""
+    layers: dict[str, Any] = settings.CHANNEL_LAYERS
+    return repr(layers.get("default", {}).get("CONFIG", {}).get("hosts"))
+
+
 async def _group_send(group: str, message: dict[str, Any]) -> None:
+    layer = channel_layer()
+    address = _layer_address()
+    if layer_breaker.skipping(address):
+        logger.debug("real-time message dropped: the layer is down", extra={"group": group})
+        return
     try:
-        await channel_layer().group_send(group, message)
-    except ImproperlyConfigured:
-        raise
+        await asyncio.wait_for(layer.group_send(group, message), timeout=SEND_TIMEOUT_SECONDS)
     except Exception as error:  # noqa: BLE001 - best effort: any layer failure is logged, not raised
+        layer_breaker.failed(address)
         logger.warning(
             "real-time message not sent",
             extra={"group": group, "error": f"{type(error).__name__}: {error}"},
         )
+    else:
+        if layer_breaker.succeeded(address):
+            logger.info("real-time layer reachable again")
 
 
 def _user_message(user_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
+from jinja2.ext import babel_extract
 
 from forum.tests.test_pages import Page
 
@@ -168,6 +169,7 @@ def untranslated_text(source: str) -> list[str]:
     without_template_code = re.sub(
         r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}"
         r"|{%\s*blocktrans(?:late)?\b.*?{%\s*endblocktrans(?:late)?\s*%}"
+        r"|{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}"
         r"|{#.*?#}|{%.*?%}|{{.*?}}",
         " ",
         source,
@@ -192,7 +194,8 @@ def test_the_untranslated_text_check_catches_plain_words() -> None:
 def test_every_template_passes_its_words_through_translation() -> None:
     templates = [
         template
-        for template in TEMPLATE_DIR.rglob("*.html")
+        for pattern in ("*.html", "*.jinja")
+        for template in TEMPLATE_DIR.rglob(pattern)
         if template.relative_to(TEMPLATE_DIR).parts[0] not in UNCHECKED_TEMPLATE_DIRS
     ]
     assert len(templates) >= 5
@@ -202,3 +205,32 @@ def test_every_template_passes_its_words_through_translation() -> None:
         if (words := untranslated_text(template.read_text(encoding="utf-8")))
     }
     assert offenders == {}
+
+
+def jinja_msgids(template: Path) -> list[str | tuple[str, ...]]:
+    """The messages a Jinja2 fragment asks the catalogue for (what Babel's extractor would collect)."""
+    with template.open("rb") as source:
+        found = babel_extract(source, ("_", "gettext", "ngettext"), [], {"trimmed": "false"})
+        return [message for _line, _function, message, _comments in found]
+
+
+def test_the_fragment_check_finds_trans_blocks_and_calls() -> None:
+    assert untranslated_text("{% trans n=1 %}{{ n }} cat{% pluralize %}{{ n }} cats{% endtrans %}") == []
+    assert untranslated_text("<p>{{ _('Fine') }} Cats</p>") == ["Cats"]
+
+
+def test_every_fragment_message_has_a_russian_translation() -> None:
+    """makemessages reads Django templates only: the .jinja fragments' messages are checked here."""
+    catalogue = {entry["msgid"]: entry for entry in read_po(LOCALE_DIR / "ru" / "LC_MESSAGES" / "django.po")}
+    fragments = list(TEMPLATE_DIR.rglob("*.jinja"))
+    assert fragments
+    missing = []
+    for fragment in fragments:
+        for message in jinja_msgids(fragment):
+            singular = message if isinstance(message, str) else message[0]
+            entry = catalogue.get(singular)
+            if entry is None or not all(entry["msgstr"]):
+                missing.append((fragment.name, singular))
+            elif not isinstance(message, str) and entry.get("msgid_plural") != message[1]:
+                missing.append((fragment.name, f"{singular} (plural)"))
+    assert missing == []

@@ -8,11 +8,16 @@
  *   forum:subscribed       detail = {topic}
  *   forum:realtime-error   detail = an "error" frame
  *   forum:realtime-status  detail = {state: "connected"|"offline", code, retrying}
+ *   forum:realtime-reconnected  detail = {offlineMs}: live delivery is back after a gap in which
+ *                          frames were lost; pages that follow live data fetch what they missed
  * and <body data-realtime="connected|offline"> tells pages whether live delivery is up.
+ *
+ * When the socket cannot connect (or reconnect) for noticeAfterMs (5 s), the page's
+ * <... data-live-status hidden> notice is shown; it is hidden again once the socket is back.
  *
  * window.forumRealtime.subscribe(topic), .unsubscribe(topic), .whisper(topic, kind, payload),
  * .state, .stop(). A page may set window.forumRealtimeOptions = {firstDelayMs, longestDelayMs,
- * pingEveryMs, pongWithinMs} before this script runs.
+ * pingEveryMs, pongWithinMs, noticeAfterMs} before this script runs.
  */
 (function () {
   "use strict";
@@ -23,6 +28,8 @@
   var LONGEST_DELAY_MS = options.longestDelayMs || 30000;
   var PING_EVERY_MS = options.pingEveryMs || 25000;
   var PONG_WITHIN_MS = options.pongWithinMs || 10000;
+  // A blip (a server restart, a network change) reconnects within a second or two: say nothing.
+  var NOTICE_AFTER_MS = options.noticeAfterMs || 5000;
   // Refusals that would be the same on every retry: the topic is dropped, not subscribed again.
   var FINAL_REFUSALS = ["forbidden", "unknown_topic", "invalid_topic", "too_many_subscriptions"];
 
@@ -35,6 +42,10 @@
   var retryTimer = null;
   var pingTimer = null;
   var pongTimer = null;
+  var noticeTimer = null;
+  var noticeShown = false;
+  var everConnected = false;
+  var offlineSince = Date.now();
 
   function endpoint() {
     var meta = document.querySelector('meta[name="forum-websocket-url"]');
@@ -49,9 +60,33 @@
     document.dispatchEvent(new CustomEvent(name, { detail: detail }));
   }
 
+  function showNotice(show) {
+    noticeShown = show;
+    var notice = typeof document.querySelector === "function" ? document.querySelector("[data-live-status]") : null;
+    if (notice) notice.hidden = !show;
+  }
+
+  // The notice follows the state: shown after NOTICE_AFTER_MS of trying in vain, hidden once the
+  // socket is back, and also when retrying stops (no member on the page: nothing is paused).
+  function followNotice(next, retrying) {
+    if (next === "offline" && retrying) {
+      if (noticeTimer || noticeShown) return;
+      noticeTimer = setTimeout(function () {
+        noticeTimer = null;
+        if (state !== "connected" && !stopped) showNotice(true);
+      }, NOTICE_AFTER_MS);
+      return;
+    }
+    clearTimeout(noticeTimer);
+    noticeTimer = null;
+    if (noticeShown) showNotice(false);
+  }
+
   function setState(next, code, retrying) {
+    if (state === "connected" && next !== "connected") offlineSince = Date.now();
     state = next;
     if (document.body) document.body.setAttribute("data-realtime", next);
+    followNotice(next, retrying);
     emit("forum:realtime-status", { state: next, code: code === undefined ? null : code, retrying: !!retrying });
   }
 
@@ -83,11 +118,16 @@
       case "ready":
         ready = true;
         delay = FIRST_DELAY_MS;
+        // Frames were lost if a connection came before this one, or if the page waited long enough
+        // for the notice to show (it was rendered before the gap began).
+        var missed = everConnected || noticeShown;
+        everConnected = true;
         setState("connected");
         topics.forEach(function (topic) {
           send({ type: "subscribe", topic: topic });
         });
         keepAlive();
+        if (missed) emit("forum:realtime-reconnected", { offlineMs: Date.now() - offlineSince });
         break;
       case "pong":
         clearTimeout(pongTimer);
@@ -189,6 +229,7 @@
     stop: function () {
       stopped = true;
       clearTimeout(retryTimer);
+      followNotice("offline", false);
       if (socket) socket.close(1000);
     },
   };

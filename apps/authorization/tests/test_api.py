@@ -151,7 +151,7 @@ def test_over_the_quota_the_api_answers_429_with_the_reset_time(
     make_member: Callable[..., int], clock: Clock
 ) -> None:
     client = signed_in(make_member())
-    first_at = clock.now.replace(microsecond=clock.now.microsecond // 1000 * 1000)  # Redis keeps milliseconds
+    first_at = clock.now.replace(microsecond=clock.now.microsecond // 1000 * 1000)  # quotas keep milliseconds
     answers = []
     for _attempt in range(4):
         answers.append(client.post("/api/v1/testing/spend"))

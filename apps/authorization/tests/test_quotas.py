@@ -1,12 +1,14 @@
-"""Quotas counted by the engine in the real Redis: refusals with 429 and the reset time, what remains."""
+"""Quotas counted by the engine in the database: refusals with 429 and the reset time, what remains."""
 
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from apps.authorization.services import (
@@ -154,10 +156,36 @@ def test_a_quota_only_accepts_quota_permissions(make_member: Callable[..., int])
         quota_consume(user_id=member, permission="dialog.max_participants")
 
 
-def test_when_redis_is_down_the_action_goes_through(make_member: Callable[..., int], settings: Any) -> None:
+def test_when_redis_is_down_the_quota_still_holds(make_member: Callable[..., int], settings: Any) -> None:
     member = make_member()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    for _use in range(5):
-        use = quota_consume(user_id=member, permission=THREADS)
-    assert use.use_id == ""
-    assert quota_remaining(user_id=member, permission=THREADS).remaining == 3
+    uses = [quota_consume(user_id=member, permission=THREADS) for _use in range(3)]
+    assert all(use.use_id for use in uses)
+    with pytest.raises(RateLimited):
+        quota_consume(user_id=member, permission=THREADS)
+    assert quota_remaining(user_id=member, permission=THREADS).remaining == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uses_never_exceed_the_quota(make_member: Callable[..., int]) -> None:
+    """Eight requests at once for three uses, each on its own connection: exactly three get one."""
+    member = make_member()
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        try:
+            barrier.wait()
+            quota_consume(user_id=member, permission=THREADS)
+            outcomes.append("taken")
+        except RateLimited:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _attempt in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused"] * 5 + ["taken"] * 3

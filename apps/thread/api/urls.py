@@ -1,8 +1,21 @@
 """API routes of the thread app, mounted under /api/v1/ by config.urls."""
 
 from django.urls import URLPattern, URLResolver, path
+from rest_framework.views import APIView
 
-from apps.thread.api import views
+from apps.thread.api import bookmarks, drafts, views
+
+
+def _also_with_slash(route: str, view: type[APIView], name: str) -> list[URLPattern]:
+    """The route as the API spells its paths (no trailing slash), documented, and the same with a
+    trailing slash, as the bookmarks and drafts issue wrote them, served alike and left out of the
+    schema (``schema = None``) so that each operation is documented once."""
+    undocumented = type(f"{view.__name__}WithSlash", (view,), {"schema": None})
+    return [
+        path(route, view.as_view(), name=name),
+        path(f"{route}/", undocumented.as_view(), name=f"{name}-slash"),
+    ]
+
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("forums", views.ForumListView.as_view(), name="forums"),
@@ -21,4 +34,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("posts/<int:post_id>/reaction", views.PostReactionView.as_view(), name="post-reaction"),
     path("attachments", views.AttachmentUploadView.as_view(), name="attachments"),
     path("moderation/threads", views.ModerationQueueView.as_view(), name="moderation-threads"),
+    *_also_with_slash("bookmarks", bookmarks.BookmarkListView, "bookmarks"),
+    *_also_with_slash("posts/<int:post_id>/bookmark", bookmarks.PostBookmarkView, "post-bookmark"),
+    *_also_with_slash("threads/<int:thread_id>/draft", drafts.ThreadDraftView, "thread-draft"),
+    *_also_with_slash("forums/<int:forum_id>/draft", drafts.ForumDraftView, "forum-draft"),
 ]

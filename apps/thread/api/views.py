@@ -60,9 +60,17 @@ class ForumItem(serializers.Serializer[Any]):
     description = serializers.CharField()
     depth = serializers.IntegerField(help_text="0 for a category, 1 for its forums, 2 for subforums...")
     position = serializers.IntegerField()
-    thread_count = serializers.IntegerField()
-    post_count = serializers.IntegerField()
-    last_post_id = serializers.IntegerField(allow_null=True)
+    thread_count = serializers.IntegerField(help_text="Threads in this forum itself.")
+    post_count = serializers.IntegerField(help_text="Posts in this forum itself.")
+    total_thread_count = serializers.IntegerField(help_text="With the subforums the caller may see.")
+    total_post_count = serializers.IntegerField(help_text="With the subforums the caller may see.")
+    is_unread = serializers.BooleanField(
+        help_text="The forum or a subforum holds one of its recently active threads (the last "
+        "THREAD_UNREAD_DAYS days) that the caller has not read to its end (false for guests)."
+    )
+    last_post_id = serializers.IntegerField(
+        allow_null=True, help_text="The latest post here or in a subforum."
+    )
     last_post_at = serializers.DateTimeField(allow_null=True)
     last_thread_id = serializers.IntegerField(allow_null=True)
     last_thread_title = serializers.CharField()
@@ -135,6 +143,11 @@ class PostItem(serializers.Serializer[Any]):
         child=serializers.IntegerField(), help_text="Reactions per kind; kinds without any are left out."
     )
     my_reaction = serializers.CharField(allow_null=True, help_text="The caller's kind; null if none.")
+    bookmarked = serializers.BooleanField(
+        allow_null=True,
+        help_text="Whether the caller bookmarked it (`PUT /api/v1/posts/{id}/bookmark`); null for guests and "
+        "in a thread awaiting moderation.",
+    )
 
 
 class ThreadRefOutput(serializers.Serializer[Any]):
@@ -302,15 +315,36 @@ class PostView(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer[Any]):
-        body = _body()
+        body = serializers.CharField(
+            max_length=BODY_MAX_LENGTH,
+            trim_whitespace=True,
+            required=False,
+            help_text="The new text; left out, the text stays.",
+        )
+        attachment_ids = _attachment_ids()
+        remove_attachment_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+            required=False,
+            max_length=100,
+            help_text="Ids of the post's attachments to delete, files included.",
+        )
 
     @extend_schema(
         tags=TAGS,
         summary="Edit a post",
         description="Its author within the edit window (`edit_window_over` after), moderators at any time; "
-        "the text before is kept.",
+        "the text before is kept, with the attachments added and removed. `attachment_ids` attach the "
+        "caller's uploads (`POST /api/v1/attachments`) not yet on a post; the post then holds at most "
+        "`post.attachments_max` (`too_many_attachments`). An id among `attachment_ids` that is not such "
+        "an upload, or among `remove_attachment_ids` that is not on this post, refuses the whole edit "
+        "(404 `attachment_unknown`).",
         request=InputSerializer,
-        responses={200: PostRefOutput},
+        responses={
+            200: PostRefOutput,
+            400: _error("Invalid text, or too many attachments."),
+            403: _error("Not the caller's post, or the edit window is over."),
+            404: _error("No such post, or an attachment id that is not the caller's or not on the post."),
+        },
     )
     def patch(self, request: Request, post_id: int) -> Response:
         given = self.InputSerializer(data=request.data)

@@ -193,5 +193,6 @@ def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
     assert page.count('aria-pressed="true"') == 20 and page.count("/thumbnail/") == 0
     assert page.count('.pdf" download>') == 20
     assert _queries(reader, f"/threads/{thread_id}/?page=2") == one
-    assert _queries(reader, f"/threads/{thread_id}/") == one
+    # Read to the end already: the read mark only moves forward, so going back writes nothing.
+    assert _queries(reader, f"/threads/{thread_id}/") == one - 1
     assert _queries(reader, f"/api/v1/threads/{thread_id}/posts") <= one

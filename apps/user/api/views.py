@@ -1,4 +1,4 @@
-"""Public API of the user app: members' profiles, and the caller's own profile and avatar.
+"""Public API of the user app: members' profiles, the caller's own profile and avatar, and follows.
 
 Mounted under /api/v1/ by config.urls. Refusals of the services come back in the one error shape
 (400 with the fields, 404 for an unknown member, 413 for a file too large).
@@ -144,3 +144,36 @@ class MyAvatarView(APIView):
     def delete(self, request: Request) -> Response:
         services.avatar_remove(user_id=_member_id(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FollowView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        following = serializers.BooleanField(help_text="Whether the caller follows the member now.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Follow a member",
+        description="Idempotent: following a member one follows already changes nothing. A member who "
+        "accepts dialogs only from the people they follow lets the members they follow write to them.",
+        request=None,
+        responses={
+            200: OutputSerializer,
+            400: _error("The caller's own id (`follow_self`)."),
+            404: _error("No member has this id."),
+        },
+    )
+    def put(self, request: Request, user_id: int) -> Response:
+        services.follow(user_id=_member_id(request), target_id=user_id)
+        return Response(self.OutputSerializer({"following": True}).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Stop following a member",
+        description="Idempotent: answers the same whether or not the caller followed the member.",
+        responses={200: OutputSerializer},
+    )
+    def delete(self, request: Request, user_id: int) -> Response:
+        services.unfollow(user_id=_member_id(request), target_id=user_id)
+        return Response(self.OutputSerializer({"following": False}).data)

@@ -1,0 +1,76 @@
+"""Fixtures of the dialog tests: English messages, an isolated Redis namespace, files on a temporary
+disk, members, and clients signed in as any of them (pages and API)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def isolated(english: None, redis_namespace: str, db: None, settings: Any, tmp_path: Path) -> Iterator[None]:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    yield
+
+
+@pytest.fixture
+def alice(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def bob(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def carol(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def superuser(make_member: Callable[..., int]) -> int:
+    return make_member(is_staff=True, is_superuser=True)
+
+
+Api = Callable[[int | None], APIClient]
+Web = Callable[[int | None], Client]
+
+
+@pytest.fixture
+def api_as(django_user_model: Any) -> Api:
+    def make(user_id: int | None) -> APIClient:
+        client = APIClient()
+        if user_id is not None:
+            client.force_authenticate(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def web(django_user_model: Any) -> Web:
+    """A browser signed in by the session (pages and downloads), or a guest for None."""
+
+    def make(user_id: int | None) -> Client:
+        client = Client()
+        if user_id is not None:
+            client.force_login(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make
+
+
+def username(django_user_model: Any, user_id: int) -> str:
+    return str(django_user_model.objects.get(pk=user_id).username)

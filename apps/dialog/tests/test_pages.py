@@ -1,0 +1,271 @@
+"""The dialog pages without JavaScript (plain links and forms), the header's badge, and query counts
+that do not grow with what a page holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.dialog import services
+from apps.dialog.tests.conftest import Api, Web, username
+from forum.tests.test_pages import Page
+
+# --- Reading and writing through the pages ------------------------------------------------------------
+
+
+def test_a_member_starts_a_dialog_from_a_profile_and_talks_through_forms(
+    web: Web, api_as: Api, django_user_model: Any, alice: int, bob: int
+) -> None:
+    alice_web, bob_web = web(alice), web(bob)
+    profile = Page(alice_web.get(f"/members/{bob}/").content.decode())
+    assert f"/dialogs/new/?to={bob}" in profile.urls()
+
+    form = alice_web.get(f"/dialogs/new/?to={bob}").content.decode()
+    assert f'value="{username(django_user_model, bob)}"' in form
+    created = alice_web.post(
+        "/dialogs/new/",
+        {"recipients": username(django_user_model, bob), "body": "Hello **Bob**", "attachments": []},
+    )
+    assert created.status_code == 302
+    dialog_url = created["Location"].split("#")[0]
+    dialog_id = int(dialog_url.strip("/").split("/")[-1])
+
+    # Bob sees it in his list, unread, and in the header's badge.
+    listing = bob_web.get("/dialogs/").content.decode()
+    assert "Hello Bob" in listing and 'data-dialog-unread title="Dialogs with unread messages">1<' in listing
+    page = bob_web.get(dialog_url).content.decode()
+    assert "Hello <strong>Bob</strong>" in page
+    assert 'data-dialog-unread title="Dialogs with unread messages" hidden>0<' in page  # reading it read it
+    [first] = api_as(alice).get(f"/api/v1/dialogs/{dialog_id}/messages").json()["messages"]
+    assert services.message_seen(user_id=bob, dialog_id=dialog_id, message_id=first["id"])
+    bob_name = username(django_user_model, bob)
+    assert (
+        f'<p class="dialog__seen" data-seen-by>Seen by {bob_name}</p>'
+        in alice_web.get(dialog_url).content.decode()
+    )
+
+    reply = bob_web.post(
+        f"/dialogs/{dialog_id}/send/",
+        {"body": "Hi Alice", "attachments": [SimpleUploadedFile("note.txt", b"plain words\n")]},
+    )
+    assert reply.status_code == 302
+    alice_page = alice_web.get(dialog_url).content.decode()
+    assert "Hi Alice" in alice_page and "note.txt" in alice_page
+    # The last message is Bob's own now: nobody else has seen it yet.
+    assert '<p class="dialog__seen" data-seen-by hidden>' in alice_page
+
+    # Starting again from the profile lands in the same dialog.
+    again = alice_web.post("/dialogs/new/", {"recipients": username(django_user_model, bob), "body": "Again"})
+    assert again["Location"].split("#")[0] == dialog_url
+
+
+def test_own_messages_are_edited_and_deleted_through_pages(web: Web, alice: int, bob: int) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    message = services.message_create(author_id=alice, dialog_id=dialog_id, body="Frist")
+    assert (
+        f"/dialogs/messages/{message.id}/edit/"
+        in Page(web(alice).get(f"/dialogs/{dialog_id}/").content.decode()).urls()
+    )
+    assert (
+        f"/dialogs/messages/{message.id}/edit/"
+        not in Page(web(bob).get(f"/dialogs/{dialog_id}/").content.decode()).urls()
+    )
+
+    assert web(alice).get(f"/dialogs/messages/{message.id}/edit/").status_code == 200
+    assert web(bob).post(f"/dialogs/messages/{message.id}/edit/", {"body": "his"}).status_code == 403
+    assert web(alice).post(f"/dialogs/messages/{message.id}/edit/", {"body": "First"}).status_code == 302
+    assert "First" in web(bob).get(f"/dialogs/{dialog_id}/").content.decode()
+    assert web(alice).post(f"/dialogs/messages/{message.id}/delete/").status_code == 302
+    assert "First" not in web(bob).get(f"/dialogs/{dialog_id}/").content.decode()
+
+
+def test_a_group_is_managed_through_pages(
+    web: Web, django_user_model: Any, alice: int, bob: int, carol: int
+) -> None:
+    names = f"{username(django_user_model, bob)}, {username(django_user_model, carol)}"
+    created = web(alice).post("/dialogs/new/", {"recipients": names, "title": "Book club", "body": "Welcome"})
+    assert created.status_code == 302
+    dialog_id = int(created["Location"].split("#")[0].strip("/").split("/")[-1])
+    page = web(alice).get(f"/dialogs/{dialog_id}/").content.decode()
+    assert "Book club" in page and f"/dialogs/{dialog_id}/participants/{bob}/remove/" in page
+    assert (
+        f"/dialogs/{dialog_id}/participants/" not in web(bob).get(f"/dialogs/{dialog_id}/").content.decode()
+    )
+
+    assert web(alice).post(f"/dialogs/{dialog_id}/participants/{bob}/remove/").status_code == 302
+    assert web(bob).get(f"/dialogs/{dialog_id}/").status_code == 404
+    unknown = web(alice).post(f"/dialogs/{dialog_id}/participants/", {"usernames": "nobody-at-all"})
+    assert unknown.status_code == 403 and "You cannot message this member." in unknown.content.decode()
+    readded = web(alice).post(
+        f"/dialogs/{dialog_id}/participants/", {"usernames": username(django_user_model, bob)}
+    )
+    assert readded.status_code == 302
+    assert web(alice).post(f"/dialogs/{dialog_id}/rename/", {"title": "Readers"}).status_code == 302
+    assert web(carol).post(f"/dialogs/{dialog_id}/leave/").status_code == 302
+    assert web(carol).get(f"/dialogs/{dialog_id}/").status_code == 404
+    assert "Readers" in web(bob).get("/dialogs/").content.decode()
+
+
+def test_blocking_and_the_privacy_choice_through_pages(
+    web: Web, django_user_model: Any, alice: int, bob: int, carol: int
+) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    blocked = web(bob).post("/dialogs/blocks/", {"user_id": str(alice), "dialog_id": str(dialog_id)})
+    assert blocked.status_code == 302 and blocked["Location"] == f"/dialogs/{dialog_id}/"
+    assert username(django_user_model, alice) in web(bob).get("/dialogs/blocks/").content.decode()
+    assert "You have blocked this member" in web(bob).get(f"/dialogs/{dialog_id}/").content.decode()
+
+    refused = web(alice).post(f"/dialogs/{dialog_id}/send/", {"body": "hello?"})
+    assert refused.status_code == 403 and "You cannot message this member." in refused.content.decode()
+    assert web(bob).post(f"/dialogs/blocks/{alice}/unblock/").status_code == 302
+    assert web(alice).post(f"/dialogs/{dialog_id}/send/", {"body": "hello"}).status_code == 302
+
+    by_name = web(alice).post("/dialogs/blocks/", {"username": username(django_user_model, carol)})
+    assert by_name.status_code == 302 and services.block_exists(user_id=alice, blocked_id=carol)
+    assert web(alice).post("/dialogs/blocks/", {"username": "no-such-name"}).status_code == 404
+
+    assert web(carol).post("/dialogs/privacy/", {"followed_only": "on"}).status_code == 302
+    assert services.dialog_privacy_get(user_id=carol).followed_only
+    refused_new = web(bob).post(
+        "/dialogs/new/", {"recipients": username(django_user_model, carol), "body": "Hi"}
+    )
+    assert (
+        refused_new.status_code == 403 and "You cannot message this member." in refused_new.content.decode()
+    )
+    nobody = web(bob).post("/dialogs/new/", {"recipients": "no-such-name", "body": "Hi"})
+    assert nobody.status_code == 403 and "You cannot message this member." in nobody.content.decode()
+
+
+def test_guests_sign_in_and_outsiders_and_staff_get_not_found(
+    web: Web, client: Client, alice: int, bob: int, carol: int, superuser: int
+) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    message = services.message_create(author_id=alice, dialog_id=dialog_id, body="private words")
+    for url in ("/dialogs/", f"/dialogs/{dialog_id}/", "/dialogs/new/", "/dialogs/blocks/"):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/signin/")
+    for outsider in (carol, superuser):
+        for url in (
+            f"/dialogs/{dialog_id}/",
+            f"/dialogs/messages/{message.id}/edit/",
+            f"/dialogs/{dialog_id + 99}/",
+        ):
+            response = web(outsider).get(url)
+            assert response.status_code == 404 and "private words" not in response.content.decode()
+        assert web(outsider).post(f"/dialogs/{dialog_id}/send/", {"body": "in"}).status_code == 404
+        assert web(outsider).post(f"/dialogs/messages/{message.id}/delete/").status_code == 404
+
+
+def test_dialog_pages_run_no_inline_code_and_load_the_live_script(web: Web, alice: int, bob: int) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    services.message_create(author_id=bob, dialog_id=dialog_id, body="hi")
+    for url in (
+        "/dialogs/",
+        f"/dialogs/{dialog_id}/",
+        "/dialogs/new/",
+        "/dialogs/blocks/",
+        f"/members/{bob}/",
+    ):
+        page = Page(web(alice).get(url).content.decode())
+        assert page.inline_scripts == [] and page.style_elements == 0, url
+        assert not [
+            attrs
+            for _tag, attrs in page.elements
+            if "style" in attrs or any(n.startswith("on") for n in attrs)
+        ]
+        assert "/static/dialog/dialog.js" in [script["src"] for script in page.find("script")]
+    page = Page(web(alice).get(f"/dialogs/{dialog_id}/").content.decode())
+    [root] = [attrs for _tag, attrs in page.elements if "data-dialog" in attrs]
+    assert root["data-dialog-id"] == str(dialog_id) and root["data-live"] == "true"
+
+
+# --- The badge and query counts -----------------------------------------------------------------------
+
+
+def test_the_unread_badge_is_one_query(
+    alice: int, bob: int, carol: int, django_assert_num_queries: Any
+) -> None:
+    for other in (bob, carol):
+        dialog_id = services.dialog_start(starter_id=other, recipient_id=alice).id
+        services.message_create(author_id=other, dialog_id=dialog_id, body="ping")
+    with django_assert_num_queries(1):
+        assert services.unread_dialog_count(user_id=alice) == 2
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    return len(captured)
+
+
+@pytest.fixture
+def reader(web: Web, alice: int) -> Client:
+    client = web(alice)
+    client.get("/dialogs/")  # the first request of a session records it; the ones measured are ordinary
+    return client
+
+
+def test_the_list_runs_the_same_queries_for_one_dialog_or_twenty(
+    reader: Client, api_as: Api, alice: int, make_member: Callable[..., int]
+) -> None:
+    first = make_member()
+    dialog_id = services.dialog_start(starter_id=first, recipient_id=alice).id
+    services.message_create(author_id=first, dialog_id=dialog_id, body="one")
+    one_page, one_api = _queries(reader, "/dialogs/"), _queries(api_as(alice), "/api/v1/dialogs")
+    for number in range(19):
+        others = [make_member() for _ in range(2)]
+        if number % 2:
+            group = services.dialog_group_start(
+                owner_id=others[0], title=f"G{number}", participant_ids=[alice, others[1]]
+            )
+            services.message_create(author_id=others[1], dialog_id=group.id, body=f"group {number}")
+        else:
+            dialog_id = services.dialog_start(starter_id=others[0], recipient_id=alice).id
+            services.message_create(author_id=others[0], dialog_id=dialog_id, body=f"pair {number}")
+    page = reader.get("/dialogs/").content.decode()
+    assert page.count('class="dialog-list__item') == 20
+    assert _queries(reader, "/dialogs/") == one_page
+    assert _queries(api_as(alice), "/api/v1/dialogs") == one_api
+
+
+def test_a_dialog_runs_the_same_queries_for_one_message_or_thirty(
+    reader: Client, api_as: Api, alice: int, make_member: Callable[..., int]
+) -> None:
+    members = [make_member() for _ in range(3)]
+    dialog = services.dialog_group_start(owner_id=alice, title="Busy", participant_ids=members)
+    url = f"/dialogs/{dialog.id}/"
+
+    def say(author: int, number: int) -> None:
+        upload = services.attachment_upload(
+            uploader_id=author,
+            dialog_id=dialog.id,
+            file=SimpleUploadedFile(f"{number}.pdf", b"%PDF-1.4\n%%EOF\n"),
+        )
+        services.message_create(
+            author_id=author, dialog_id=dialog.id, body=f"message {number}", attachment_ids=[upload.id]
+        )
+
+    say(members[0], 0)
+    # Measured twice: the first visit also marks the dialog read, as does every visit after new messages.
+    reader.get(url)
+    quiet_page, quiet_api = (
+        _queries(reader, url),
+        _queries(api_as(alice), f"/api/v1/dialogs/{dialog.id}/messages"),
+    )
+    say(members[1], 1)
+    marking_page = _queries(reader, url)
+    for number in range(2, 31):
+        say(members[number % 3], number)
+    assert _queries(reader, url) == marking_page
+    page = reader.get(url).content.decode()
+    assert page.count(" data-message-id=") == 30 and page.count('.pdf" download>') == 30
+    assert _queries(reader, url) == quiet_page
+    assert _queries(api_as(alice), f"/api/v1/dialogs/{dialog.id}/messages") == quiet_api
+    assert _queries(reader, f"{url}?before={2**40}") <= marking_page
