@@ -190,7 +190,7 @@ def _forums_with_unread(viewer: Viewer, forum_ids: Sequence[int]) -> set[int]:
     if viewer.user_id is None or not forum_ids:
         return set()
     visible = "" if viewer.moderator else "AND (t.state = %s OR t.author_id = %s)"
-    visible_params: list[object] = [] if viewer.moderator else [ThreadState.APPROVED, viewer.user_id]
+    visible_params: list[Any] = [] if viewer.moderator else [str(ThreadState.APPROVED), viewer.user_id]
     query = f"""
         SELECT f.id FROM unnest(%s::bigint[]) AS f(id)
         WHERE EXISTS (
@@ -207,7 +207,13 @@ def _forums_with_unread(viewer: Viewer, forum_ids: Sequence[int]) -> set[int]:
         )
     """
     # Only the fixed visibility clause above is formatted in; every value is a parameter.
-    params = [list(forum_ids), unread_cutoff(), *visible_params, UNREAD_THREADS_CHECKED, viewer.user_id]
+    params: list[Any] = [
+        list(forum_ids),
+        unread_cutoff(),
+        *visible_params,
+        UNREAD_THREADS_CHECKED,
+        viewer.user_id,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         return {row[0] for row in cursor.fetchall()}

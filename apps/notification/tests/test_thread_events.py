@@ -365,6 +365,7 @@ def test_a_large_fan_out_is_pushed_in_shares_that_cover_every_recipient_once(
     pushed = sorted(frame[0] for share in shares for frame in share["frames"])
     assert pushed == sorted([alice, *watchers])
     ids = dict(Notification.objects.filter(thread_id=thread_id).values_list("recipient_id", "id"))
-    assert all(frame[1] == ids[frame[0]] and frame[2] == "thread.reply" for s in shares for frame in s["frames"])
+    frames = [frame for share in shares for frame in share["frames"]]
+    assert all(frame[1] == ids[frame[0]] and frame[2] == "thread.reply" for frame in frames)
     # Each share is pushed by whichever worker process takes it: one send per frame.
     assert services.notifications_push(frames=[tuple(frame) for frame in shares[0]["frames"]]) == 4
