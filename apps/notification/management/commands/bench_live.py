@@ -1134,7 +1134,7 @@ class Command(BaseCommand):
         patterns = [f"{env['REDIS_KEY_PREFIX']}*"]
         urls = {settings.REDIS_URL}
         if settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-            patterns.append(f"{env['FORUM_QUEUE_PREFIX']}*")
+            patterns += [f"{env['FORUM_QUEUE_PREFIX']}*", f"_kombu.binding.{env['FORUM_QUEUE_PREFIX']}*"]
             urls.add(settings.CELERY_BROKER_URL)
         for url in urls:
             client = redis.Redis.from_url(url)
