@@ -353,8 +353,14 @@ def _with_read_position(threads: QuerySet[Thread], viewer: Viewer) -> QuerySet[T
     return threads.annotate(read_position=Subquery(mark.values("last_read_position")[:1]))
 
 
-def _thread_rows(rows: Sequence[dict[str, Any]], viewer: Viewer) -> tuple[ThreadRow, ...]:
-    names = _usernames([*(row["author_id"] for row in rows), *(row["last_poster_id"] for row in rows)])
+def _thread_rows(
+    rows: Sequence[dict[str, Any]], viewer: Viewer, *, with_names: bool = True
+) -> tuple[ThreadRow, ...]:
+    names = (
+        _usernames([*(row["author_id"] for row in rows), *(row["last_poster_id"] for row in rows)])
+        if with_names
+        else {}
+    )
     signed_in = viewer.user_id is not None
     cutoff = unread_cutoff()
     result = []
@@ -417,12 +423,14 @@ def moderation_queue(*, viewer: Viewer, page: int = 1) -> Page[ThreadRow]:
     return Page(items=_thread_rows(rows, viewer), number=number, per_page=THREADS_PER_PAGE, total=total)
 
 
-def thread_row(*, viewer: Viewer, thread_id: int) -> ThreadRow | None:
-    """One thread the viewer may see, with their read mark (two queries), or None."""
+def thread_row(*, viewer: Viewer, thread_id: int, with_names: bool = True) -> ThreadRow | None:
+    """One thread the viewer may see, with their read mark, or None: one query, and one more for the
+    author's and last poster's names unless ``with_names`` is False (their ``author`` and
+    ``last_poster`` are then empty: the thread page and the services need neither)."""
     threads = _with_read_position(threads_visible_to(viewer).filter(pk=thread_id), viewer)
     fields = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
     rows = list(threads.values(*fields))
-    return _thread_rows(rows, viewer)[0] if rows else None
+    return _thread_rows(rows, viewer, with_names=with_names)[0] if rows else None
 
 
 # --- Posts --------------------------------------------------------------------------------------------

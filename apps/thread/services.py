@@ -645,7 +645,7 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     ``attachment_ids`` are the author's uploads not yet on a post, as for ``thread_create``."""
     require(user_id=author_id, permission="post.create")
     viewer = selectors.viewer_for(user_id=author_id)
-    found = selectors.thread_row(viewer=viewer, thread_id=thread_id)
+    found = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
     if found is None:
         raise NotFound(_("There is no such thread."))
     _check_can_reply(viewer, found.forum_id, found.state, found.closed)
@@ -717,7 +717,7 @@ def _post_for_change(user_id: int, post_id: int) -> tuple[selectors.Viewer, Post
     location = selectors.post_location(post_id=post_id)
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
-    if selectors.thread_row(viewer=viewer, thread_id=location.thread_id) is None:
+    if selectors.thread_row(viewer=viewer, thread_id=location.thread_id, with_names=False) is None:
         raise NotFound(_("There is no such post."))
     thread = _thread_for_update(location.thread_id)
     post = Post.objects.select_for_update().get(pk=post_id)
@@ -1056,7 +1056,7 @@ def _post_for_reaction(user_id: int, post_id: int) -> Post:
     location = selectors.post_location(post_id=post_id)
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
-    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id)
+    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id, with_names=False)
     if thread is None or thread.forum_id not in selectors.forums_visible(viewer=viewer):
         raise NotFound(_("There is no such post."))
     if thread.state != ThreadState.APPROVED:
@@ -1253,7 +1253,7 @@ def _post_to_bookmark(user_id: int, post_id: int, *, keeping: bool) -> None:
     location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
-    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id)
+    thread = selectors.thread_row(viewer=viewer, thread_id=location.thread_id, with_names=False)
     if thread is None or thread.forum_id not in selectors.forums_visible(viewer=viewer):
         raise NotFound(_("There is no such post."))
     if keeping and thread.state != ThreadState.APPROVED:
@@ -1314,7 +1314,7 @@ def _draft_target(user_id: int, thread_id: int | None, forum_id: int | None, *, 
     viewer = selectors.viewer_for(user_id=user_id)
     forums = selectors.forums_visible(viewer=viewer)
     if thread_id is not None:
-        thread = selectors.thread_row(viewer=viewer, thread_id=thread_id) if 0 < thread_id < 2**63 else None
+        thread = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False) if 0 < thread_id < 2**63 else None
         forum = None if thread is None else forums.get(thread.forum_id)
         if thread is None or forum is None:
             raise NotFound(_("There is no such thread."))

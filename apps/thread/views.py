@@ -147,7 +147,7 @@ def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
 def _thread_or_404(
     viewer: selectors.Viewer, thread_id: int
 ) -> tuple[selectors.ThreadRow, dict[int, selectors.ForumNode]]:
-    thread = selectors.thread_row(viewer=viewer, thread_id=thread_id)
+    thread = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
     forums = selectors.forums_visible(viewer=viewer)
     if thread is None or thread.forum_id not in forums:
         raise NotFound(_("There is no such thread."))

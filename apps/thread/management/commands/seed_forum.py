@@ -505,7 +505,7 @@ def bench_targets(*, member_id: int, member_username: str) -> BenchTargets:
 
 def bench_member_statuses(member_id: int) -> None:
     """The signed-in member is an Agent (another index than a guest's) and may post without the daily
-    limit getting in the way of a benchmark (the quota is still counted, in Redis, on every post)."""
+    limit getting in the way of a benchmark (the quota is still counted, in PostgreSQL, on every post)."""
     status_define(
         code=BENCH_POSTER_STATUS,
         name="Benchmark poster",
