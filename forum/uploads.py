@@ -23,15 +23,16 @@ import io
 import re
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -41,6 +42,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, ImageOps
 
 from forum.errors import NotFound, ValidationFailed
+
+R = TypeVar("R")
 
 __all__ = [
     "KNOWN_TYPES",
@@ -426,6 +429,44 @@ def delete_upload(
     for key in (storage_key, thumbnail_key):
         if key:
             storage.delete(key)
+
+
+def row_fields(accepted: AcceptedUpload) -> dict[str, Any]:
+    """What an app's attachment row keeps of an upload, as model field names."""
+    return {
+        "storage_key": accepted.storage_key,
+        "thumbnail_key": accepted.thumbnail_key or "",
+        "content_type": accepted.content_type,
+        "size": accepted.size,
+        "sha256": accepted.sha256,
+        "original_name": accepted.original_name,
+        "width": accepted.width,
+        "height": accepted.height,
+    }
+
+
+def store_upload(
+    file: UploadedFile[bytes] | IO[bytes],
+    *,
+    field_name: str,
+    keep: Callable[[dict[str, Any]], R],
+    policy: UploadPolicy | None = None,
+) -> R:
+    """Accept ``file`` (``accept_upload``) and let the app ``keep`` it: ``keep`` gets ``row_fields``
+    and creates the app's own attachment row in a transaction. If it fails, the stored files are
+    deleted again: no file is left without its row."""
+    accepted = accept_upload(
+        file,
+        filename=getattr(file, "name", "") or "",
+        policy=policy or default_policy(),
+        field_name=field_name,
+    )
+    try:
+        with transaction.atomic():
+            return keep(row_fields(accepted))
+    except BaseException:
+        delete_upload(accepted.storage_key, accepted.thumbnail_key)
+        raise
 
 
 # Types a browser may show in the page; anything else is always a download.

@@ -71,7 +71,7 @@ from apps.user.services import follows, users_brief
 from forum.bus import publish
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.markup import MentionTarget, render
-from forum.uploads import accept_upload, default_policy, delete_upload
+from forum.uploads import delete_upload, store_upload
 
 __all__ = [
     "EXCERPT_LENGTH",
@@ -802,25 +802,13 @@ def attachment_upload(
             % {"count": waiting},
             code="too_many_pending_attachments",
         )
-    accepted = accept_upload(file, filename=file.name or "", policy=default_policy(), field_name=field_name)
-    try:
-        with transaction.atomic():
-            row = MessageAttachment.objects.create(
-                dialog_id=dialog_id,
-                uploader_id=uploader_id,
-                storage_key=accepted.storage_key,
-                thumbnail_key=accepted.thumbnail_key or "",
-                content_type=accepted.content_type,
-                size=accepted.size,
-                sha256=accepted.sha256,
-                original_name=accepted.original_name,
-                width=accepted.width,
-                height=accepted.height,
-                created_at=timezone.now(),
-            )
-    except BaseException:
-        delete_upload(accepted.storage_key, accepted.thumbnail_key)  # no file without its row
-        raise
+    row = store_upload(
+        file,
+        field_name=field_name,
+        keep=lambda fields: MessageAttachment.objects.create(
+            dialog_id=dialog_id, uploader_id=uploader_id, created_at=timezone.now(), **fields
+        ),
+    )
     return _attachment_ref(row)
 
 

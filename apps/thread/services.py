@@ -64,7 +64,7 @@ from forum import bus, pagecache
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.events import Event
 from forum.markup import MentionTarget, QuoteTarget, render
-from forum.uploads import accept_upload, default_policy, delete_upload
+from forum.uploads import delete_upload, store_upload
 
 __all__ = [
     "AttachmentRef",
@@ -960,24 +960,13 @@ def attachment_upload(
             % {"count": waiting},
             code="too_many_pending_attachments",
         )
-    accepted = accept_upload(file, filename=file.name or "", policy=default_policy(), field_name=field_name)
-    try:
-        with transaction.atomic():
-            row = PostAttachment.objects.create(
-                uploader_id=uploader_id,
-                storage_key=accepted.storage_key,
-                thumbnail_key=accepted.thumbnail_key or "",
-                content_type=accepted.content_type,
-                size=accepted.size,
-                sha256=accepted.sha256,
-                original_name=accepted.original_name,
-                width=accepted.width,
-                height=accepted.height,
-                created_at=timezone.now(),
-            )
-    except BaseException:
-        delete_upload(accepted.storage_key, accepted.thumbnail_key)  # no file without its row
-        raise
+    row = store_upload(
+        file,
+        field_name=field_name,
+        keep=lambda fields: PostAttachment.objects.create(
+            uploader_id=uploader_id, created_at=timezone.now(), **fields
+        ),
+    )
     return _attachment_ref(row)
 
 
@@ -1314,7 +1303,11 @@ def _draft_target(user_id: int, thread_id: int | None, forum_id: int | None, *, 
     viewer = selectors.viewer_for(user_id=user_id)
     forums = selectors.forums_visible(viewer=viewer)
     if thread_id is not None:
-        thread = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False) if 0 < thread_id < 2**63 else None
+        thread = (
+            selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
+            if 0 < thread_id < 2**63
+            else None
+        )
         forum = None if thread is None else forums.get(thread.forum_id)
         if thread is None or forum is None:
             raise NotFound(_("There is no such thread."))

@@ -7,6 +7,7 @@ import io
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from botocore.exceptions import ClientError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.http import FileResponse, StreamingHttpResponse
 from django.test import RequestFactory
 from PIL import ExifTags, Image, PngImagePlugin
@@ -56,6 +59,16 @@ def policy(**overrides: Any) -> UploadPolicy:
     }
     values.update(overrides)
     return UploadPolicy(**values)
+
+
+@pytest.fixture(autouse=True)
+def no_database_on_close() -> Iterator[None]:
+    """A download's response.close() sends request_finished, whose close_old_connections would check
+    the health of a connection an earlier database test left open in this process; these tests use
+    no database, and would fail for that one (with "Database access not allowed")."""
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from apps.status.services import status_grant
 from apps.thread import services
 from apps.thread.models import PostAttachment
 from apps.thread.tests.conftest import Tree
+from forum.tests.test_uploads import image_bytes
+from forum.uploads import store_upload
 
 Api = Callable[[int | None], APIClient]
 
@@ -261,3 +263,32 @@ def test_upload_and_download_on_s3(
     assert response.status_code == 200
     with Image.open(io.BytesIO(body_of(response))) as image:
         assert image.size == (40, 30)
+
+
+# --- Keeping an upload in an app's row ------------------------------------------------------------------
+
+
+def test_store_upload_hands_the_row_fields_and_leaves_no_file_when_the_row_fails(
+    settings: Any, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media)},
+        },
+    }
+    kept = store_upload(SimpleUploadedFile("cat.png", image_bytes("PNG")), field_name="file", keep=dict)
+    assert kept["original_name"] == "cat.png" and kept["content_type"] == "image/png"
+    assert kept["width"] == 64 and kept["thumbnail_key"]
+    assert default_storage.exists(kept["storage_key"]) and default_storage.exists(kept["thumbnail_key"])
+
+    def refuse(fields: dict[str, Any]) -> None:
+        assert default_storage.exists(fields["storage_key"])
+        raise RuntimeError("the row could not be written")
+
+    before = sorted(str(path) for path in media.rglob("*") if path.is_file())
+    with pytest.raises(RuntimeError):
+        store_upload(SimpleUploadedFile("dog.png", image_bytes("PNG")), field_name="file", keep=refuse)
+    assert sorted(str(path) for path in media.rglob("*") if path.is_file()) == before

@@ -8,34 +8,19 @@ static files; Debian's Chromium is driven through Playwright.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.test import Client
 
 from apps.thread import services
 from apps.thread.models import Bookmark, Draft
 from apps.thread.tests.conftest import Tree
+from forum.testing import browser as web
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = Path("/usr/bin/chromium")
-# Waits for the page and the server; reached only when something is broken.
-TIMEOUT = 30.0
-
-
-def _wait_for(condition: Callable[[], bool], *, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _draft_body(user_id: int, thread_id: int) -> str | None:
@@ -44,27 +29,9 @@ def _draft_body(user_id: int, thread_id: int) -> str | None:
 
 @pytest.fixture
 def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of this test are not async.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = browser.new_context(locale="en-US").new_page()
-            page.set_default_timeout(TIMEOUT * 1000)
-            yield page
-        finally:
-            browser.close()
-            # While Playwright's event loop runs, this thread's ORM calls get a connection of their own
-            # (connections are context-local): closed here, or it would hold the test database open.
-            connections.close_all()
+    web.require_chromium(monkeypatch)
+    with web.chromium() as browser:
+        yield web.new_page(browser)
 
 
 def test_a_reply_draft_is_kept_while_typing_and_on_leaving_and_goes_when_sent(
@@ -72,7 +39,6 @@ def test_a_reply_draft_is_kept_while_typing_and_on_leaving_and_goes_when_sent(
 ) -> None:
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=TIMEOUT * 1000)
     thread = services.thread_create(author_id=staff, forum_id=tree.general, title="Harbour news", body="Hi")
     origin = live_server.url
     thread_url = f"{origin}/threads/{thread.id}/"
@@ -111,19 +77,19 @@ def test_a_reply_draft_is_kept_while_typing_and_on_leaving_and_goes_when_sent(
     page.keyboard.press("Control+End")
     body.press_sequentially(", and more")
     page.goto(f"{origin}/")
-    _wait_for(
+    web.wait_for(
         lambda: _draft_body(member, thread.id) == "Half a thought, and more", what="the save on leaving"
     )
 
     # "Discard draft" throws it away and empties the form, without leaving the page.
     page.goto(thread_url)
-    page.evaluate("window.stayedSinceMark = true")
+    web.mark(page)
     expect(body).to_have_value("Half a thought, and more")
     discard.click()
     expect(status).to_have_text("Draft discarded")
     expect(body).to_have_value("")
-    _wait_for(lambda: _draft_body(member, thread.id) is None, what="the draft to be deleted")
-    assert page.evaluate("window.stayedSinceMark === true")
+    web.wait_for(lambda: _draft_body(member, thread.id) is None, what="the draft to be deleted")
+    assert web.stayed(page)
 
     # Sent: the reply deletes the draft, and nothing the page does on leaving brings it back.
     body.press_sequentially("The whole thought")
@@ -137,9 +103,9 @@ def test_a_reply_draft_is_kept_while_typing_and_on_leaving_and_goes_when_sent(
     assert _draft_body(member, thread.id) is None
 
     # The bookmark button changes in place (htmx), and the bookmark is there.
-    page.evaluate("window.stayedSinceMark = true")
+    web.mark(page)
     opening = page.locator(f"#post-{thread.first_post_id}")
     opening.get_by_role("button", name="Bookmark", exact=True).click()
     expect(opening.get_by_role("button", name="Remove bookmark")).to_have_count(1)
-    assert page.evaluate("window.stayedSinceMark === true")
+    assert web.stayed(page)
     assert Bookmark.objects.filter(user_id=member, post_id=thread.first_post_id).exists()
