@@ -218,19 +218,30 @@ PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0 if FORUM_ENV == "te
 # counters, live sends are dropped, guests' pages are rendered): an outage costs one timeout per
 # interval, not one per call (forum/outage.py).
 REDIS_OUTAGE_SKIP_SECONDS = env.float("REDIS_OUTAGE_SKIP_SECONDS", default=5.0)
+# The Channels layer under the real-time gateway: "pubsub" (Redis pub/sub, forum/realtime/layer.py:
+# at most once, one PUBLISH a send) or "lists" (channels-redis's list-based layer: per-channel
+# queues, ~4 round trips a send); docs/realtime.md, "Channel layer", weighs the two.
+REALTIME_LAYER = env.str("REALTIME_LAYER", default="pubsub")
+_REALTIME_LAYER_BACKENDS = {
+    "pubsub": "forum.realtime.layer.PubSubChannelLayer",
+    "lists": "channels_redis.core.RedisChannelLayer",
+}
+if REALTIME_LAYER not in _REALTIME_LAYER_BACKENDS:
+    raise ImproperlyConfigured(f"REALTIME_LAYER must be one of {', '.join(_REALTIME_LAYER_BACKENDS)}")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": _REALTIME_LAYER_BACKENDS[REALTIME_LAYER],
         "CONFIG": {
-            # No read timeout, as before redis-py 8 (whose default is 5 s): a timeout races the
-            # layer's 5 s blocking pop, killing idle WebSockets, and on Python 3.11 a pending read
-            # under a timeout can swallow the cancel of a closed socket's consumer (docs/realtime.md).
+            # No read timeout, as before redis-py 8 (whose default is 5 s): with the list-based
+            # layer a timeout races its 5 s blocking pop, killing idle WebSockets, and on Python 3.11
+            # a pending read under a timeout can swallow the cancel of a closed socket's consumer
+            # (docs/realtime.md); the pub/sub layer's subscriber polls with its own 0.1 s timeout.
             # A connect timeout, though: without one a Redis host that went away makes every send
             # wait for the kernel's (minutes) before delivery gives up (docs/architecture.md).
             "hosts": [{"address": REDIS_URL, "socket_timeout": None, "socket_connect_timeout": 2}],
             "prefix": f"{REDIS_KEY_PREFIX}:asgi",
-            "capacity": 1000,
-            "expiry": 60,
+            # The list-based layer's own (the pub/sub layer has no per-channel queue in Redis).
+            **({"capacity": 1000, "expiry": 60} if REALTIME_LAYER == "lists" else {}),
         },
     }
 }

@@ -29,7 +29,7 @@ from apps.dialog.events import (
     DialogRead,
 )
 from forum.bus import subscribe
-from forum.realtime import send_to_user
+from forum.realtime import send_to_users
 
 
 def topic_check(user_id: int, key: str) -> bool:
@@ -38,16 +38,19 @@ def topic_check(user_id: int, key: str) -> bool:
 
 
 def _push(kind: str, dialog_id: int, user_ids: Iterable[int], payload: dict[str, Any]) -> None:
-    """Send ``payload`` to each member, with their own unread count here and their badge."""
+    """Send ``payload`` to each member, with their own unread count here and their badge (all the
+    frames together after the commit: one round trip to the layer)."""
     wanted = list(dict.fromkeys(user_ids))
     states = selectors.unread_states(dialog_id=dialog_id, user_ids=wanted)
+    frames = []
     for user_id in wanted:
         state = states.get(user_id)
         counts = {
             "unread_count": state.unread_count if state else 0,
             "unread_dialogs": state.unread_dialogs if state else 0,
         }
-        send_to_user(user_id, kind, {**payload, **counts}, on_commit=True)
+        frames.append((user_id, kind, {**payload, **counts}))
+    send_to_users(frames, on_commit=True)
 
 
 def _attachment(item: selectors.AttachmentRow) -> dict[str, Any]:

@@ -16,7 +16,6 @@ Another app adds a kind without this app changing: ``notification_kind_register`
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import functools
 import json
@@ -57,7 +56,7 @@ from apps.thread.services import (
 from apps.user.services import users_brief
 from forum.bus import publish
 from forum.errors import NotFound, ValidationFailed
-from forum.realtime import asend_to_user
+from forum.realtime import asend_to_user, send_to_users
 
 __all__ = [
     "EmailChannel",
@@ -116,9 +115,6 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = 20
 LATEST_COUNT = 8
-# How many members are pushed to at once after a fan-out (each is one send_to_user); more only adds
-# connections to Redis, since the channel layer's client is what takes the time.
-_PUSH_CONCURRENCY = 10
 # A fan-out to more members than this is pushed in shares of _PUSH_SHARE, one event each, which the
 # notification queue's worker processes take side by side.
 _PUSH_INLINE_MAX = 200
@@ -447,16 +443,6 @@ def _update(
     return True
 
 
-async def _push_all(frames: list[tuple[int, dict[str, Any]]]) -> None:
-    gate = asyncio.Semaphore(_PUSH_CONCURRENCY)
-
-    async def push(user_id: int, payload: dict[str, Any]) -> None:
-        async with gate:
-            await asend_to_user(user_id, NEW_FRAME, payload)
-
-    await asyncio.gather(*(push(user_id, payload) for user_id, payload in frames))
-
-
 def _push_after_commit(rows: Mapping[int, tuple[int, str]]) -> None:
     """One ``notification.new`` frame per member (``rows``: member -> notification id and kind)
     after the commit, with their unread count (counted for all of them in one query now, so that
@@ -476,12 +462,13 @@ def _push_after_commit(rows: Mapping[int, tuple[int, str]]) -> None:
 
 def notifications_push(*, frames: Sequence[tuple[int, int, str, int]]) -> int:
     """Send each ``(user_id, notification_id, kind, unread_count)`` as a ``notification.new`` frame
-    (one send_to_user each, a few at once on one event loop); best effort, never raises."""
+    (all in one ``send_to_users``: pipelined to the layer); best effort, never raises."""
     payloads = [
-        (user_id, {"id": pk, "kind": kind, "unread_count": unread}) for user_id, pk, kind, unread in frames
+        (user_id, NEW_FRAME, {"id": pk, "kind": kind, "unread_count": unread})
+        for user_id, pk, kind, unread in frames
     ]
     try:
-        async_to_sync(_push_all)(payloads)
+        send_to_users(payloads)
     except Exception as error:  # noqa: BLE001 - live delivery is best effort (docs/realtime.md)
         logger.warning("notification frames not sent", extra={"error": f"{type(error).__name__}: {error}"})
         return 0

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -35,9 +36,13 @@ __all__ = ["RealtimeConsumer", "RefusingConsumer", "TokenBucket"]
 
 logger = logging.getLogger(__name__)
 
-# channels-redis forgets group members after a day (group_expiry); connections live longer than
-# that, so every connection adds itself to its groups again well before then.
+# channels-redis's list-based layer forgets group members after a day (group_expiry); connections
+# live longer than that, so every connection adds itself to its groups again well before then. (The
+# pub/sub layer keeps groups in the process: there, a refresh costs nothing and changes nothing.)
 GROUP_REFRESH_SECONDS = 3600.0
+# Closes a socket whose layer subscription may have missed messages: the client reconnects and
+# fetches what it missed (forum.realtime.layer).
+CLOSE_LAYER_LOST = 1011
 
 
 @dataclass
@@ -102,6 +107,17 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.inbound = TokenBucket(burst=100, rate=20)
         self.whispers = TokenBucket(burst=10, rate=2)
         self.refresher: asyncio.Task[None] | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # channels' AsyncConsumer.dispatch first runs close_old_connections in the sync thread for
+        # every message (a thread hop per frame in or out, all sockets of the process queued on one
+        # thread). This consumer reads the database only in topic checks, which run under
+        # database_sync_to_async and close old connections themselves; uvicorn's websocket
+        # messages and the layer's go straight to their handlers.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -274,6 +290,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def realtime_disconnect(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def realtime_layer_lost(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_LAYER_LOST)
 
 
 class RefusingConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]

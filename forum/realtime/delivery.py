@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -32,9 +33,11 @@ __all__ = [
     "adisconnect_user",
     "asend_to_topic",
     "asend_to_user",
+    "asend_to_users",
     "disconnect_user",
     "send_to_topic",
     "send_to_user",
+    "send_to_users",
 ]
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,9 @@ DISCONNECT_MESSAGE = "realtime.disconnect"
 
 # The longest a send may wait for the layer (a Redis that stopped answering, not one that refuses).
 SEND_TIMEOUT_SECONDS = 3.0
+# A bulk send on a layer without ``group_send_many`` (channels-redis's list-based layer): this many
+# group sends at once, each bounded by SEND_TIMEOUT_SECONDS.
+BULK_CONCURRENCY = 50
 
 layer_breaker = Breaker("realtime-layer")
 
@@ -86,6 +92,40 @@ async def _group_send(group: str, message: dict[str, Any]) -> None:
             logger.info("real-time layer reachable again")
 
 
+async def _group_send_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every ``(group, message)``, best effort as ``_group_send``: pipelined when the layer can
+    (``forum.realtime.layer``: one round trip per Redis host, the whole batch bounded by
+    ``SEND_TIMEOUT_SECONDS``), else group sends a few at once, each bounded."""
+    if not messages:
+        return
+    layer = channel_layer()
+    send_many = getattr(layer, "group_send_many", None)
+    if send_many is None:
+        gate = asyncio.Semaphore(BULK_CONCURRENCY)
+
+        async def send(group: str, message: dict[str, Any]) -> None:
+            async with gate:
+                await _group_send(group, message)
+
+        await asyncio.gather(*(send(group, message) for group, message in messages))
+        return
+    address = _layer_address()
+    if layer_breaker.skipping(address):
+        logger.debug("real-time messages dropped: the layer is down", extra={"count": len(messages)})
+        return
+    try:
+        await asyncio.wait_for(send_many(messages), timeout=SEND_TIMEOUT_SECONDS)
+    except Exception as error:  # noqa: BLE001 - best effort: any layer failure is logged, not raised
+        layer_breaker.failed(address)
+        logger.warning(
+            "real-time message not sent",
+            extra={"count": len(messages), "error": f"{type(error).__name__}: {error}"},
+        )
+    else:
+        if layer_breaker.succeeded(address):
+            logger.info("real-time layer reachable again")
+
+
 def _user_message(user_id: int, kind: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     # Encoded at once: the caller may change ``payload`` before an on-commit send runs.
     return user_group(user_id), {"type": FRAME_MESSAGE, "text": event_frame(kind, payload)}
@@ -101,6 +141,17 @@ async def asend_to_user(user_id: int, kind: str, payload: dict[str, Any]) -> Non
     await _group_send(*_user_message(user_id, kind, payload))
 
 
+def _user_messages(messages: Iterable[tuple[int, str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    return [_user_message(user_id, kind, payload) for user_id, kind, payload in messages]
+
+
+async def asend_to_users(messages: Iterable[tuple[int, str, dict[str, Any]]]) -> None:
+    """``asend_to_user`` for each ``(user_id, kind, payload)``, all in one go: a fan-out costs one
+    round trip to the layer (pipelined), not one per member. Members' frames may arrive in any order
+    relative to each other; one member's frames keep their order."""
+    await _group_send_many(_user_messages(messages))
+
+
 async def asend_to_topic(topic: str, kind: str, payload: dict[str, Any]) -> None:
     """Send an event frame (with ``"topic"``) to every connection subscribed to ``topic``."""
     await _group_send(*_topic_message(topic, kind, payload))
@@ -112,7 +163,10 @@ async def adisconnect_user(user_id: int) -> None:
 
 
 def _now_or_on_commit(group: str, message: dict[str, Any], *, on_commit: bool, what: str) -> None:
-    send = functools.partial(async_to_sync(_group_send), group, message)
+    _run_now_or_on_commit(functools.partial(async_to_sync(_group_send), group, message), on_commit, what)
+
+
+def _run_now_or_on_commit(send: Callable[[], None], on_commit: bool, what: str) -> None:
     if not on_commit:
         send()
         return
@@ -131,6 +185,13 @@ def send_to_user(user_id: int, kind: str, payload: dict[str, Any], *, on_commit:
     """
     group, message = _user_message(user_id, kind, payload)
     _now_or_on_commit(group, message, on_commit=on_commit, what="send_to_user")
+
+
+def send_to_users(messages: Iterable[tuple[int, str, dict[str, Any]]], *, on_commit: bool = False) -> None:
+    """Sync ``asend_to_users``: one frame per ``(user_id, kind, payload)``, sent together on one
+    event-loop run; ``on_commit`` as in ``send_to_user`` (one callback for the whole batch)."""
+    send = functools.partial(async_to_sync(_group_send_many), _user_messages(messages))
+    _run_now_or_on_commit(send, on_commit, "send_to_users")
 
 
 def send_to_topic(topic: str, kind: str, payload: dict[str, Any], *, on_commit: bool = False) -> None:

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-import uuid
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from channels_redis.utils import create_pool
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 
 from forum.realtime import (
     InvalidTopicError,
     OutsideTransactionError,
+    asend_to_users,
+    delivery,
     register_authenticator,
     register_topic,
     send_to_topic,
     send_to_user,
+    send_to_users,
 )
 from forum.realtime.auth import MEMBER_ID_SCOPE_KEY, MemberMiddleware, unregister_authenticator
 from forum.realtime.consumer import TokenBucket
@@ -42,31 +46,52 @@ def layer_prefix(settings: Any) -> str:
     return prefix
 
 
-def listen(group: str) -> str:
-    """A channel in ``group``, as a consumer's would be; read it with ``next_message``."""
-    channel = f"probe.{uuid.uuid4().hex}"
-    async_to_sync(get_channel_layer().group_add)(group, channel)
-    return channel
+class Listener:
+    """A subscriber to a group's Redis pub/sub channel, as a server process holding a member of the
+    group is (forum.realtime.layer): what a send puts on the wire, decoded as the layer decodes it."""
 
+    def __init__(self, group: str) -> None:
+        self.layer = get_channel_layer()
+        self.client = redis.Redis.from_url(settings.REDIS_URL)
+        self.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(self.layer.group_channel(group))
 
-def next_messages(channel: str, count: int) -> list[dict[str, Any]]:
-    """The next ``count`` messages of ``channel``, in order."""
-
-    async def receive() -> list[dict[str, Any]]:
-        layer = get_channel_layer()
-        messages = []
-        for _ in range(count):
-            messages.append(await layer.receive(channel))
-            # channels-redis removes the received message's backup copy in a background task;
-            # this loop is short-lived, so let that finish, or the next receive restores the copy.
-            await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
+    def next_messages(self, count: int) -> list[dict[str, Any]]:
+        """The next ``count`` messages, in order (a safety net of 15 s, never an assertion)."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 15
+        while len(messages) < count and time.monotonic() < deadline:
+            message = self.pubsub.get_message(timeout=0.5)
+            if message is not None:
+                messages.append(self.layer.deserialize(message["data"]))
         return messages
 
-    return async_to_sync(receive)()
+    def close(self) -> None:
+        self.pubsub.close()
+        self.client.close()
 
 
-def next_message(channel: str) -> dict[str, Any]:
-    return next_messages(channel, 1)[0]
+@pytest.fixture
+def listen() -> Iterator[Callable[[str], Listener]]:
+    listeners: list[Listener] = []
+
+    def subscribe(group: str) -> Listener:
+        listeners.append(Listener(group))
+        return listeners[-1]
+
+    yield subscribe
+    for listener in listeners:
+        listener.close()
+
+
+def next_messages(listener: Listener, count: int) -> list[dict[str, Any]]:
+    return listener.next_messages(count)
+
+
+def next_message(listener: Listener) -> dict[str, Any]:
+    messages = listener.next_messages(1)
+    assert messages, "no message within 15 s"
+    return messages[0]
 
 
 # --- names ---------------------------------------------------------------------------------------
@@ -76,8 +101,8 @@ def test_topics_and_members_map_to_valid_distinct_group_names() -> None:
     assert topic_group("dialog:a-b_c.d") == "t.dialog.a-b_c.d"
     assert user_group(42) == "u.42"
     longest = topic_group("p" * 24 + ":" + "k" * 64)
-    layer = get_channel_layer()
-    assert layer.require_valid_group_name(longest)
+    # Valid for any Channels layer (the list-based one checks them; REALTIME_LAYER may pick it).
+    assert BaseChannelLayer().require_valid_group_name(longest)
     assert len(longest) < 100
 
 
@@ -169,7 +194,9 @@ def test_the_layer_reads_from_redis_without_a_timeout() -> None:
         assert pool.connection_kwargs.get("socket_timeout") is None
 
 
-def test_send_to_user_and_send_to_topic_reach_their_groups_only(layer_prefix: str) -> None:
+def test_send_to_user_and_send_to_topic_reach_their_groups_only(
+    layer_prefix: str, listen: Callable[[str], Listener]
+) -> None:
     alice = listen(user_group(101))
     bob = listen(user_group(102))
     thread = listen(topic_group("thread:7"))
@@ -192,7 +219,7 @@ def test_send_to_user_and_send_to_topic_reach_their_groups_only(layer_prefix: st
 
 
 @pytest.mark.django_db(transaction=True)
-def test_on_commit_sends_follow_the_transaction(layer_prefix: str) -> None:
+def test_on_commit_sends_follow_the_transaction(layer_prefix: str, listen: Callable[[str], Listener]) -> None:
     channel = listen(user_group(201))
     with pytest.raises(OutsideTransactionError):
         send_to_user(201, "note", {}, on_commit=True)
@@ -210,6 +237,55 @@ def test_on_commit_sends_follow_the_transaction(layer_prefix: str) -> None:
     assert payloads == [{"state": "committed"}, {"state": "marker"}]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_send_to_users_sends_each_member_their_own_frame_in_one_batch(
+    layer_prefix: str, listen: Callable[[str], Listener]
+) -> None:
+    alice, bob, carol = listen(user_group(401)), listen(user_group(402)), listen(user_group(403))
+    send_to_users([(401, "note", {"n": 1}), (402, "note", {"n": 2}), (401, "note", {"n": 3})])
+    assert [json.loads(m["text"])["payload"] for m in next_messages(alice, 2)] == [{"n": 1}, {"n": 3}]
+    assert next_message(bob) == {"type": "realtime.frame", "text": event_frame("note", {"n": 2})}
+
+    with pytest.raises(OutsideTransactionError):
+        send_to_users([(403, "note", {})], on_commit=True)
+    with pytest.raises(ValueError, match="kind"):  # checked at the call, before anything is sent
+        send_to_users([(403, "note", {"n": 0}), (403, "Bad Kind", {})])
+    with pytest.raises(RuntimeError, match="roll back"), transaction.atomic():
+        send_to_users([(403, "note", {"state": "rolled back"})], on_commit=True)
+        raise RuntimeError("roll back")
+    payload = {"state": "committed"}
+    with transaction.atomic():
+        send_to_users([(403, "note", payload)], on_commit=True)
+        payload["state"] = "changed after the call"
+    send_to_users([(403, "note", {"state": "marker"})])
+    payloads = [json.loads(message["text"])["payload"] for message in next_messages(carol, 2)]
+    assert payloads == [{"state": "committed"}, {"state": "marker"}]
+
+
+def test_send_to_users_on_the_list_based_layer_sends_them_one_by_one(
+    settings: Any, layer_prefix: str
+) -> None:
+    """REALTIME_LAYER=lists: no group_send_many there, so each frame is a group send of its own."""
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    layers["default"]["BACKEND"] = "channels_redis.core.RedisChannelLayer"
+    settings.CHANNEL_LAYERS = layers
+
+    async def run() -> list[dict[str, Any]]:
+        layer = get_channel_layer()
+        channels = [await layer.new_channel() for _ in range(3)]
+        for user_id, channel in zip((501, 502, 503), channels, strict=True):
+            await layer.group_add(user_group(user_id), channel)
+        await asend_to_users([(user_id, "note", {"to": user_id}) for user_id in (501, 502, 503)])
+        return [await layer.receive(channel) for channel in channels]
+
+    messages = async_to_sync(run)()
+    assert [json.loads(message["text"])["payload"] for message in messages] == [
+        {"to": 501},
+        {"to": 502},
+        {"to": 503},
+    ]
+
+
 def test_an_unreachable_layer_is_logged_not_raised(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
     layers["default"]["CONFIG"]["hosts"] = [
@@ -220,6 +296,13 @@ def test_an_unreachable_layer_is_logged_not_raised(settings: Any, caplog: pytest
         send_to_user(301, "note", {})
     assert [record.getMessage() for record in caplog.records] == ["real-time message not sent"]
     assert "ConnectionError" in caplog.records[0].error  # type: ignore[attr-defined]
+
+    caplog.clear()
+    delivery.layer_breaker.reset()
+    with caplog.at_level("WARNING", logger="forum.realtime.delivery"):
+        send_to_users([(301, "note", {}), (302, "note", {})])  # one failure for the batch, not raised
+    assert [record.getMessage() for record in caplog.records] == ["real-time message not sent"]
+    delivery.layer_breaker.reset()
 
 
 # --- the auth seam -------------------------------------------------------------------------------
