@@ -113,12 +113,6 @@ def _local(value: datetime.datetime | None) -> datetime.datetime | None:
     return timezone.localtime(value) if timezone.is_aware(value) else value
 
 
-def datetime_short(value: datetime.datetime | None) -> str:
-    """What ``{{ value|date:"SHORT_DATETIME_FORMAT" }}`` shows, in the active language."""
-    local = _local(value)
-    return "" if local is None else formats.date_format(local, "SHORT_DATETIME_FORMAT")
-
-
 def datetime_iso(value: datetime.datetime | None) -> str:
     """What ``{{ value|date:"c" }}`` shows: ISO 8601 in local time."""
     local = _local(value)

@@ -33,6 +33,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -467,6 +468,32 @@ def store_upload(
     except BaseException:
         delete_upload(accepted.storage_key, accepted.thumbnail_key)
         raise
+
+
+def delete_unclaimed(unclaimed: QuerySet[Any], *, batch_size: int = 100) -> int:
+    """Delete the attachment rows of ``unclaimed`` (an app's uploads that nothing took, already
+    filtered) with their files, ``batch_size`` rows a transaction; returns how many went.
+
+    The rows need ``storage_key`` and ``thumbnail_key``. Rows another transaction holds locked (the
+    post or message taking them right now) are skipped. Each batch deletes its files before its rows
+    commit, so a run that fails halfway leaves rows whose files may be gone, which the next run
+    finishes (a file already gone is no error); the other order would leave files no row knows of.
+    Safe to run twice, or twice at once."""
+    batch_size = max(1, batch_size)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                unclaimed.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "storage_key", "thumbnail_key")[:batch_size]
+            )
+            for _pk, key, thumbnail in rows:
+                delete_upload(key, thumbnail or None)
+            unclaimed.model.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
+        deleted += len(rows)
+        if len(rows) < batch_size:
+            return deleted
 
 
 # Types a browser may show in the page; anything else is always a download.

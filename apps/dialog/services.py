@@ -71,7 +71,7 @@ from apps.user.services import follows, users_brief
 from forum.bus import publish
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.markup import MentionTarget, render
-from forum.uploads import delete_upload, store_upload
+from forum.uploads import delete_unclaimed, delete_upload, store_upload
 
 __all__ = [
     "EXCERPT_LENGTH",
@@ -836,28 +836,14 @@ def attachments_delete_orphans(
     *, older_than: datetime.timedelta | None = None, batch_size: int = ORPHAN_BATCH_SIZE
 ) -> int:
     """Delete uploads that no message took within ``older_than`` (DIALOG_UPLOAD_ORPHAN_HOURS by
-    default), rows and files, ``batch_size`` at a time; returns how many went. Rows a message being
-    written holds locked are skipped. Files go before their rows commit, so a run that fails halfway
-    leaves rows the next run finishes (a file already gone is no error), never files no row knows of."""
+    default), rows and files, ``batch_size`` at a time (``forum.uploads.delete_unclaimed``); returns
+    how many went."""
     if older_than is None:
         older_than = datetime.timedelta(hours=float(settings.DIALOG_UPLOAD_ORPHAN_HOURS))
-    batch_size = max(1, batch_size)
-    cutoff = timezone.now() - older_than
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                MessageAttachment.objects.select_for_update(skip_locked=True)
-                .filter(message__isnull=True, created_at__lt=cutoff)
-                .order_by("pk")
-                .values_list("pk", "storage_key", "thumbnail_key")[:batch_size]
-            )
-            for _pk, key, thumbnail in rows:
-                delete_upload(key, thumbnail or None)
-            MessageAttachment.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
-        deleted += len(rows)
-        if len(rows) < batch_size:
-            return deleted
+    unclaimed = MessageAttachment.objects.filter(
+        message__isnull=True, created_at__lt=timezone.now() - older_than
+    )
+    return delete_unclaimed(unclaimed, batch_size=batch_size)
 
 
 # --- Blocks and privacy -------------------------------------------------------------------------------

@@ -243,16 +243,23 @@ def forum_tree(*, viewer: Viewer, forums: dict[int, ForumNode], forum_ids: Seque
         nodes = subtrees[forum_id]
         last = latest.get(forum_id)
         thread = threads.get(last.last_thread_id) if last is not None and last.last_thread_id else None
+        shown = forums[forum_id]
+        if last is None or thread is None:
+            shown = replace(shown, last_post_id=None, last_post_at=None, last_thread_id=None)
+        else:
+            shown = replace(
+                shown,
+                last_post_id=last.last_post_id,
+                last_post_at=last.last_post_at,
+                last_thread_id=thread["id"],
+                last_thread_title=thread["title"],
+                last_poster=names.get(thread["last_poster_id"] or 0, ""),
+            )
         result.append(
             replace(
-                forums[forum_id],
+                shown,
                 total_thread_count=sum(node.thread_count for node in nodes),
                 total_post_count=sum(node.post_count for node in nodes),
-                last_post_id=last.last_post_id if thread is not None and last is not None else None,
-                last_post_at=last.last_post_at if thread is not None and last is not None else None,
-                last_thread_id=thread["id"] if thread is not None else None,
-                last_thread_title=thread["title"] if thread is not None else "",
-                last_poster=names.get(thread["last_poster_id"] or 0, "") if thread is not None else "",
                 is_unread=any(node.id in with_unread for node in nodes),
             )
         )

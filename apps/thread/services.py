@@ -64,7 +64,7 @@ from forum import bus, pagecache
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.events import Event
 from forum.markup import MentionTarget, QuoteTarget, render
-from forum.uploads import delete_upload, store_upload
+from forum.uploads import delete_unclaimed, delete_upload, store_upload
 
 __all__ = [
     "AttachmentRef",
@@ -996,31 +996,13 @@ def attachments_delete_orphans(
     """Delete uploads that no post took within ``older_than`` (THREAD_UPLOAD_ORPHAN_HOURS by default),
     rows and files (thumbnails too), ``batch_size`` at a time. Returns how many went.
 
-    Only uploads without a post: a soft-deleted post keeps its attachments for the moderators. Rows a
-    post being written holds locked are skipped (that post takes them, or a later run deletes them).
-    Each batch deletes its files before its rows commit, so a run that fails halfway leaves rows
-    whose files may be gone, and the next run finishes them (a file already gone is no error); the
-    other order would leave files that no row knows of. Safe to run twice, or twice at once.
+    Only uploads without a post: a soft-deleted post keeps its attachments for the moderators. How
+    the batches go (locked rows skipped, files before rows) is ``forum.uploads.delete_unclaimed``.
     """
     if older_than is None:
         older_than = datetime.timedelta(hours=float(settings.THREAD_UPLOAD_ORPHAN_HOURS))
-    batch_size = max(1, batch_size)
-    cutoff = timezone.now() - older_than
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            rows = list(
-                PostAttachment.objects.select_for_update(skip_locked=True)
-                .filter(post__isnull=True, created_at__lt=cutoff)
-                .order_by("pk")
-                .values_list("pk", "storage_key", "thumbnail_key")[:batch_size]
-            )
-            for _pk, key, thumbnail in rows:
-                delete_upload(key, thumbnail or None)
-            PostAttachment.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
-        deleted += len(rows)
-        if len(rows) < batch_size:
-            return deleted
+    unclaimed = PostAttachment.objects.filter(post__isnull=True, created_at__lt=timezone.now() - older_than)
+    return delete_unclaimed(unclaimed, batch_size=batch_size)
 
 
 # --- Reactions ----------------------------------------------------------------------------------------

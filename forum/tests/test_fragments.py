@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
-from forum.fragments import datetime_iso, datetime_short, fragment_context, render_fragment, url
+from forum.fragments import fragment_context, render_fragment, url
 
 
 @pytest.mark.parametrize(
@@ -53,11 +53,10 @@ def test_dates_read_as_the_date_filter_shows_them(moment: datetime.datetime) -> 
         for zone in ("Europe/Moscow", "America/New_York"):
             with translation.override(language), timezone.override(zone):
                 expected = django.render({"when": moment})
-                assert f"{datetime_short(moment)}|{datetime_iso(moment)}" == expected
                 # Twice: the second answer comes from the cache, which must know the language and zone.
                 for _ in range(2):
                     assert jinja.render(fragment_context({"when": moment})) == expected
-    assert datetime_short(None) == "" and datetime_iso(None) == ""
+    assert jinja.render(fragment_context({"when": None})) == "|"
 
 
 def test_fragments_escape_and_translate() -> None:
