@@ -271,6 +271,11 @@ if CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
     # an event as sent that a dying connection swallowed.
     CELERY_BROKER_TRANSPORT_OPTIONS["confirm_publish"] = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes the database connections before and after every task unless this
+# is set: a new PostgreSQL connection (a backend process forked) for each event handled. With it,
+# connections are reused as CONN_MAX_AGE says (forum.celery_db closes broken or old ones around each
+# task, as Django does around a request) and are made again every this many tasks anyway.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_ALWAYS_EAGER = False
 # Event handlers: retried with exponential backoff (this many seconds, doubled each time).
 EVENT_HANDLER_MAX_RETRIES = env.int("EVENT_HANDLER_MAX_RETRIES", default=8)

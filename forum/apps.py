@@ -9,7 +9,9 @@ class ForumConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from forum import metrics, request_context, tasks  # noqa: F401  tasks: the kernel's periodic tasks
+        from forum import celery_db, gc_policy, metrics, request_context, tasks  # noqa: F401  tasks: the kernel's periodic tasks
 
         request_context.connect_celery_signals()
         metrics.connect_celery_signals()
+        celery_db.connect_celery_signals()
+        gc_policy.install()

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -65,18 +65,16 @@ def _store(session_key: str) -> Any:
 def session_touch(
     *, user_id: int, session_key: str, device: str, ip: str | None, now: datetime.datetime
 ) -> None:
-    """Record that the session ``session_key`` of ``user_id`` is in use now."""
-    WebSession.objects.update_or_create(
-        session_key=session_key,
-        defaults={"user_id": user_id, "last_seen_at": now, "device": device, "ip": ip or None},
-        create_defaults={
-            "user_id": user_id,
-            "created_at": now,
-            "last_seen_at": now,
-            "device": device,
-            "ip": ip or None,
-        },
-    )
+    """Record that the session ``session_key`` of ``user_id`` is in use now: one statement for a
+    session already recorded (every minute of a signed-in member's visit), an insert for a new one."""
+    fields = {"user_id": user_id, "last_seen_at": now, "device": device, "ip": ip or None}
+    if WebSession.objects.filter(session_key=session_key).update(**fields):
+        return
+    try:
+        with transaction.atomic():
+            WebSession.objects.create(session_key=session_key, created_at=now, **fields)
+    except IntegrityError:  # another request of the same session recorded it first
+        WebSession.objects.filter(session_key=session_key).update(**fields)
 
 
 def _live_web_sessions(user_id: int) -> list[WebSession]:

@@ -37,13 +37,17 @@ def topic_check(user_id: int, key: str) -> bool:
     return services.dialog_topic_allowed(user_id=user_id, key=key)
 
 
-def _push(kind: str, dialog_id: int, user_ids: Iterable[int], payload: dict[str, Any]) -> None:
-    """Send ``payload`` to each member, with their own unread count here and their badge (all the
-    frames together after the commit: one round trip to the layer)."""
-    wanted = list(dict.fromkeys(user_ids))
-    states = selectors.unread_states(dialog_id=dialog_id, user_ids=wanted)
+def _push(kind: str, dialog_id: int, payload: dict[str, Any], *, also: Iterable[int] = ()) -> None:
+    """Send ``payload`` to each participant (and to the members in ``also``), with their own unread
+    count here and their badge (all the frames together after the commit: one round trip to the
+    layer). The participants and their counts are one query; ``also`` costs one more."""
+    audience = selectors.push_audience(dialog_id=dialog_id)
+    states = dict(audience.states)
+    extra = [user_id for user_id in dict.fromkeys(also) if user_id not in states]
+    if extra:
+        states.update(selectors.unread_states(dialog_id=dialog_id, user_ids=extra))
     frames = []
-    for user_id in wanted:
+    for user_id in [*audience.participant_ids, *extra]:
         state = states.get(user_id)
         counts = {
             "unread_count": state.unread_count if state else 0,
@@ -73,7 +77,6 @@ def on_message_created(event: DialogMessageCreated) -> None:
     message = selectors.message_for_push(message_id=event.message_id)
     if message is None:
         return  # deleted since: its deletion is pushed on its own
-    members = selectors.participant_ids(dialog_id=event.dialog_id)
     payload = {
         "dialog_id": event.dialog_id,
         "message_id": event.message_id,
@@ -86,7 +89,7 @@ def on_message_created(event: DialogMessageCreated) -> None:
         "edited_at": message["edited_at"].isoformat() if message["edited_at"] else None,
         "attachments": [_attachment(item) for item in message["attachments"]],
     }
-    _push("dialog.message_created", event.dialog_id, members, payload)
+    _push("dialog.message_created", event.dialog_id, payload)
 
 
 @subscribe(DialogMessageEdited, name="dialog.on_message_edited")
@@ -100,23 +103,13 @@ def on_message_edited(event: DialogMessageEdited) -> None:
         "html": message["body_html"],
         "edited_at": message["edited_at"].isoformat() if message["edited_at"] else None,
     }
-    _push(
-        "dialog.message_edited",
-        event.dialog_id,
-        selectors.participant_ids(dialog_id=event.dialog_id),
-        payload,
-    )
+    _push("dialog.message_edited", event.dialog_id, payload)
 
 
 @subscribe(DialogMessageDeleted, name="dialog.on_message_deleted")
 def on_message_deleted(event: DialogMessageDeleted) -> None:
     payload = {"dialog_id": event.dialog_id, "message_id": event.message_id}
-    _push(
-        "dialog.message_deleted",
-        event.dialog_id,
-        selectors.participant_ids(dialog_id=event.dialog_id),
-        payload,
-    )
+    _push("dialog.message_deleted", event.dialog_id, payload)
 
 
 @subscribe(DialogRead, name="dialog.on_read")
@@ -128,13 +121,13 @@ def on_read(event: DialogRead) -> None:
         # The reader's position now (a later receipt may have moved it further since).
         "message_id": max(event.message_id, position or 0),
     }
-    _push("dialog.read", event.dialog_id, selectors.participant_ids(dialog_id=event.dialog_id), payload)
+    _push("dialog.read", event.dialog_id, payload)
 
 
 @subscribe(DialogCreated, name="dialog.on_created")
 def on_created(event: DialogCreated) -> None:
     payload = {"dialog_id": event.dialog_id, "is_group": event.is_group}
-    _push("dialog.created", event.dialog_id, selectors.participant_ids(dialog_id=event.dialog_id), payload)
+    _push("dialog.created", event.dialog_id, payload)
 
 
 @subscribe(DialogParticipantsChanged, name="dialog.on_participants_changed")
@@ -147,4 +140,4 @@ def on_participants_changed(event: DialogParticipantsChanged) -> None:
         "participant_ids": list(members),
     }
     # Those who were taken out hear it too, so that the dialog leaves their list.
-    _push("dialog.participants_changed", event.dialog_id, [*members, *event.removed_ids], payload)
+    _push("dialog.participants_changed", event.dialog_id, payload, also=event.removed_ids)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Max
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -266,26 +266,57 @@ class UnreadState:
 
 
 def unread_states(*, dialog_id: int, user_ids: Sequence[int]) -> dict[int, UnreadState]:
-    """Each member's unread count in one dialog and their badge (two queries for all of them)."""
+    """Each member's unread count in one dialog and their badge (one query for all of them)."""
     wanted = [user_id for user_id in dict.fromkeys(user_ids) if valid_id(user_id)]
     if not wanted:
         return {}
-    in_dialog = dict(
-        Participant.objects.filter(dialog_id=dialog_id, user_id__in=wanted).values_list(
-            "user_id", "unread_count"
-        )
+    rows = Participant.objects.filter(user_id__in=wanted).filter(
+        Q(dialog_id=dialog_id) | Q(unread_count__gt=0)
     )
+    return _states(dialog_id, wanted, rows.values_list("user_id", "dialog_id", "unread_count"))
+
+
+def _states(
+    dialog_id: int, user_ids: Sequence[int], rows: Iterable[tuple[int, int, int]]
+) -> dict[int, UnreadState]:
+    """``UnreadState`` of each member from their participant rows (``user_id, dialog_id,
+    unread_count``) in this dialog and in every dialog where they have something unread."""
+    in_dialog: dict[int, int] = {}
     badges: dict[int, int] = {}
-    for user_id in Participant.objects.filter(user_id__in=wanted, unread_count__gt=0).values_list(
-        "user_id", flat=True
-    ):
-        badges[user_id] = badges.get(user_id, 0) + 1
+    for user_id, row_dialog_id, unread_count in rows:
+        if row_dialog_id == dialog_id:
+            in_dialog[user_id] = unread_count
+        if unread_count > 0:
+            badges[user_id] = badges.get(user_id, 0) + 1
     return {
         user_id: UnreadState(
             unread_count=int(in_dialog.get(user_id, 0)), unread_dialogs=badges.get(user_id, 0)
         )
-        for user_id in wanted
+        for user_id in user_ids
     }
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a live push of a dialog goes to: its participants in joining order, and each one's counts."""
+
+    participant_ids: tuple[int, ...]
+    states: dict[int, UnreadState]
+
+
+def push_audience(*, dialog_id: int) -> Audience:
+    """The participants and their unread states, in one query: the rows of the dialog's participants
+    here and wherever they have something unread."""
+    members = Participant.objects.filter(dialog_id=dialog_id).values("user_id")
+    rows = (
+        Participant.objects.filter(user_id__in=Subquery(members))
+        .filter(Q(dialog_id=dialog_id) | Q(unread_count__gt=0))
+        .values_list("user_id", "dialog_id", "unread_count", "joined_at", "id")
+    )
+    found = list(rows)
+    here = sorted((row for row in found if row[1] == dialog_id), key=lambda row: (row[3], row[4]))
+    ids = tuple(row[0] for row in here)
+    return Audience(participant_ids=ids, states=_states(dialog_id, ids, (row[:3] for row in found)))
 
 
 # --- Messages -----------------------------------------------------------------------------------------
@@ -504,23 +535,39 @@ def message_location(*, message_id: int) -> MessageLocation | None:
 
 
 def message_for_push(*, message_id: int) -> dict[str, Any] | None:
-    """What a live push of a message carries, read when the push is made (None when it is gone)."""
+    """What a live push of a message carries, read when the push is made (None when it is gone): the
+    message, its author's name and the id before it in one query, its attachments in a second one
+    only when it has some."""
+    earlier = Message.objects.filter(dialog_id=OuterRef("dialog_id"), id__lt=OuterRef("id")).order_by("-id")
     found = (
         Message.objects.filter(pk=message_id, deleted_at__isnull=True)
-        .values("id", "dialog_id", "author_id", "body_html", "created_at", "edited_at")
+        .annotate(
+            author_name=F("author__username"),
+            previous_message_id=Subquery(earlier.values("id")[:1]),
+            with_attachments=Exists(MessageAttachment.objects.filter(message_id=OuterRef("id"))),
+        )
+        .values(
+            "id",
+            "dialog_id",
+            "author_id",
+            "author_name",
+            "body_html",
+            "created_at",
+            "edited_at",
+            "previous_message_id",
+            "with_attachments",
+        )
         .first()
     )
     if found is None:
         return None
     row: dict[str, Any] = dict(found)
-    previous = (
-        Message.objects.filter(dialog_id=row["dialog_id"], id__lt=message_id)
-        .aggregate(previous=Max("id"))
-        .get("previous")
+    row["previous_message_id"] = row["previous_message_id"] or 0
+    row["author"] = row.pop("author_name") or ""
+    with_attachments = row.pop("with_attachments")
+    row["attachments"] = (
+        attachments_of(message_ids=[message_id]).get(message_id, ()) if with_attachments else ()
     )
-    row["previous_message_id"] = previous or 0
-    row["attachments"] = attachments_of(message_ids=[message_id]).get(message_id, ())
-    row["author"] = _usernames([row["author_id"]]).get(row["author_id"], "")
     return row
 
 
@@ -598,26 +645,27 @@ def member_ids_by_username(*, usernames: Sequence[str]) -> dict[str, int]:
     return {str(name): int(pk) for name, pk in rows}
 
 
-def blocked_by_any(*, sender_id: int, recipient_ids: Sequence[int]) -> set[int]:
-    """The recipients who blocked the sender (one query)."""
-    if not recipient_ids:
-        return set()
-    return set(
-        Block.objects.filter(user_id__in=list(recipient_ids), blocked_id=sender_id).values_list(
-            "user_id", flat=True
-        )
-    )
-
-
-def blocked_among(*, user_id: int, other_ids: Sequence[int]) -> set[int]:
-    """The members among ``other_ids`` whom ``user_id`` blocked (one query)."""
+def blocks_between(*, user_id: int, other_ids: Sequence[int]) -> tuple[set[int], set[int]]:
+    """Who among ``other_ids`` blocked ``user_id``, and whom among them ``user_id`` blocked (one
+    query for both)."""
+    blocked_by: set[int] = set()
+    blocked: set[int] = set()
     if not other_ids:
-        return set()
-    return set(
-        Block.objects.filter(user_id=user_id, blocked_id__in=list(other_ids)).values_list(
-            "blocked_id", flat=True
+        return blocked_by, blocked
+    others = list(other_ids)
+    rows = (
+        Block.objects.filter(
+            Q(user_id__in=others, blocked_id=user_id) | Q(user_id=user_id, blocked_id__in=others)
         )
+        .order_by()
+        .values_list("user_id", "blocked_id")
     )
+    for blocker_id, blocked_id in rows:
+        if blocked_id == user_id:
+            blocked_by.add(blocker_id)
+        else:
+            blocked.add(blocked_id)
+    return blocked_by, blocked
 
 
 def block_exists(*, user_id: int, blocked_id: int) -> bool:

@@ -27,9 +27,10 @@ from functools import partial
 from typing import TypeVar
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
@@ -232,9 +233,10 @@ def _check_reachable(sender_id: int, recipient_ids: Sequence[int], *, new_dialog
     active = {brief.id for brief in users_brief(user_ids=wanted) if brief.is_active}
     if len(active) != len(wanted):
         raise _cannot_message()
-    if selectors.blocked_by_any(sender_id=sender_id, recipient_ids=wanted):
+    blocked_by, blocked = selectors.blocks_between(user_id=sender_id, other_ids=wanted)
+    if blocked_by:
         raise _cannot_message()
-    if selectors.blocked_among(user_id=sender_id, other_ids=wanted):
+    if blocked:
         message = _("You have blocked this member; unblock them to write to them.")
         raise Forbidden(message, code="blocked_by_you", fields={"participant_ids": [message]})
     if new_dialog:
@@ -530,12 +532,15 @@ def dialog_rename(*, owner_id: int, dialog_id: int, title: str) -> DialogRef:
 # --- Messages -----------------------------------------------------------------------------------------
 
 
-def _render(body: str, dialog_id: int) -> tuple[str, str]:
+def _render(body: str, dialog_id: int, participant_ids: Sequence[int] | None = None) -> tuple[str, str]:
     """The message's HTML (forum.markup, as for posts) and plain text. ``@name`` links only to the
-    dialog's own participants: a message tells nobody outside that they were named in it."""
+    dialog's own participants (read when a name is there, unless the caller has them): a message
+    tells nobody outside that they were named in it."""
 
     def resolve_mentions(names: Sequence[str]) -> Mapping[str, MentionTarget]:
-        members = set(selectors.participant_ids(dialog_id=dialog_id))
+        members = set(
+            selectors.participant_ids(dialog_id=dialog_id) if participant_ids is None else participant_ids
+        )
         found = selectors.member_ids_by_username(usernames=names)
         return {
             name: MentionTarget(user_id=user_id, profile_url=reverse("user:profile", args=[user_id]))
@@ -578,46 +583,69 @@ def _attach(author_id: int, dialog_id: int, message_id: int, attachment_ids: Seq
     MessageAttachment.objects.filter(pk__in=wanted).update(message_id=message_id)
 
 
-def _other_of_pair(dialog_id: int, user_id: int) -> list[int]:
-    return [uid for uid in selectors.participant_ids(dialog_id=dialog_id) if uid != user_id]
+def _locked_for_writing(author_id: int, dialog_id: int) -> tuple[bool, tuple[int, ...]] | None:
+    """Lock a dialog the author takes part in for a new message, and read whether it is a group and
+    its participants in joining order, in one query; None when the dialog does not exist or the
+    author is not in it (a guessed id locks nothing)."""
+    if not selectors.valid_id(dialog_id):
+        return None
+    members = Participant.objects.filter(dialog_id=OuterRef("pk")).order_by("joined_at", "id")
+    row = (
+        Dialog.objects.select_for_update(of=("self",))
+        .filter(pk=dialog_id)
+        .filter(Exists(Participant.objects.filter(dialog_id=OuterRef("pk"), user_id=author_id)))
+        .annotate(member_ids=ArraySubquery(members.values("user_id")))
+        .values_list("is_group", "member_ids")
+        .first()
+    )
+    if row is None:
+        return None
+    return bool(row[0]), tuple(int(user_id) for user_id in row[1])
 
 
 def message_create(
     *, author_id: int, dialog_id: int, body: str, attachment_ids: Sequence[int] = ()
 ) -> MessageRef:
     """Write in a dialog one takes part in (NotFound otherwise). In a one-to-one dialog, a member who
-    blocked the author is not written to (``cannot_message``). ``attachment_ids`` are the author's
-    uploads waiting in this dialog (``attachment_upload``), at most ``dialog.attachments_max``.
-    The author's read position moves to the new message. Publishes ``dialog.message_created``."""
+    blocked the author, or whose account is closed, is not written to (``cannot_message``).
+    ``attachment_ids`` are the author's uploads waiting in this dialog (``attachment_upload``), at
+    most ``dialog.attachments_max``. The author's read position moves to the new message. Publishes
+    ``dialog.message_created``.
+
+    The write is on the path of every live message, so it is kept short: the dialog is locked and its
+    participants read in one query, the checks run under that lock (a participant removed meanwhile
+    is seen), and the counters of all participants move in one statement."""
     body = _clean_body(body)
-    owner_and_kind = (
-        selectors.dialog_owner_and_kind(dialog_id=dialog_id) if selectors.valid_id(dialog_id) else None
-    )
-    if owner_and_kind is None or not selectors.is_participant(user_id=author_id, dialog_id=dialog_id):
+    if not selectors.valid_id(dialog_id):
         raise _no_such_dialog()
-    if not owner_and_kind[1]:
-        _check_reachable(author_id, _other_of_pair(dialog_id, author_id), new_dialog=False)
     attachment_ids = _attachment_count_check(author_id, attachment_ids)
-    html, text = _render(body, dialog_id)
     with transaction.atomic():
-        dialog, author = _locked_dialog_of(author_id, dialog_id)  # the author may have been removed since
+        locked = _locked_for_writing(author_id, dialog_id)
+        if locked is None:
+            raise _no_such_dialog()
+        is_group, members = locked
+        recipients = tuple(user_id for user_id in members if user_id != author_id)
+        if not is_group:
+            _check_reachable(author_id, recipients, new_dialog=False)
+        html, text = _render(body, dialog_id, members)
         now = timezone.now()
         message = Message.objects.create(
-            dialog=dialog, author_id=author_id, body=body, body_html=html, created_at=now
+            dialog_id=dialog_id, author_id=author_id, body=body, body_html=html, created_at=now
         )
-        _attach(author_id, dialog.pk, message.pk, attachment_ids)
-        dialog.last_message_id = message.pk
-        dialog.last_message_at = now
-        dialog.save(update_fields=["last_message_id", "last_message_at"])
-        others = Participant.objects.filter(dialog=dialog).exclude(user_id=author_id)
-        recipients = tuple(others.order_by("joined_at", "id").values_list("user_id", flat=True))
-        others.update(unread_count=F("unread_count") + 1)
-        author.last_read_message_id = message.pk
-        author.unread_count = 0
-        author.save(update_fields=["last_read_message_id", "unread_count"])
+        _attach(author_id, dialog_id, message.pk, attachment_ids)
+        Dialog.objects.filter(pk=dialog_id).update(last_message_id=message.pk, last_message_at=now)
+        is_author = Q(user_id=author_id)
+        Participant.objects.filter(dialog_id=dialog_id).update(
+            unread_count=Case(When(is_author, then=Value(0)), default=F("unread_count") + 1),
+            last_read_message_id=Case(
+                When(is_author, then=Value(message.pk)),
+                default=F("last_read_message_id"),
+                output_field=Participant._meta.get_field("last_read_message_id"),
+            ),
+        )
         publish(
             DialogMessageCreated(
-                dialog_id=dialog.pk,
+                dialog_id=dialog_id,
                 message_id=message.pk,
                 author_id=author_id,
                 recipient_ids=recipients,

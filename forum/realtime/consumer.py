@@ -20,6 +20,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from forum import gc_policy
 from forum.realtime.auth import MEMBER_ID_SCOPE_KEY
 from forum.realtime.delivery import WHISPER_MESSAGE
 from forum.realtime.frames import (
@@ -121,6 +122,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- connection ------------------------------------------------------------------------------
     async def connect(self) -> None:
+        gc_policy.unit_done()
         user_id = self.scope.get(MEMBER_ID_SCOPE_KEY)
         # Accept, then close: a refusal before the handshake reaches a browser as a bare failure,
         # while a close code tells the client not to retry.

@@ -13,12 +13,13 @@ it missed when its socket comes back (docs/realtime.md, "When Redis is down").
 from __future__ import annotations
 
 import asyncio
-import functools
+import concurrent.futures
 import logging
-from collections.abc import Callable, Iterable
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -162,8 +163,50 @@ async def adisconnect_user(user_id: int) -> None:
     await _group_send(user_group(user_id), {"type": DISCONNECT_MESSAGE})
 
 
+class _SenderLoop:
+    """The event loop the sync sends run on: one per process, on a daemon thread, made on first use
+    and again in a forked child (gunicorn and Celery fork their workers).
+
+    ``async_to_sync`` would start a new event loop on a new thread for every send, and the layer
+    keeps its Redis connections per loop, so each send would also connect to Redis anew: a few
+    milliseconds on the path of every live frame. On this loop the layer's connections stay open.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def _current(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="realtime-sender", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run ``coroutine`` there and wait for it (it bounds itself by SEND_TIMEOUT_SECONDS)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            coroutine.close()
+            raise RuntimeError("a sync send was called from async code: await the asend_* function instead")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._current())
+        try:
+            future.result(timeout=SEND_TIMEOUT_SECONDS + 1)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            logger.warning("real-time send did not finish in time")
+
+
+_sender = _SenderLoop()
+
+
 def _now_or_on_commit(group: str, message: dict[str, Any], *, on_commit: bool, what: str) -> None:
-    _run_now_or_on_commit(functools.partial(async_to_sync(_group_send), group, message), on_commit, what)
+    _run_now_or_on_commit(lambda: _sender.run(_group_send(group, message)), on_commit, what)
 
 
 def _run_now_or_on_commit(send: Callable[[], None], on_commit: bool, what: str) -> None:
@@ -190,8 +233,8 @@ def send_to_user(user_id: int, kind: str, payload: dict[str, Any], *, on_commit:
 def send_to_users(messages: Iterable[tuple[int, str, dict[str, Any]]], *, on_commit: bool = False) -> None:
     """Sync ``asend_to_users``: one frame per ``(user_id, kind, payload)``, sent together on one
     event-loop run; ``on_commit`` as in ``send_to_user`` (one callback for the whole batch)."""
-    send = functools.partial(async_to_sync(_group_send_many), _user_messages(messages))
-    _run_now_or_on_commit(send, on_commit, "send_to_users")
+    batch = _user_messages(messages)
+    _run_now_or_on_commit(lambda: _sender.run(_group_send_many(batch)), on_commit, "send_to_users")
 
 
 def send_to_topic(topic: str, kind: str, payload: dict[str, Any], *, on_commit: bool = False) -> None:

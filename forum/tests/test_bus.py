@@ -22,7 +22,7 @@ from django.utils import timezone
 from forum import bus
 from forum.models import OutboxEvent, ProcessedEvent
 from forum.testing import processes
-from forum.testing.bus_app.events import FlakyRequested, SampleRecorded, SlowRequested
+from forum.testing.bus_app.events import BackendAsked, FlakyRequested, SampleRecorded, SlowRequested
 from forum.testing.bus_app.handlers import attempts_key, on_sample_recorded, redis_client
 from forum.testing.bus_app.models import HandlerEffect
 from forum.testing.tcp_proxy import TcpProxy
@@ -96,6 +96,17 @@ def test_committed_event_reaches_its_subscriber_once(worker: processes.Child) ->
     row = OutboxEvent.objects.get(id=event_id)
     assert row.dispatched_at is not None
     assert ProcessedEvent.objects.filter(event_id=event_id, handler="testing_bus.on_sample_recorded").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_one_event_to_the_next(worker: processes.Child) -> None:
+    """Celery's Django fixup would close it around every task (a new PostgreSQL backend per event,
+    milliseconds on the path of every live update); CELERY_DB_REUSE_MAX and forum.celery_db keep it."""
+    key = new_key()
+    for _ in range(3):
+        publish_committed(BackendAsked(key=key))
+    wait_until(lambda: len(effects(key)) == 3, what="three handled events")
+    assert len(set(effects(key))) == 1, effects(key)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -216,6 +217,42 @@ def test_send_to_user_and_send_to_topic_reach_their_groups_only(
         "topic": "thread:7",
         "payload": {"post_id": 3},
     }
+
+
+def test_sync_sends_reuse_one_event_loop_and_its_redis_client(
+    layer_prefix: str, listen: Callable[[str], Listener]
+) -> None:
+    """async_to_sync would make a loop, and the layer a Redis connection, for every send."""
+    member = listen(user_group(103))
+    send_to_user(103, "note", {"n": 1})
+    loop = delivery._sender._current()
+    client = get_channel_layer()._layers[loop]._shards[0]._redis
+    send_to_users([(103, "note", {"n": 2}), (103, "note", {"n": 3})])
+    send_to_topic("thread:8", "post.created", {"post_id": 1})
+    assert delivery._sender._current() is loop
+    assert get_channel_layer()._layers[loop]._shards[0]._redis is client
+    assert [json.loads(m["text"])["payload"]["n"] for m in next_messages(member, 3)] == [1, 2, 3]
+
+
+def test_a_forked_process_sends_on_a_loop_of_its_own(
+    layer_prefix: str, listen: Callable[[str], Listener]
+) -> None:
+    """Gunicorn and Celery fork their workers after the parent may have sent: the child's sends must
+    not go to the parent's loop thread, which does not exist in the child."""
+    member = listen(user_group(104))
+    send_to_user(104, "note", {"from": "parent"})
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if the send came back without hanging or raising
+        code = 1
+        try:
+            send_to_user(104, "note", {"from": "child"})
+            code = 0 if delivery._sender._pid == os.getpid() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    payloads = [json.loads(m["text"])["payload"] for m in next_messages(member, 2)]
+    assert payloads == [{"from": "parent"}, {"from": "child"}]
 
 
 @pytest.mark.django_db(transaction=True)

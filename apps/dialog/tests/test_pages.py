@@ -269,3 +269,69 @@ def test_a_dialog_runs_the_same_queries_for_one_message_or_thirty(
     assert _queries(reader, url) == quiet_page
     assert _queries(api_as(alice), f"/api/v1/dialogs/{dialog.id}/messages") == quiet_api
     assert _queries(reader, f"{url}?before={2**40}") <= marking_page
+
+
+# --- The write and the push on the path of every live message ------------------------------------------
+
+
+def _capture(action: Callable[[], object]) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        action()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_writing_a_message_costs_the_same_few_queries_in_a_pair_or_a_group_of_five(
+    alice: int, bob: int, make_member: Callable[..., int]
+) -> None:
+    pair = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    small = services.dialog_group_start(owner_id=alice, title="Small", participant_ids=[bob]).id
+    large = services.dialog_group_start(
+        owner_id=alice, title="Large", participant_ids=[make_member() for _ in range(4)]
+    ).id
+    for dialog_id in (pair, small, large):  # the first message of a member also loads their permissions
+        services.message_create(author_id=alice, dialog_id=dialog_id, body="warm")
+
+    def write(dialog_id: int) -> list[str]:
+        return _capture(lambda: services.message_create(author_id=alice, dialog_id=dialog_id, body="hi @bob"))
+
+    in_pair, in_small, in_large = write(pair), write(small), write(large)
+    assert len(in_small) == len(in_large)
+    # Lock and read the participants, the mention's name, the insert, the dialog, the counters, the
+    # outbox, and for a pair the other member's account and blocks; plus the savepoint around it.
+    assert len(in_pair) <= 10, in_pair
+    assert len(in_pair) == len(in_small) + 2
+
+
+def test_pushing_a_message_costs_the_same_queries_to_two_or_five_participants(
+    alice: int, bob: int, make_member: Callable[..., int]
+) -> None:
+    from apps.dialog import handlers
+    from apps.dialog.events import DialogMessageCreated
+    from forum.events import event_payload
+
+    small = services.dialog_group_start(owner_id=alice, title="Small", participant_ids=[bob]).id
+    large = services.dialog_group_start(
+        owner_id=alice, title="Large", participant_ids=[make_member() for _ in range(4)]
+    ).id
+
+    def push(dialog_id: int, number: int) -> list[str]:
+        message = services.message_create(author_id=alice, dialog_id=dialog_id, body=f"number {number}")
+        event = DialogMessageCreated(
+            dialog_id=dialog_id,
+            message_id=message.id,
+            author_id=alice,
+            recipient_ids=(),
+            excerpt="",
+            created_at=message.created_at,
+        )
+        payload = event_payload(event)
+        return _capture(
+            lambda: handlers.on_message_created(f"{number:032x}", event.name, event.version, payload)
+        )
+
+    push(small, 1)
+    to_small, to_large = push(small, 2), push(large, 3)
+    assert len(to_small) == len(to_large)
+    # The claim, the message with its author and previous id, the participants with their counts,
+    # and the savepoint around it.
+    assert len(to_small) <= 5, to_small

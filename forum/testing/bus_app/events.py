@@ -18,3 +18,8 @@ class FlakyRequested(Event):
 class SlowRequested(Event):
     key: str
     seconds: float
+
+
+@event("testing_bus.backend_asked", version=1)
+class BackendAsked(Event):
+    key: str

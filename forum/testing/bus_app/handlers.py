@@ -8,9 +8,10 @@ import time
 
 import redis
 from django.conf import settings
+from django.db import connection
 
 from forum.bus import subscribe
-from forum.testing.bus_app.events import FlakyRequested, SampleRecorded, SlowRequested
+from forum.testing.bus_app.events import BackendAsked, FlakyRequested, SampleRecorded, SlowRequested
 from forum.testing.bus_app.models import HandlerEffect
 
 
@@ -42,3 +43,12 @@ def on_slow_requested(event: SlowRequested) -> None:
     if attempt == 1:
         time.sleep(event.seconds)
     HandlerEffect.objects.create(key=event.key, handler="slow", value=f"attempt {attempt}")
+
+
+@subscribe(BackendAsked, name="testing_bus.on_backend_asked")
+def on_backend_asked(event: BackendAsked) -> None:
+    """Records the PostgreSQL backend (server process) the worker's connection is served by."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    HandlerEffect.objects.create(key=event.key, handler="backend", value=str(pid))
