@@ -18,6 +18,8 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Count as CountOf
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.authorization.models import QuotaEntry
@@ -52,17 +54,22 @@ def count(
         if use_id:
             _lock(user_id, permission)
             uses.filter(used_at__lte=start).delete()
-        # A use exactly one window old has left it.
-        times = list(uses.filter(used_at__gt=start).order_by("used_at").values_list("used_at", flat=True))
-        taken = bool(use_id) and len(times) < limit
+        # A use exactly one window old has left it. Counted in the database, with the oldest use: a
+        # member with a large allowance has as many rows, and none of them needs to come here.
+        in_window = uses.filter(used_at__gt=start)
+        summary = in_window.aggregate(used=CountOf("pk"), oldest=Min("used_at"))
+        used, oldest = int(summary["used"]), summary["oldest"]
+        taken = bool(use_id) and used < limit
         if taken:
             QuotaEntry.objects.create(user_id=user_id, permission=permission, use_id=use_id, used_at=now)
-            times.append(now)
-    used = len(times)
-    # When over the limit (it may have dropped since the uses were taken), the next unit frees up when
-    # enough of the oldest uses have left the window to bring the count under it.
-    index = used - limit if used >= limit and limit > 0 else 0
-    frees_at = times[index] + window if times else None
+            used += 1
+            oldest = oldest or now
+        # When over the limit (it may have dropped since the uses were taken), the next unit frees up
+        # when enough of the oldest uses have left the window to bring the count under it.
+        index = used - limit if used >= limit and limit > 0 else 0
+        if index:
+            oldest = in_window.order_by("used_at").values_list("used_at", flat=True)[index]
+    frees_at = oldest + window if used else None
     return Count(taken=taken, used=used, frees_at=frees_at)
 
 

@@ -648,7 +648,8 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     found = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
     if found is None:
         raise NotFound(_("There is no such thread."))
-    _check_can_reply(viewer, found.forum_id, found.state, found.closed)
+    forums = selectors.forums_visible(viewer=viewer)
+    _check_can_reply(viewer, forums, found.forum_id, found.state, found.closed)
     body = _clean_body(body)
     attachment_ids = attachment_count_check(user_id=author_id, attachment_ids=attachment_ids)
     rendered = _render_body(body, viewer=viewer)
@@ -656,7 +657,9 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     def create() -> PostRef:
         with transaction.atomic():
             thread = _thread_for_update(thread_id)
-            _check_can_reply(viewer, thread.forum_id, thread.state, thread.closed)  # it may have changed
+            # The thread may have been closed, moved or sent back to moderation since (the forums'
+            # permissions read just before stand: they change by an administrator's hand).
+            _check_can_reply(viewer, forums, thread.forum_id, thread.state, thread.closed)
             _lock_forums(thread.forum_id)
             now = timezone.now()
             position = thread.last_position + 1
@@ -697,8 +700,10 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     return _paid(author_id, "post.create_per_day", create)
 
 
-def _check_can_reply(viewer: selectors.Viewer, forum_id: int, state: str, closed: bool) -> None:
-    forum = selectors.forums_visible(viewer=viewer).get(forum_id)
+def _check_can_reply(
+    viewer: selectors.Viewer, forums: dict[int, selectors.ForumNode], forum_id: int, state: str, closed: bool
+) -> None:
+    forum = forums.get(forum_id)
     if forum is None:
         raise NotFound(_("There is no such thread."))
     if not viewer.can(forum.post_permission):

@@ -216,16 +216,20 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
-    viewer = _viewer(request)
-    thread, forums = _thread_or_404(viewer, thread_id)
     form = forms.ReplyForm(request.POST, request.FILES)
-    context = {
-        "thread": thread,
-        "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
-        "form": form,
-    }
+
+    def context() -> dict[str, Any]:
+        """The page around a refused reply (404 for a thread the member may not see); the service
+        checks the same before it writes, so a reply that goes through does not read it twice."""
+        thread, forums = _thread_or_404(_viewer(request), thread_id)
+        return {
+            "thread": thread,
+            "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
+            "form": form,
+        }
+
     if not form.is_valid():
-        return render(request, "thread/post_new.html", context, status=400)
+        return render(request, "thread/post_new.html", context(), status=400)
     member_id = _member_id(request)
     ids: list[int] = []
     try:
@@ -235,7 +239,7 @@ def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
         )
     except ApplicationError as error:
         services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
-        return _refused(request, "thread/post_new.html", context, form, error)
+        return _refused(request, "thread/post_new.html", context(), form, error)
     return redirect(reverse("thread-post", args=[post.id]))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.authorization.services import (
@@ -106,6 +107,59 @@ def test_when_the_quota_shrinks_the_uses_already_taken_still_count(make_member: 
     assert (state.limit, state.used, state.remaining) == (3, 5, 0)
     with pytest.raises(RateLimited):
         quota_consume(user_id=member, permission=THREADS)
+
+
+def test_over_a_shrunken_quota_the_reset_is_when_enough_uses_have_left_the_window(
+    make_member: Callable[..., int], clock: Clock
+) -> None:
+    member = make_member()
+    give_agent(member)
+    taken_at = []
+    for _use in range(5):
+        taken_at.append(clock.now.replace(microsecond=clock.now.microsecond // 1000 * 1000))
+        quota_consume(user_id=member, permission=THREADS)
+        clock.move(minutes=10)
+    access_statuses_set(user_id=member, grants=[])  # the allowance drops from 10 to 3
+    state = quota_remaining(user_id=member, permission=THREADS)
+    # Five uses over a limit of three: one comes back when the third oldest leaves the window.
+    assert (state.used, state.remaining) == (5, 0)
+    assert state.resets_at == taken_at[2] + datetime.timedelta(seconds=state.period_seconds)
+    give_agent(member)
+    state = quota_consume(user_id=member, permission=THREADS).state
+    assert (state.used, state.resets_at) == (
+        6,
+        taken_at[0] + datetime.timedelta(seconds=state.period_seconds),
+    )
+
+
+def test_a_large_allowance_costs_the_same_queries_as_a_small_one(
+    make_member: Callable[..., int], django_assert_max_num_queries: Any
+) -> None:
+    """Uses are counted in the database; a member with thousands in the window is not read row by row
+    (the bench's member, with every benchmark reply in the window, spent half a post's time here)."""
+    from apps.authorization.models import QuotaEntry
+
+    member = make_member()
+    give_agent(member, threads=5_000)
+    now = timezone.now()
+    QuotaEntry.objects.bulk_create(
+        QuotaEntry(
+            user_id=member, permission=THREADS, use_id=f"u{n}", used_at=now - datetime.timedelta(seconds=n)
+        )
+        for n in range(1, 3_001)
+    )
+    with CaptureQueriesContext(connection) as captured:
+        state = quota_consume(user_id=member, permission=THREADS).state
+    assert (state.used, state.remaining) == (3_001, 1_999)
+    assert state.resets_at == now - datetime.timedelta(seconds=3_000) + datetime.timedelta(
+        seconds=state.period_seconds
+    )
+    reads = [
+        query["sql"]
+        for query in captured.captured_queries
+        if query["sql"].startswith("SELECT") and '"authorization_quotaentry"' in query["sql"]
+    ]
+    assert reads and all("COUNT(" in sql for sql in reads), reads
 
 
 def test_a_use_given_back_can_be_taken_again(make_member: Callable[..., int]) -> None:
