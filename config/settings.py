@@ -553,6 +553,8 @@ LOGGING = {
 }
 
 # --- Security --------------------------------------------------------------------------------------
+# Django's database sessions, read in plain SQL (forum/session_store.py).
+SESSION_ENGINE = "forum.session_store"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
+
+from apps.authorization.models import MemberAccess
 
 
 @dataclass(frozen=True)
@@ -68,31 +72,33 @@ def members_access_facts(*, user_ids: Collection[int]) -> dict[int, AccessFacts]
 def member_access_facts(*, user_id: int) -> AccessFacts | None:
     """The member's facts in ONE query (the account left-joined to its access row); None if no account.
 
-    The join is along the one relation allowed between apps: a foreign key to the user model.
+    The join is along the one relation allowed between apps: a foreign key to the user model. Written
+    in SQL: it runs on every signed-in request, and the ORM took three times the query's own time to
+    build it.
     """
-    row = (
-        get_user_model()
-        .objects.filter(pk=user_id)
-        .values(
-            "is_active",
-            "is_staff",
-            "is_superuser",
-            "forum_access__role",
-            "forum_access__banned",
-            "forum_access__banned_until",
-            "forum_access__statuses",
+    if not 0 < user_id < 2**63:
+        return None
+    users = get_user_model()._meta.db_table
+    access = MemberAccess._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT u."is_active", u."is_staff", u."is_superuser", a."role", a."banned", a."banned_until", '
+            f'a."statuses" FROM "{users}" u LEFT JOIN "{access}" a ON a."user_id" = u."id" WHERE u."id" = %s',
+            [user_id],
         )
-        .first()
-    )
+        row = cursor.fetchone()
     if row is None:
         return None
+    is_active, is_staff, is_superuser, role, banned, banned_until, statuses = row
+    if isinstance(statuses, str | bytes):
+        statuses = json.loads(statuses)
     return AccessFacts(
         user_id=user_id,
-        is_active=row["is_active"],
-        is_staff=row["is_staff"],
-        is_superuser=row["is_superuser"],
-        role=row["forum_access__role"],
-        banned=bool(row["forum_access__banned"]),
-        banned_until=row["forum_access__banned_until"],
-        statuses=list(row["forum_access__statuses"] or []),
+        is_active=is_active,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+        role=role,
+        banned=bool(banned),
+        banned_until=banned_until,
+        statuses=list(statuses or []),
     )

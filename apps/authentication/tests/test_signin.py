@@ -315,3 +315,34 @@ def test_hostile_input_is_a_400_never_a_500(api: APIClient, client: Client, memb
         format="json",
     )
     assert signup.status_code == 400
+
+
+# --- The session's account on every request (CredentialsBackend.get_user, in plain SQL) -------------
+
+
+def test_the_session_user_is_the_whole_account(member: User) -> None:
+    from apps.authentication.backends import CredentialsBackend
+
+    loaded = CredentialsBackend().get_user(member.pk)
+    assert loaded is not None and loaded.pk == member.pk
+    stored = User.objects.get(pk=member.pk)
+    for field in User._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(stored, field.attname), field.name
+    assert loaded.get_session_auth_hash() == stored.get_session_auth_hash()
+    loaded.save(update_fields=["last_login"])  # a normal instance: it saves where it came from
+
+
+@pytest.mark.parametrize("user_id", [None, "", "abc", 0, -1, 2**63, "9" * 30])
+def test_a_session_with_a_broken_or_unknown_user_id_signs_nobody_in(user_id: Any) -> None:
+    from apps.authentication.backends import CredentialsBackend
+
+    assert CredentialsBackend().get_user(user_id) is None
+
+
+def test_a_closed_account_is_signed_out_of_its_sessions(client: Client, member: User) -> None:
+    client.force_login(member)
+    assert client.get("/dialogs/").status_code == 200
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    response = client.get("/dialogs/")
+    assert response.status_code == 302 and "/signin" in response["Location"]
