@@ -9,6 +9,8 @@ counts are read with the posts.
 from __future__ import annotations
 
 import datetime
+import functools
+import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -138,14 +140,28 @@ _FORUM_FIELDS = (
 )
 
 
+@functools.cache
+def _forums_sql() -> str:
+    columns = {field.attname: field.column for field in Forum._meta.concrete_fields}
+    listed = ", ".join(f'"{columns[name]}"' for name in _FORUM_FIELDS)
+    return f'SELECT {listed} FROM "{Forum._meta.db_table}" ORDER BY "depth", "position", "id"'
+
+
+def _forum_rows() -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_forums_sql())
+        return [dict(zip(_FORUM_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+
+
 def forums_visible(*, viewer: Viewer) -> dict[int, ForumNode]:
     """Every forum the viewer may see, in tree order (a parent before its children), in one query.
 
-    A forum is visible when the viewer holds its read permission and can see its parent.
+    A forum is visible when the viewer holds its read permission and can see its parent. Read in
+    plain SQL: every forum page, thread page and reply reads it, and the ORM took as long to build the
+    query as PostgreSQL to run it.
     """
-    rows = Forum.objects.order_by("depth", "position", "id").values(*_FORUM_FIELDS)
     visible: dict[int, dict[str, object]] = {}
-    for row in rows:
+    for row in _forum_rows():
         parent_id = row["parent_id"]
         if parent_id is not None and parent_id not in visible:
             continue
@@ -538,21 +554,6 @@ def _reactions(counts: dict[str, Any], mine: str | None) -> tuple[ReactionCount,
     )
 
 
-def post_page(
-    *, thread: ThreadRow, page: int = 1, read_position: int | None = None, viewer_id: int | None = None
-) -> Page[PostRow]:
-    """A page of a thread's posts in order, their authors' names in one query, their attachments in
-    one, the viewer's reactions in one and the viewer's bookmarks in one (five queries; three for a guest)."""
-    posts = _visible_posts(thread.id)
-    # The thread keeps the count of its visible posts, changed in the transactions that change them.
-    total = thread.reply_count + 1
-    number = _page_number(page, total, POSTS_PER_PAGE)
-    start = (number - 1) * POSTS_PER_PAGE
-    rows = list(posts.order_by("position").values(*_POST_FIELDS)[start : start + POSTS_PER_PAGE])
-    items = _post_rows(rows, thread=thread, read_position=read_position, viewer_id=viewer_id)
-    return Page(items=items, number=number, per_page=POSTS_PER_PAGE, total=total)
-
-
 _POST_FIELDS = (
     "id",
     "thread_id",
@@ -566,22 +567,92 @@ _POST_FIELDS = (
 )
 
 
+def post_page(
+    *, thread: ThreadRow, page: int = 1, read_position: int | None = None, viewer_id: int | None = None
+) -> Page[PostRow]:
+    """A page of a thread's posts in order, with the viewer's reaction and bookmark of each, in one
+    query (plain SQL: the page every reader opens); their authors' names in one more, their
+    attachments in a third only when one of them has some."""
+    # The thread keeps the count of its visible posts, changed in the transactions that change them.
+    total = thread.reply_count + 1
+    number = _page_number(page, total, POSTS_PER_PAGE)
+    start = (number - 1) * POSTS_PER_PAGE
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _post_page_sql(),
+            [viewer_id or 0, viewer_id or 0, thread.id, POSTS_PER_PAGE, start],
+        )
+        found = cursor.fetchall()
+    rows, mine, kept = [], {}, set()
+    with_attachments = False
+    for values in found:
+        row = dict(zip(_POST_FIELDS, values, strict=False))
+        if isinstance(row["reaction_counts"], str | bytes):
+            row["reaction_counts"] = json.loads(row["reaction_counts"])
+        reaction, bookmarked, attached = values[len(_POST_FIELDS) :]
+        if reaction is not None:
+            mine[row["id"]] = reaction
+        if bookmarked:
+            kept.add(row["id"])
+        with_attachments = with_attachments or attached
+        rows.append(row)
+    items = _post_rows(
+        rows,
+        thread=thread,
+        read_position=read_position,
+        viewer_id=viewer_id,
+        known=(mine, kept, with_attachments),
+    )
+    return Page(items=items, number=number, per_page=POSTS_PER_PAGE, total=total)
+
+
+@functools.cache
+def _post_page_sql() -> str:
+    posts, reactions = Post._meta.db_table, Reaction._meta.db_table
+    bookmarks, attachments = Bookmark._meta.db_table, PostAttachment._meta.db_table
+    columns = {field.attname: field.column for field in Post._meta.concrete_fields}
+    listed = ", ".join(f'p."{columns[name]}"' for name in _POST_FIELDS)
+    return (
+        f"SELECT {listed}, "
+        f'(SELECT r."kind" FROM "{reactions}" r WHERE r."post_id" = p."id" AND r."user_id" = %s LIMIT 1), '
+        f'EXISTS (SELECT 1 FROM "{bookmarks}" b WHERE b."post_id" = p."id" AND b."user_id" = %s), '
+        f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id") '
+        f'FROM "{posts}" p WHERE p."thread_id" = %s AND p."deleted_at" IS NULL '
+        'ORDER BY p."position" LIMIT %s OFFSET %s'
+    )
+
+
 def _post_rows(
-    rows: Sequence[dict[str, Any]], *, thread: ThreadRow, read_position: int | None, viewer_id: int | None
+    rows: Sequence[dict[str, Any]],
+    *,
+    thread: ThreadRow,
+    read_position: int | None,
+    viewer_id: int | None,
+    known: tuple[dict[int, str], set[int], bool] | None = None,
 ) -> tuple[PostRow, ...]:
     """Posts as a page shows them to the viewer: what they need besides their own row is read for
-    all of them at once (post_page, and post_row for one post)."""
+    all of them at once (post_page, and post_row for one post). ``known``: the viewer's reactions,
+    bookmarks and whether any post has attachments, when the caller read them with the posts."""
     post_ids = [row["id"] for row in rows]
     names = _usernames(row["author_id"] for row in rows)
-    attachments = attachments_of(post_ids=post_ids)
     mine: dict[int, str] = {}
-    if viewer_id is not None and post_ids:
-        mine = dict(
-            Reaction.objects.filter(user_id=viewer_id, post_id__in=post_ids).values_list("post_id", "kind")
-        )
+    bookmarks: set[int] = set()
+    if known is not None:
+        mine, bookmarks, with_attachments = known
+        attachments = attachments_of(post_ids=post_ids) if with_attachments else {}
+    else:
+        attachments = attachments_of(post_ids=post_ids)
+        if viewer_id is not None and post_ids:
+            mine = dict(
+                Reaction.objects.filter(user_id=viewer_id, post_id__in=post_ids).values_list(
+                    "post_id", "kind"
+                )
+            )
+        if viewer_id is not None:
+            bookmarks = bookmarked_among(user_id=viewer_id, post_ids=post_ids)
     kept: set[int] | None = None
     if viewer_id is not None and thread.state == ThreadState.APPROVED:
-        kept = bookmarked_among(user_id=viewer_id, post_ids=post_ids)
+        kept = bookmarks
     items = []
     for row in rows:
         counts: dict[str, Any] = row["reaction_counts"] or {}

@@ -138,3 +138,29 @@ def test_concurrent_reactions_never_leave_a_wrong_count(
     assert Post.objects.get(pk=post_id).reaction_counts == dict(rows)
     assert sum(rows.values()) == len(members)
     assert services.reaction_scores_for(user_ids=[staff]) == {staff: len(members)}
+
+
+def test_a_page_of_posts_shows_each_reader_their_own_reactions_and_bookmarks(
+    post_id: int, staff: int, member: int, other: int
+) -> None:
+    from apps.thread import selectors
+
+    thread_id = Post.objects.get(pk=post_id).thread_id
+    reply = services.post_create(author_id=member, thread_id=thread_id, body="A reply").id
+    services.reaction_set(user_id=member, post_id=post_id, kind="wow")
+    services.reaction_set(user_id=other, post_id=reply, kind="like")
+    services.bookmark_set(user_id=member, post_id=reply)
+
+    def page(viewer: int | None) -> dict[int, tuple[str | None, bool | None, dict[str, int]]]:
+        reader = selectors.viewer_for(user_id=viewer)
+        thread = selectors.thread_row(viewer=reader, thread_id=thread_id)
+        assert thread is not None
+        posts = selectors.post_page(thread=thread, viewer_id=viewer).items
+        return {
+            post.id: (post.my_reaction, post.bookmarked, {r.kind: r.count for r in post.reactions if r.count})
+            for post in posts
+        }
+
+    assert page(member) == {post_id: ("wow", False, {"wow": 1}), reply: (None, True, {"like": 1})}
+    assert page(other) == {post_id: (None, False, {"wow": 1}), reply: ("like", False, {"like": 1})}
+    assert page(None) == {post_id: (None, None, {"wow": 1}), reply: (None, None, {"like": 1})}
