@@ -163,6 +163,8 @@ TEMPLATES = [
                 "forum.context_processors.forum",
                 # The unread-dialogs badge of the header, counted only when a page shows it.
                 "apps.dialog.context_processors.dialogs",
+                # The header's notification count, likewise.
+                "apps.notification.context_processors.notifications",
             ],
         },
     },

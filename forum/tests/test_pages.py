@@ -214,6 +214,28 @@ def test_signed_in_member_sees_their_name_and_a_sign_out_form(admin_client: Clie
     assert "/accounts/signin/?next=/" not in page.urls()
 
 
+@pytest.mark.django_db
+def test_the_header_offers_each_language_in_its_own_name_and_speaks_the_chosen_one(client: Client) -> None:
+    from django.utils import translation
+
+    english = Page(client.get("/").content.decode())
+    options = [option for option in english.find("option") if "lang" in option]
+    assert [option["value"] for option in options] == [code for code, _name in settings.LANGUAGES]
+    assert [option["value"] for option in options if "selected" in option] == ["en"]
+    assert ("a", {"href": "/", "aria-current": "page"}) in english.elements
+    switch = [form for form in english.find("form") if form.get("action") == "/i18n/setlang/"]
+    assert switch and switch[0]["method"] == "post"
+    assert {"type": "hidden", "name": "next", "value": "/"} in english.find("input")
+
+    client.post("/i18n/setlang/", {"language": "ru", "next": "/"})
+    russian = Page(client.get("/").content.decode())
+    assert [option["value"] for option in russian.find("option") if "selected" in option] == ["ru"]
+    with translation.override("ru"):
+        forums, sign_in = translation.gettext("Forums"), translation.gettext("Sign in")
+    assert forums != "Forums" and forums in russian.text and sign_in in russian.text
+    assert "Русский" in english.text and "English" in russian.text
+
+
 def test_the_forum_name_comes_from_the_settings(client: Client, settings: Any) -> None:
     settings.FORUM_NAME = "Harbour Club"
     page = Page(client.get("/").content.decode())
