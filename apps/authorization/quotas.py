@@ -50,7 +50,9 @@ def count(
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
     start = now - window
     uses = QuotaEntry.objects.filter(user_id=user_id, permission=permission)
-    with transaction.atomic():
+    # No savepoint when the caller's transaction is open: the use then commits or rolls back with
+    # what it pays for, and a failure here fails that transaction anyway.
+    with transaction.atomic(savepoint=False):
         if use_id:
             _lock(user_id, permission)
             uses.filter(used_at__lte=start).delete()

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from apps.authorization.services import limit, permissions_for_many, quota_consume, quota_refund, require
+from apps.authorization.services import limit, permissions_for_many, quota_consume, require
 from apps.thread import selectors
 from apps.thread.events import (
     PostCreated,
@@ -290,13 +290,11 @@ R = TypeVar("R")
 
 
 def _paid(user_id: int, permission: str, action: Callable[[], R]) -> R:
-    """Run ``action`` on one use of a quota, given back if the action fails."""
-    use = quota_consume(user_id=user_id, permission=permission)
-    try:
+    """Run ``action`` and take one use of a quota in the same transaction: the use is stored with
+    what it paid for and rolled back with it (one commit, not one for the quota and one for the post)."""
+    with transaction.atomic():
+        quota_consume(user_id=user_id, permission=permission)
         return action()
-    except BaseException:
-        quota_refund(user_id=user_id, permission=permission, use_id=use.use_id)
-        raise
 
 
 # --- Forums -------------------------------------------------------------------------------------------
@@ -386,7 +384,7 @@ def thread_create(
 
     def create() -> ThreadRef:
         now = timezone.now()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside _paid's transaction
             _lock_forums(forum_id)
             thread = Thread.objects.create(
                 forum_id=forum_id,
@@ -655,7 +653,7 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     rendered = _render_body(body, viewer=viewer)
 
     def create() -> PostRef:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):  # inside _paid's transaction
             thread = _thread_for_update(thread_id)
             # The thread may have been closed, moved or sent back to moderation since (the forums'
             # permissions read just before stand: they change by an administrator's hand).

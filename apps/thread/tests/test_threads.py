@@ -211,6 +211,25 @@ def test_a_refused_thread_does_not_use_the_quota(api_as: Api, tree: Tree, member
         start(api_as, member, tree.general, title=f"Thread {number}")
 
 
+def test_a_reply_refused_inside_its_transaction_gives_its_quota_use_back(
+    api_as: Api, tree: Tree, member: int, staff: int
+) -> None:
+    """The use is written in the reply's transaction: an attachment that is not the author's, found
+    only there, rolls both back."""
+    from apps.authorization.services import quota_remaining
+    from apps.thread.models import Post
+
+    thread = public(api_as, member, tree.general, staff)
+    before = quota_remaining(user_id=member, permission="post.create_per_day").remaining
+    posts = Post.objects.count()
+    with pytest.raises(ValidationFailed):
+        services.post_create(author_id=member, thread_id=thread["id"], body="Look", attachment_ids=[987654])
+    assert quota_remaining(user_id=member, permission="post.create_per_day").remaining == before
+    assert Post.objects.count() == posts
+    services.post_create(author_id=member, thread_id=thread["id"], body="Look again")
+    assert quota_remaining(user_id=member, permission="post.create_per_day").remaining == before - 1
+
+
 # --- Replies, closing, editing, deleting --------------------------------------------------------------
 
 
