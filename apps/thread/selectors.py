@@ -612,13 +612,16 @@ def _post_page_sql() -> str:
     bookmarks, attachments = Bookmark._meta.db_table, PostAttachment._meta.db_table
     columns = {field.attname: field.column for field in Post._meta.concrete_fields}
     listed = ", ".join(f'p."{columns[name]}"' for name in _POST_FIELDS)
+    page = ", ".join(f'"{columns[name]}"' for name in _POST_FIELDS)
+    # The page is cut first, in the inner query: the per-post lookups then run for its 20 posts, not
+    # for every post the offset skips (PostgreSQL projects the rows before the limit drops them).
     return (
         f"SELECT {listed}, "
         f'(SELECT r."kind" FROM "{reactions}" r WHERE r."post_id" = p."id" AND r."user_id" = %s LIMIT 1), '
         f'EXISTS (SELECT 1 FROM "{bookmarks}" b WHERE b."post_id" = p."id" AND b."user_id" = %s), '
         f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id") '
-        f'FROM "{posts}" p WHERE p."thread_id" = %s AND p."deleted_at" IS NULL '
-        'ORDER BY p."position" LIMIT %s OFFSET %s'
+        f'FROM (SELECT {page} FROM "{posts}" WHERE "thread_id" = %s AND "deleted_at" IS NULL '
+        'ORDER BY "position" LIMIT %s OFFSET %s) p ORDER BY p."position"'
     )
 
 
