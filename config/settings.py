@@ -155,6 +155,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% load static %} gets Django's tag with each path's URL kept (forum/static_urls.py).
+            "libraries": {"static": "forum.templatetags.static_cached"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
