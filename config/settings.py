@@ -155,8 +155,6 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            # {% load static %} gets Django's tag with each path's URL kept (forum/static_urls.py).
-            "libraries": {"static": "forum.templatetags.static_cached"},
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
@@ -331,10 +329,11 @@ STORAGES: dict[str, dict[str, Any]] = {
         if AWS_S3_ENDPOINT_URL
         else "django.core.files.storage.FileSystemStorage"
     },
+    # Django's and whitenoise's storages, with each path's URL kept once computed (forum/static_urls.py).
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        "BACKEND": "forum.static_urls.PlainStorage"
         if DEBUG or TESTING
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "forum.static_urls.ManifestStorage"
     },
 }
 # Attachments (forum/uploads.py, docs/uploads.md): limits checked on the content, not the name.

@@ -29,13 +29,12 @@ from django.http import HttpRequest
 from django.template import engines
 from django.template.backends.utils import csrf_input
 from django.template.defaultfilters import filesizeformat
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import formats, timezone
 from django.utils.http import urlencode as _urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
-
-from forum.static_urls import static_url
 
 __all__ = ["ENGINE", "environment", "fragment_context", "render_fragment", "url"]
 
@@ -184,7 +183,7 @@ def environment(**options: Any) -> jinja2.Environment:
     options["autoescape"] = True
     env = jinja2.Environment(**options)  # noqa: S701  autoescape is set on the line above
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(url=_url_in_fragment, static=static_url)
+    env.globals.update(url=_url_in_fragment, static=static)
     env.filters.update(
         datetime_short=_datetime_short,
         datetime_iso=datetime_iso,
