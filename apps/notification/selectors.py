@@ -10,12 +10,13 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, models
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.notification.kinds import EmailChannel
 from apps.notification.models import MemberSettings, Notification, PendingDialogNotice, Preference, Watch
+from forum import sql
 
 _BIGINT = 2**63
 
@@ -47,14 +48,11 @@ def unread_count(*, user_id: int) -> int:
     the query's own time)."""
     if not 0 < user_id < 2**63:
         return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT count(*) FROM "{Notification._meta.db_table}" '
-            'WHERE "recipient_id" = %s AND "on_site" AND "read_at" IS NULL',
-            [user_id],
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    table = Notification._meta.db_table
+    return sql.count(
+        f'SELECT count(*) FROM "{table}" WHERE "recipient_id" = %s AND "on_site" AND "read_at" IS NULL',
+        [user_id],
+    )
 
 
 def unread_counts(*, user_ids: Collection[int]) -> dict[int, int]:
