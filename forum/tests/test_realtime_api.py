@@ -234,6 +234,21 @@ def test_sync_sends_reuse_one_event_loop_and_its_redis_client(
     assert [json.loads(m["text"])["payload"]["n"] for m in next_messages(member, 3)] == [1, 2, 3]
 
 
+def test_a_sender_loop_that_stopped_is_made_again(
+    layer_prefix: str, listen: Callable[[str], Listener]
+) -> None:
+    member = listen(user_group(105))
+    send_to_user(105, "note", {"n": 1})
+    stopped = delivery._sender._current()
+    stopped.call_soon_threadsafe(stopped.stop)
+    thread = delivery._sender._thread
+    assert thread is not None
+    thread.join(timeout=5)
+    send_to_user(105, "note", {"n": 2})  # would wait for its timeout on the stopped loop
+    assert delivery._sender._current() is not stopped
+    assert [json.loads(m["text"])["payload"]["n"] for m in next_messages(member, 2)] == [1, 2]
+
+
 def test_a_forked_process_sends_on_a_loop_of_its_own(
     layer_prefix: str, listen: Callable[[str], Listener]
 ) -> None:
