@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, Substr
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from apps.authorization.services import PermissionSet, permissions_for
 from apps.thread.models import (
@@ -483,7 +484,13 @@ class ReactionCount:
 
     @property
     def label(self) -> str:
-        return str(REACTION_LABELS.get(self.kind, self.kind))
+        return _reaction_label(self.kind, get_language() or "")
+
+
+@functools.lru_cache(maxsize=256)
+def _reaction_label(kind: str, language: str) -> str:
+    """A kind's label in a language (the page of posts asks for it for every kind of every post)."""
+    return str(REACTION_LABELS.get(kind, kind))
 
 
 @dataclass(frozen=True)

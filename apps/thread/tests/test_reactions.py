@@ -164,3 +164,18 @@ def test_a_page_of_posts_shows_each_reader_their_own_reactions_and_bookmarks(
     assert page(member) == {post_id: ("wow", False, {"wow": 1}), reply: (None, True, {"like": 1})}
     assert page(other) == {post_id: (None, False, {"wow": 1}), reply: ("like", False, {"like": 1})}
     assert page(None) == {post_id: (None, None, {"wow": 1}), reply: (None, None, {"like": 1})}
+
+
+def test_reaction_labels_follow_the_active_language() -> None:
+    from django.utils import translation
+
+    from apps.thread.selectors import ReactionCount
+
+    like = ReactionCount(kind="like", count=0, mine=False)
+    with translation.override("en"):
+        assert like.label == "Like"
+    with translation.override("ru"):
+        russian = like.label
+        assert russian == translation.gettext("Like") and russian != "Like"
+    with translation.override("en"):
+        assert like.label == "Like"
