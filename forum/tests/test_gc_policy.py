@@ -25,18 +25,19 @@ def test_the_process_starts_with_what_it_loaded_frozen() -> None:
 
 
 def test_what_warm_up_made_is_frozen_once_after_the_first_units(fresh_policy: None) -> None:
+    # The frozen count only grows by a freeze; it may shrink a little as frozen objects are freed.
     before = gc.get_freeze_count()
     kept = [[index] for index in range(5_000)]  # filled on first use, alive from then on
     gc_policy.unit_done()
     gc_policy.unit_done()
-    assert gc.get_freeze_count() == before
+    assert gc.get_freeze_count() <= before
     gc_policy.unit_done()
     frozen = gc.get_freeze_count()
-    assert frozen >= before + len(kept)
+    assert frozen - before > len(kept) // 2, "the warm-up's objects were not frozen"
     more = [[index] for index in range(5_000)]
     for _ in range(10):
         gc_policy.unit_done()
-    assert gc.get_freeze_count() == frozen, "a second warm-up freeze"
+    assert gc.get_freeze_count() <= frozen, "a second warm-up freeze"
     assert len(more) == 5_000
 
 
