@@ -9,7 +9,6 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from apps.authentication.services import PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
-from forum.errors import ApplicationError
 
 __all__ = [
     "EmailChangeForm",
@@ -21,7 +20,6 @@ __all__ = [
     "TwoFactorCodeForm",
     "TwoFactorDisableForm",
     "TwoFactorSigninForm",
-    "add_application_error",
 ]
 
 
@@ -127,15 +125,3 @@ class TwoFactorCodeForm(forms.Form):
 class TwoFactorDisableForm(forms.Form):
     password = _password_field(_("Your password"), autocomplete="current-password")
     code = _code_field()
-
-
-def add_application_error(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
-    shown = False
-    for field, messages in error.fields.items():
-        if field in form.fields:
-            for message in messages:
-                form.add_error(field, message)
-            shown = True
-    if not shown:
-        form.add_error(None, error.message)

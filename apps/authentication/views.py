@@ -25,6 +25,7 @@ from apps.authentication import forms, selectors, services, texts
 from apps.authentication.network import caller_of
 from apps.authentication.sessions import session_start
 from forum.errors import ApplicationError
+from forum.forms import add_application_error
 
 _SENSITIVE = ("password", "current_password", "new_password", "code")
 # The session of a visitor between the password and the code: the challenge and where to go after.
@@ -56,7 +57,7 @@ def _refused(
     request: HttpRequest, template: str, context: dict[str, Any], form: Form, error: ApplicationError
 ) -> HttpResponse:
     """The page again, with the service's refusal on its form and the refusal's status and headers."""
-    forms.add_application_error(form, error)
+    add_application_error(form, error)
     response = render(request, template, context, status=error.status)
     for name, value in error.headers.items():
         response[name] = value
@@ -280,7 +281,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
             caller=caller_of(request),
         )
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _settings_page(request, password_form=form, status=error.status, headers=error.headers)
     # This session stays; every other one ends, since its password hash no longer matches.
     user = selectors.user_get(user_id=_member_id(request))
@@ -307,7 +308,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
             caller=caller_of(request),
         )
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _settings_page(request, email_form=form, status=error.status, headers=error.headers)
     messages.success(request, texts.email_change_sent(email=form.cleaned_data["new_email"]))
     return HttpResponseRedirect(reverse("authentication:settings") + "#email")
@@ -395,7 +396,7 @@ def two_factor_confirm(request: HttpRequest) -> HttpResponse:
             user_id=_member_id(request), code=form.cleaned_data["code"], ip=caller_of(request).ip
         )
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _two_factor_page(request, confirm_form=form, error=error)
     messages.success(request, _("Two-factor authentication is on."))
     return _backup_codes_page(request, codes, first=True)
@@ -415,7 +416,7 @@ def two_factor_backup_codes(request: HttpRequest) -> HttpResponse:
             user_id=_member_id(request), code=form.cleaned_data["code"], ip=caller_of(request).ip
         )
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _two_factor_page(request, codes_form=form, error=error)
     return _backup_codes_page(request, codes, first=False)
 
@@ -437,7 +438,7 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
             caller=caller_of(request),
         )
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _two_factor_page(request, disable_form=form, error=error)
     messages.success(request, _("Two-factor authentication is off."))
     return redirect("authentication:two-factor")

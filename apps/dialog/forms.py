@@ -6,37 +6,12 @@ import re
 from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
-from forum.errors import ApplicationError
+from forum.forms import attachments_field
 
 USERNAMES_MAX = 100
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """Several files under one name (Django's documented recipe); the kernel checks each one."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput())
-        super().__init__(**kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[bytes]]:
-        if not data:
-            return []
-        items = data if isinstance(data, list | tuple) else [data]
-        return [super(MultipleFileField, self).clean(item, initial) for item in items]
-
-
-def _files() -> MultipleFileField:
-    return MultipleFileField(
-        label=_("Attachments"), required=False, help_text=_("Images and files, several at once.")
-    )
 
 
 def _body(required: bool = True) -> forms.CharField:
@@ -74,12 +49,12 @@ class NewDialogForm(forms.Form):
         help_text=_("For a group; with a title, even one member makes a group."),
     )
     body = _body()
-    attachments = _files()
+    attachments = attachments_field()
 
 
 class MessageForm(forms.Form):
     body = _body()
-    attachments = _files()
+    attachments = attachments_field()
 
 
 class EditForm(forms.Form):
@@ -104,28 +79,6 @@ class PrivacyForm(forms.Form):
     followed_only = forms.BooleanField(
         label=_("Only the members I follow (and staff) may start dialogs with me"), required=False
     )
-
-
-def add_application_error(
-    form: forms.Form, error: ApplicationError, *, field_map: dict[str, str] | None = None
-) -> None:
-    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
-    shown = False
-    for field, messages in error.fields.items():
-        name = (field_map or {}).get(field, field)
-        if name in form.fields:
-            for message in messages:
-                form.add_error(name, message)
-            shown = True
-    if not shown:
-        form.add_error(None, error.message)
-
-
-def page_number(raw: str | None) -> int:
-    try:
-        return max(1, min(int(raw or "1"), 1_000_000))
-    except ValueError:
-        return 1
 
 
 def message_cursor(raw: str | None) -> int | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import html
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,6 +25,7 @@ from django.utils.html import strip_tags
 from apps.dialog.models import Block, Dialog, Message, MessageAttachment, Participant, Privacy
 from apps.user.services import users_brief
 from forum import sql
+from forum.paging import Page, page_in_range
 
 DIALOGS_PER_PAGE = 25
 MESSAGES_PER_PAGE = 30
@@ -103,26 +103,6 @@ class DialogRow:
     @property
     def participant_ids(self) -> tuple[int, ...]:
         return tuple(p.user_id for p in self.participants)
-
-
-@dataclass(frozen=True)
-class Page:
-    items: tuple[DialogRow, ...]
-    number: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 _DIALOG_FIELDS = (
@@ -206,12 +186,12 @@ def _dialog_rows(viewer_id: int, rows: Sequence[dict[str, Any]]) -> tuple[Dialog
     return tuple(result)
 
 
-def dialog_page(*, viewer_id: int, page: int = 1) -> Page:
+def dialog_page(*, viewer_id: int, page: int = 1) -> Page[DialogRow]:
     """The viewer's dialogs, the most recently active first, with the last message and the viewer's
     unread count (four queries whatever the page holds)."""
     mine = Participant.objects.filter(user_id=viewer_id)
     total = mine.count()
-    number = min(max(1, page), max(1, math.ceil(total / DIALOGS_PER_PAGE)))
+    number = page_in_range(page, total, DIALOGS_PER_PAGE)
     start = (number - 1) * DIALOGS_PER_PAGE
     rows = list(
         mine.order_by("-dialog__last_message_at", "-dialog_id").values(*_DIALOG_FIELDS)[

@@ -24,6 +24,8 @@ from django.views.decorators.http import require_POST
 from apps.dialog import forms, selectors, services
 from apps.user.services import users_brief
 from forum.errors import ApplicationError, NotFound
+from forum.forms import add_application_error
+from forum.paging import page_number
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 
@@ -47,7 +49,7 @@ def _refused(
     error: ApplicationError,
     **map: str,
 ) -> HttpResponse:
-    forms.add_application_error(form, error, field_map=map)
+    add_application_error(form, error, field_map=map)
     response = render(request, template, context, status=error.status)
     for name, value in error.headers.items():
         response[name] = value
@@ -101,7 +103,7 @@ def _dialog_url(dialog_id: int, message_id: int | None = None) -> str:
 @login_required
 def dialog_list(request: HttpRequest) -> HttpResponse:
     member_id = _member_id(request)
-    page = selectors.dialog_page(viewer_id=member_id, page=forms.page_number(request.GET.get("page")))
+    page = selectors.dialog_page(viewer_id=member_id, page=page_number(request.GET.get("page")))
     privacy = services.dialog_privacy_get(user_id=member_id)
     context = {
         "dialogs": page,

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.notification.services import EmailChannel, MemberPreferences
-from forum.errors import ApplicationError
 
 EMAIL_CHOICES = [
     (EmailChannel.IMMEDIATE.value, _("Immediately")),
@@ -85,15 +84,3 @@ class PreferencesForm(forms.Form):
                 for choice in self.preferences.kinds
             },
         }
-
-
-def add_application_error(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
-    shown = False
-    for field, messages in error.fields.items():
-        if field in form.fields:
-            for message in messages:
-                form.add_error(field, message)
-            shown = True
-    if not shown:
-        form.add_error(None, error.message)

@@ -56,6 +56,7 @@ from apps.thread.services import (
 from apps.user.services import users_brief
 from forum.bus import publish
 from forum.errors import NotFound, ValidationFailed
+from forum.paging import Page, page_in_range
 from forum.realtime import asend_to_user, send_to_users
 
 __all__ = [
@@ -181,25 +182,9 @@ class NotificationItem:
 
 
 @dataclass(frozen=True)
-class NotificationPage:
-    items: tuple[NotificationItem, ...]
-    number: int
-    per_page: int
-    total: int
+class NotificationPage(Page[NotificationItem]):
     unread_count: int
     kind: str  # the filter; empty for every kind
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 @dataclass(frozen=True)
@@ -898,8 +883,7 @@ def notifications_page(
         kind = ""
     rows = selectors.shown_to(user_id=user_id, kind=kind or None)
     total = rows.count()
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
+    number = page_in_range(page, total, per_page)
     start = (number - 1) * per_page
     found = list(rows[start : start + per_page])
     return NotificationPage(

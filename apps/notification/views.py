@@ -22,16 +22,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.notification import forms, services
 from forum.errors import ApplicationError
+from forum.forms import add_application_error
+from forum.paging import page_number
 
 
 def _member_id(request: HttpRequest) -> int:
     assert request.user.pk is not None, "login_required lets only members in"
     return int(request.user.pk)
-
-
-def _page_number(request: HttpRequest) -> int:
-    raw = request.GET.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
 def _back(request: HttpRequest, default: str) -> str:
@@ -52,7 +49,9 @@ def _is_htmx(request: HttpRequest) -> bool:
 @login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     kind = request.GET.get("kind", "")
-    page = services.notifications_page(user_id=_member_id(request), page=_page_number(request), kind=kind)
+    page = services.notifications_page(
+        user_id=_member_id(request), page=page_number(request.GET.get("page")), kind=kind
+    )
     context = {"page": page, "kinds": services.notification_kinds(), "kind": page.kind}
     return render(request, "notification/list.html", context)
 
@@ -112,7 +111,7 @@ def preferences(request: HttpRequest) -> HttpResponse:
             try:
                 services.preferences_update(user_id=member_id, **form.changes())
             except ApplicationError as error:
-                forms.add_application_error(form, error)
+                add_application_error(form, error)
                 status = error.status
             else:
                 messages.success(request, _("Your notification settings are saved."))

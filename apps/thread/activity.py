@@ -12,6 +12,7 @@ from django.urls import reverse
 from apps.thread import selectors
 from apps.thread.models import MemberScore, Post, Thread, ThreadState
 from apps.user.services import ActivityItem, ActivityPage, MemberCounters
+from forum.paging import page_in_range
 
 EXCERPT_LENGTH = 160
 
@@ -23,8 +24,7 @@ def _visible_threads(viewer_id: int | None) -> QuerySet[Thread]:
 
 
 def _page(page: int, per_page: int, total: int) -> tuple[int, int]:
-    last = max(1, -(-total // per_page))
-    number = min(max(1, page), last)
+    number = page_in_range(page, total, per_page)
     return number, (number - 1) * per_page
 
 

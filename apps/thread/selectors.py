@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -39,32 +38,11 @@ from apps.thread.models import (
     ThreadState,
 )
 from apps.user.services import users_brief
+from forum.paging import Page, page_in_range
 
 THREADS_PER_PAGE = 25
 POSTS_PER_PAGE = 20
 MODERATE_PERMISSION = "thread.moderate"
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: tuple[T, ...]
-    number: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 @dataclass(frozen=True)
@@ -419,15 +397,11 @@ def _thread_rows(
     return tuple(result)
 
 
-def _page_number(page: int, total: int, per_page: int) -> int:
-    return min(max(1, page), max(1, math.ceil(total / per_page)))
-
-
 def thread_page(*, viewer: Viewer, forum_id: int, page: int = 1) -> Page[ThreadRow]:
     """A forum's threads the viewer may see: pinned first, then by last activity (three queries)."""
     threads = threads_visible_to(viewer).filter(forum_id=forum_id)
     total = threads.count()
-    number = _page_number(page, total, THREADS_PER_PAGE)
+    number = page_in_range(page, total, THREADS_PER_PAGE)
     start = (number - 1) * THREADS_PER_PAGE
     ordered = _with_read_position(threads.order_by("-pinned", "-last_post_at", "-id"), viewer)
     fields = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
@@ -439,7 +413,7 @@ def moderation_queue(*, viewer: Viewer, page: int = 1) -> Page[ThreadRow]:
     """Threads awaiting moderation, oldest first (for moderators)."""
     threads = Thread.objects.filter(deleted_at__isnull=True, state=ThreadState.PENDING)
     total = threads.count()
-    number = _page_number(page, total, THREADS_PER_PAGE)
+    number = page_in_range(page, total, THREADS_PER_PAGE)
     start = (number - 1) * THREADS_PER_PAGE
     rows = list(
         threads.order_by("created_at", "id").values(*_THREAD_FIELDS)[start : start + THREADS_PER_PAGE]
@@ -582,7 +556,7 @@ def post_page(
     attachments in a third only when one of them has some."""
     # The thread keeps the count of its visible posts, changed in the transactions that change them.
     total = thread.reply_count + 1
-    number = _page_number(page, total, POSTS_PER_PAGE)
+    number = page_in_range(page, total, POSTS_PER_PAGE)
     start = (number - 1) * POSTS_PER_PAGE
     with connection.cursor() as cursor:
         cursor.execute(
@@ -929,7 +903,7 @@ def bookmark_page(*, viewer: Viewer, page: int = 1, per_page: int = BOOKMARKS_PE
         return Page(items=(), number=1, per_page=per_page, total=0)
     bookmarks = bookmarks_shown(viewer=viewer)
     total = bookmarks.count()
-    number = _page_number(page, total, per_page)
+    number = page_in_range(page, total, per_page)
     start = (number - 1) * per_page
     rows = list(
         bookmarks.order_by("-created_at", "-id")

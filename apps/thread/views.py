@@ -21,8 +21,10 @@ from django.views.decorators.http import require_POST
 
 from apps.thread import forms, selectors, services
 from forum.errors import ApplicationError, NotFound, ValidationFailed
+from forum.forms import add_application_error
 from forum.fragments import render_fragment
 from forum.pagecache import guest_page
+from forum.paging import page_number
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 
@@ -39,7 +41,7 @@ def _member_id(request: HttpRequest) -> int:
 def _refused(
     request: HttpRequest, template: str, context: dict[str, Any], form: Any, error: ApplicationError
 ) -> HttpResponse:
-    forms.add_application_error(form, error)
+    add_application_error(form, error)
     response = render(request, template, context, status=error.status)
     for name, value in error.headers.items():
         response[name] = value
@@ -83,7 +85,7 @@ def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
     forum, forums = _visible_forum(viewer, forum_id)
     threads = selectors.thread_page(
-        viewer=viewer, forum_id=forum_id, page=forms.page_number(request.GET.get("page"))
+        viewer=viewer, forum_id=forum_id, page=page_number(request.GET.get("page"))
     )
     context = {
         "forum": forum,
@@ -173,7 +175,7 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
             return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
     posts = selectors.post_page(
         thread=thread,
-        page=forms.page_number(request.GET.get("page")),
+        page=page_number(request.GET.get("page")),
         read_position=read_position,
         viewer_id=viewer.user_id,
     )
@@ -411,7 +413,7 @@ def attachment_download(
 @login_required
 def bookmarks(request: HttpRequest) -> HttpResponse:
     """``/bookmarks/``: the member's bookmarks of posts they may still see, newest first."""
-    page = selectors.bookmark_page(viewer=_viewer(request), page=forms.page_number(request.GET.get("page")))
+    page = selectors.bookmark_page(viewer=_viewer(request), page=page_number(request.GET.get("page")))
     context = {"bookmarks": page, "note_max_length": forms.BookmarkForm.base_fields["note"].max_length}
     return render(request, "thread/bookmarks.html", context)
 

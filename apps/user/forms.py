@@ -9,7 +9,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.user.models import BIO_MAX_LENGTH, LOCATION_MAX_LENGTH, SIGNATURE_MAX_LENGTH, WEBSITE_MAX_LENGTH
-from forum.errors import ApplicationError
 
 
 class ProfileForm(forms.Form):
@@ -49,15 +48,3 @@ class AvatarForm(forms.Form):
         help_text=_("A JPEG, PNG, GIF or WebP image of at most 2 MB."),
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/gif,image/webp"}),
     )
-
-
-def add_application_error(form: forms.Form, error: ApplicationError) -> None:
-    """Show a service's refusal on the form: each field's messages beside it, the rest on top."""
-    shown = False
-    for field, messages in error.fields.items():
-        if field in form.fields:
-            for message in messages:
-                form.add_error(field, message)
-            shown = True
-    if not shown:
-        form.add_error(None, error.message)

@@ -18,7 +18,6 @@ the profile pages show what that source answers for the viewer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +52,7 @@ from apps.user.selectors import (
 from forum.bus import publish
 from forum.errors import NotFound, ValidationFailed
 from forum.markup import render
+from forum.paging import Page
 from forum.uploads import UploadPolicy, accept_upload, default_policy, delete_upload
 
 __all__ = [
@@ -403,24 +403,8 @@ class ActivityItem:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class ActivityPage:
-    items: tuple[ActivityItem, ...]
-    number: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+# A page of a member's threads or posts (the thread app fills it).
+ActivityPage = Page[ActivityItem]
 
 
 class MemberActivitySource(Protocol):

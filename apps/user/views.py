@@ -23,6 +23,8 @@ from django.views.decorators.http import require_POST
 
 from apps.user import forms, services
 from forum.errors import ApplicationError
+from forum.forms import add_application_error
+from forum.paging import page_number
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 # How many of a member's threads and posts the profile shows; the lists of their own pages are longer.
@@ -38,12 +40,6 @@ def _member_id(request: HttpRequest) -> int:
     user_id = request.user.pk
     assert user_id is not None, "login_required lets only members in"
     return int(user_id)
-
-
-def _page_number(request: HttpRequest) -> int:
-    """``?page=`` as a number; anything else (or out of range) is the first page, never an error."""
-    raw = request.GET.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
 
 
 def _frame_of(user_id: int) -> Any:
@@ -73,7 +69,10 @@ def _activity(request: HttpRequest, user_id: int, kind: str) -> HttpResponse:
     member = services.member_profile(user_id=user_id)
     lister = services.member_threads if kind == "threads" else services.member_posts
     page = lister(
-        viewer_id=_viewer_id(request), author_id=user_id, page=_page_number(request), per_page=PER_PAGE
+        viewer_id=_viewer_id(request),
+        author_id=user_id,
+        page=page_number(request.GET.get("page")),
+        per_page=PER_PAGE,
     )
     return render(request, "user/activity.html", {"member": member, "kind": kind, "page": page})
 
@@ -142,7 +141,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     try:
         services.profile_update(user_id=_member_id(request), **form.cleaned_data)
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _edit_page(request, profile_form=form, status=error.status)
     messages.success(request, _("Your profile is saved."))
     return redirect("user:profile-edit")
@@ -159,7 +158,7 @@ def avatar_upload(request: HttpRequest) -> HttpResponse:
     try:
         services.avatar_set(user_id=_member_id(request), file=file, filename=file.name or "")
     except ApplicationError as error:
-        forms.add_application_error(form, error)
+        add_application_error(form, error)
         return _edit_page(request, avatar_form=form, status=error.status)
     messages.success(request, _("Your avatar is changed."))
     return redirect("user:profile-edit")

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from apps.dialog import selectors, services
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
 from forum.errors import ErrorSerializer, NotFound, ValidationFailed
+from forum.paging import page_number
 
 TAGS = ["dialogs"]
 _MAX_ID = 2**63 - 1
@@ -195,10 +196,7 @@ class DialogListView(_MemberView):
         responses={200: DialogPageOutput},
     )
     def get(self, request: Request) -> Response:
-        try:
-            page = max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
-        except ValueError:
-            page = 1
+        page = page_number(request.query_params.get("page"))
         return Response(
             DialogPageOutput(selectors.dialog_page(viewer_id=_member_id(request), page=page)).data
         )

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.notification import services
 from forum.errors import ErrorSerializer
+from forum.paging import page_number
 
 TAGS = ["notifications"]
 EMAIL_CHOICES = [channel.value for channel in services.EmailChannel]
@@ -25,13 +26,6 @@ EMAIL_CHOICES = [channel.value for channel in services.EmailChannel]
 def _member_id(request: Request) -> int:
     assert request.user.pk is not None, "IsAuthenticated lets only members in"
     return int(request.user.pk)
-
-
-def _page(request: Request) -> int:
-    try:
-        return max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
-    except ValueError:
-        return 1
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -83,7 +77,9 @@ class NotificationListView(APIView):
     )
     def get(self, request: Request) -> Response:
         page = services.notifications_page(
-            user_id=_member_id(request), page=_page(request), kind=request.query_params.get("kind", "")
+            user_id=_member_id(request),
+            page=page_number(request.query_params.get("page")),
+            kind=request.query_params.get("kind", ""),
         )
         return Response(self.OutputSerializer(page).data)
 

@@ -17,8 +17,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.thread import selectors, services
-from apps.thread.api.views import PAGE_PARAMETER, _error, _member_id, _page, _viewer
+from apps.thread.api.views import PAGE_PARAMETER, _error, _member_id, _viewer
 from apps.thread.models import BOOKMARK_NOTE_MAX_LENGTH
+from forum.paging import page_number
 
 TAGS = ["bookmarks"]
 
@@ -59,7 +60,9 @@ class BookmarkListView(APIView):
         responses={200: OutputSerializer},
     )
     def get(self, request: Request) -> Response:
-        page = selectors.bookmark_page(viewer=_viewer(request), page=_page(request))
+        page = selectors.bookmark_page(
+            viewer=_viewer(request), page=page_number(request.query_params.get("page"))
+        )
         return Response(self.OutputSerializer(page).data)
 
 

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from apps.thread import selectors, services
 from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
 from forum.errors import ErrorSerializer, NotFound
+from forum.paging import page_number
 
 TAGS = ["threads"]
 PAGE_PARAMETER = OpenApiParameter("page", int, description="1 for the first page (the default).")
@@ -35,13 +36,6 @@ def _viewer(request: Request) -> selectors.Viewer:
 def _member_id(request: Request) -> int:
     assert request.user.pk is not None, "IsAuthenticated lets only members in"
     return int(request.user.pk)
-
-
-def _page(request: Request) -> int:
-    try:
-        return max(1, min(int(request.query_params.get("page", "1")), 1_000_000))
-    except ValueError:
-        return 1
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -221,7 +215,9 @@ class ForumThreadsView(APIView):
         viewer = _viewer(request)
         if forum_id not in selectors.forums_visible(viewer=viewer):
             raise NotFound(_("There is no such forum."))
-        page = selectors.thread_page(viewer=viewer, forum_id=forum_id, page=_page(request))
+        page = selectors.thread_page(
+            viewer=viewer, forum_id=forum_id, page=page_number(request.query_params.get("page"))
+        )
         return Response(ThreadPage(page).data)
 
     @extend_schema(
@@ -282,7 +278,10 @@ class ThreadPostsView(APIView):
         thread = _visible_thread(viewer, thread_id)
         read_position = None if viewer.user_id is None else thread.read_position or 0
         posts = selectors.post_page(
-            thread=thread, page=_page(request), read_position=read_position, viewer_id=viewer.user_id
+            thread=thread,
+            page=page_number(request.query_params.get("page")),
+            read_position=read_position,
+            viewer_id=viewer.user_id,
         )
         if viewer.user_id is not None and posts.items:
             services.thread_mark_read(
@@ -540,4 +539,8 @@ class ModerationQueueView(APIView):
     def get(self, request: Request) -> Response:
         viewer = _viewer(request)
         services.moderation_require(user_id=_member_id(request))
-        return Response(ThreadPage(selectors.moderation_queue(viewer=viewer, page=_page(request))).data)
+        return Response(
+            ThreadPage(
+                selectors.moderation_queue(viewer=viewer, page=page_number(request.query_params.get("page")))
+            ).data
+        )
