@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -207,3 +208,23 @@ def markdown_table(
         + "|"
     )
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
+
+
+def manage(env: Mapping[str, str], *arguments: str) -> str:
+    """``manage.py`` with ``arguments`` in the servers' environment (the bench database, their
+    secrets), as the bench commands prepare it; its output, or CommandError with what it printed."""
+    from django.conf import settings
+    from django.core.management.base import CommandError
+
+    base = Path(settings.BASE_DIR)
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
+        [sys.executable, str(base / "manage.py"), *arguments],
+        cwd=base,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise CommandError(f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}")
+    return completed.stdout

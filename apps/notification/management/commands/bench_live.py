@@ -40,7 +40,6 @@ import re
 import resource
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -75,7 +74,7 @@ from apps.notification.kinds import REPLY
 from apps.notification.models import Notification, WatchTarget
 from apps.notification.services import NEW_FRAME, watch_list, watch_set
 from apps.thread.services import forum_create, thread_approve, thread_create
-from forum.benchmarking import ServerProcess, markdown_table, wait_for_quiet
+from forum.benchmarking import ServerProcess, manage, markdown_table, wait_for_quiet
 from forum.launcher import celery_queues
 from forum.testing.processes import free_port
 
@@ -919,13 +918,11 @@ class Command(BaseCommand):
         run: LiveRun | None = None
         try:
             started = time.monotonic()
-            self._manage(env, "migrate", "--noinput")
+            manage(env, "migrate", "--noinput")
             self.stdout.write(f"migrated {database} in {time.monotonic() - started:.1f}s")
             started = time.monotonic()
             seed_file = log_dir / "seeded.json"
-            self._manage(
-                env, "bench_live", "--seed-into", str(seed_file), "--clients", str(options["clients"])
-            )
+            manage(env, "bench_live", "--seed-into", str(seed_file), "--clients", str(options["clients"]))
             seeded = Seeded.load(seed_file)
             self.stdout.write(
                 f"seeded {database} in {time.monotonic() - started:.1f}s: {len(seeded.member_ids)} members "
@@ -1011,21 +1008,6 @@ class Command(BaseCommand):
             }
         )
         return env
-
-    def _manage(self, env: dict[str, str], *arguments: str) -> str:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(BASE_DIR / "manage.py"), *arguments],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise CommandError(
-                f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}"
-            )
-        return completed.stdout
 
     def _start_servers(
         self, servers: dict[str, ServerProcess], env: dict[str, str], log_dir: Path, options: dict[str, Any]

@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from forum.bench.schema import SETUP_SQL
 from forum.benchmarking import (
     ServerProcess,
     WrkResult,
+    manage,
     markdown_table,
     parse_wrk,
     run_wrk,
@@ -266,23 +266,12 @@ class Command(BaseCommand):
         return env
 
     def _manage(self, env: dict[str, str], *arguments: str, echo: bool = False) -> str:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(BASE_DIR / "manage.py"), *arguments],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise CommandError(
-                f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}"
-            )
+        output = manage(env, *arguments)
         if echo:
-            for line in completed.stdout.splitlines():
+            for line in output.splitlines():
                 if not line.startswith("BENCH "):
                     self.stdout.write(line)
-        return completed.stdout
+        return output
 
     def _start(
         self, servers: list[ServerProcess], name: str, env: dict[str, str], log_dir: Path
