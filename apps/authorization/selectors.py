@@ -89,16 +89,8 @@ def member_access_facts(*, user_id: int) -> AccessFacts | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    is_active, is_staff, is_superuser, role, banned, banned_until, statuses = row
-    if isinstance(statuses, str | bytes):
-        statuses = json.loads(statuses)
-    return AccessFacts(
-        user_id=user_id,
-        is_active=is_active,
-        is_staff=is_staff,
-        is_superuser=is_superuser,
-        role=role,
-        banned=bool(banned),
-        banned_until=banned_until,
-        statuses=list(statuses or []),
-    )
+    values = dict(zip(_FACT_FIELDS, row, strict=True))
+    # JSON arrives as text through a plain cursor (Django leaves decoding to the field).
+    statuses = values["forum_access__statuses"]
+    values["forum_access__statuses"] = json.loads(statuses) if statuses is not None else None
+    return _facts(user_id, values)

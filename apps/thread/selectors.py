@@ -568,8 +568,9 @@ def post_page(
     with_attachments = False
     for values in found:
         row = dict(zip(_POST_FIELDS, values, strict=False))
-        if isinstance(row["reaction_counts"], str | bytes):
-            row["reaction_counts"] = json.loads(row["reaction_counts"])
+        # JSON arrives as text through a plain cursor (Django leaves decoding to the field).
+        counts = row["reaction_counts"]
+        row["reaction_counts"] = json.loads(counts) if counts is not None else None
         reaction, bookmarked, attached = values[len(_POST_FIELDS) :]
         if reaction is not None:
             mine[row["id"]] = reaction
