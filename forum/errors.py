@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -142,8 +143,28 @@ def _flatten_fields(detail: Any) -> dict[str, list[str]]:
     return {"non_field_errors": [str(detail)]}
 
 
+def _request_refused(exc: Exception) -> ApplicationError | None:
+    """What to answer for a request Django would not read (too big, too many fields or files).
+
+    Django turns these into a bare 400 (under DEBUG, its HTML debugging page); the API answers in its
+    own shape and pages with the friendly page, 413 where it is about size."""
+    if isinstance(exc, RequestDataTooBig):
+        return ApplicationError(
+            _("The request body is larger than this server accepts."), code="request_too_large", status=413
+        )
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return ValidationFailed(
+            _("The request has more fields or files than this server accepts."), code="too_many_fields"
+        )
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error in the one documented shape."""
+    if isinstance(exc, SuspiciousOperation):
+        refused = _request_refused(exc)
+        if refused is not None:
+            exc = refused
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=exc.headers)
     if isinstance(exc, DjangoValidationError):
@@ -197,6 +218,11 @@ _STATUS_TEXT: dict[int, tuple[str, Promise, Promise]] = {
         "method_not_allowed",
         gettext_lazy("Not allowed"),
         gettext_lazy("This address does not accept that kind of request."),
+    ),
+    413: (
+        "request_too_large",
+        gettext_lazy("Request too large"),
+        gettext_lazy("The request is larger than this server accepts."),
     ),
     409: (
         "conflict",
@@ -293,6 +319,11 @@ class ApplicationErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, SuspiciousOperation):
+            refused = _request_refused(exception)
+            if refused is None:
+                return None
+            exception = refused
         if not isinstance(exception, ApplicationError):
             return None
         return error_response(

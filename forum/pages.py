@@ -3,7 +3,7 @@
 import logging
 from collections.abc import Callable
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseServerError
 from django.template import loader
 from django.templatetags.static import static
@@ -17,6 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):  # read before a view did: by a middleware
+        return error_response(request, 413)
     return error_response(request, 400)
 
 
