@@ -714,6 +714,24 @@ def _check_can_reply(
         raise Forbidden(_("The thread is closed."), code="thread_closed")
 
 
+def _check_may_change(
+    viewer: selectors.Viewer, *, user_id: int, author_id: int, created_at: datetime.datetime, closed: bool
+) -> None:
+    """Refuse ``user_id`` a change to a post that is not theirs to change (moderators may change any)."""
+    if viewer.moderator:
+        return
+    if author_id != user_id:
+        raise Forbidden(_("You may change only your own posts."))
+    if closed:
+        raise Forbidden(_("The thread is closed."), code="thread_closed")
+    if timezone.now() - created_at > _edit_window():
+        raise Forbidden(
+            _("Posts can be changed for %(minutes)d minutes after they are written.")
+            % {"minutes": int(settings.THREAD_POST_EDIT_WINDOW_MINUTES)},
+            code="edit_window_over",
+        )
+
+
 def _post_for_change(user_id: int, post_id: int) -> tuple[selectors.Viewer, Post, Thread]:
     """Lock a post's thread and the post, and check that ``user_id`` may change it."""
     viewer = selectors.viewer_for(user_id=user_id)
@@ -726,19 +744,32 @@ def _post_for_change(user_id: int, post_id: int) -> tuple[selectors.Viewer, Post
     post = Post.objects.select_for_update().get(pk=post_id)
     if post.deleted_at is not None:
         raise NotFound(_("There is no such post."))
-    if viewer.moderator:
-        return viewer, post, thread
-    if post.author_id != user_id:
-        raise Forbidden(_("You may change only your own posts."))
-    if thread.closed:
-        raise Forbidden(_("The thread is closed."), code="thread_closed")
-    if timezone.now() - post.created_at > _edit_window():
-        raise Forbidden(
-            _("Posts can be changed for %(minutes)d minutes after they are written.")
-            % {"minutes": int(settings.THREAD_POST_EDIT_WINDOW_MINUTES)},
-            code="edit_window_over",
-        )
+    _check_may_change(
+        viewer, user_id=user_id, author_id=post.author_id, created_at=post.created_at, closed=thread.closed
+    )
     return viewer, post, thread
+
+
+def post_edit_check(*, editor_id: int, post_id: int) -> None:
+    """Raise what ``post_edit`` by ``editor_id`` would refuse before looking at the change itself
+    (NotFound, Forbidden): the edit form is refused the same way as its submission."""
+    viewer = selectors.viewer_for(user_id=editor_id)
+    location = selectors.post_location(post_id=post_id)
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    row = selectors.thread_row(viewer=viewer, thread_id=location.thread_id, with_names=False)
+    if row is None:
+        raise NotFound(_("There is no such post."))
+    post = Post.objects.filter(pk=post_id).values("author_id", "created_at").first()
+    if post is None:
+        raise NotFound(_("There is no such post."))
+    _check_may_change(
+        viewer,
+        user_id=editor_id,
+        author_id=post["author_id"],
+        created_at=post["created_at"],
+        closed=row.closed,
+    )
 
 
 def post_edit(

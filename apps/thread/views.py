@@ -264,6 +264,8 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
     thread, forums = _thread_or_404(viewer, location.thread_id)
+    # Someone else's post (or one past the edit window) is refused on the form as on its submission.
+    services.post_edit_check(editor_id=_member_id(request), post_id=post_id)
     body = selectors.post_body(post_id=post_id)
     attachments = selectors.attachments_of(post_ids=[post_id]).get(post_id, ())
     posted = request.method == "POST"

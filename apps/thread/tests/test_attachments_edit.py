@@ -290,6 +290,30 @@ def test_the_edit_page_refuses_too_many_and_keeps_nothing_it_uploaded(
     assert not PostAttachment.objects.filter(uploader_id=member).exists()
 
 
+def test_the_edit_form_of_a_post_one_may_not_change_is_refused_like_its_submission(
+    django_user_model: Any, tree: Tree, staff: int, member: int, other: int, clock: Clock, settings: Any
+) -> None:
+    settings.THREAD_POST_EDIT_WINDOW_MINUTES = 30
+    thread = services.thread_create(author_id=staff, forum_id=tree.general, title="T", body="B")
+    reply = services.post_create(author_id=member, thread_id=thread.id, body="The text of mine")
+
+    # Another member's post: the form is refused, and its text is not shown.
+    refused = signed_in(django_user_model, other).get(f"/posts/{reply.id}/edit/")
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert "You may change only your own posts." in page
+    assert "The text of mine" not in page
+
+    # The author may, within the window; after it, the form is refused as its submission is.
+    author = signed_in(django_user_model, member)
+    assert author.get(f"/posts/{reply.id}/edit/").status_code == 200
+    clock.move(minutes=31)
+    late = author.get(f"/posts/{reply.id}/edit/")
+    assert late.status_code == 403
+    assert "The text of mine" not in late.content.decode()
+    assert signed_in(django_user_model, staff).get(f"/posts/{reply.id}/edit/").status_code == 200
+
+
 def test_the_edit_page_runs_the_same_queries_for_one_attachment_and_many(
     django_user_model: Any, api_as: Api, tree: Tree, staff: int, disk: Storage
 ) -> None:
