@@ -384,6 +384,14 @@ BCRYPT_ROUNDS = env.int("BCRYPT_ROUNDS", default=4 if TESTING else 12)
 # refuse a right code typed within seconds of a wrong one, with no way to say how long to wait.
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# A browser that completed a sign-in gets a signed device cookie (apps/authentication/devices.py): with
+# it, its owner can still sign in while strangers' failures lock the account for everyone else. HttpOnly,
+# SameSite=Lax, and Secure in production, like the session's cookie.
+SIGNIN_DEVICE_COOKIE_NAME = env.str("SIGNIN_DEVICE_COOKIE_NAME", default="signin_device")
+SIGNIN_DEVICE_COOKIE_DAYS = env.int("SIGNIN_DEVICE_COOKIE_DAYS", default=180)
+if SIGNIN_DEVICE_COOKIE_DAYS <= 0:
+    raise ImproperlyConfigured("SIGNIN_DEVICE_COOKIE_DAYS must be positive")
+SIGNIN_DEVICE_COOKIE_SECURE = PRODUCTION
 # Where links in emails point (https://forum.example.com); empty: the address the request came to.
 FORUM_BASE_URL = env.str("FORUM_BASE_URL", default="")
 # Proxies (nginx) whose X-Forwarded-For names the client, for per-address limits such as sign-in's.

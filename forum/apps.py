@@ -9,9 +9,14 @@ class ForumConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out
+
         from forum import celery_db, gc_policy, metrics, request_context, tasks  # noqa: F401  tasks: the kernel's periodic tasks
+        from forum.realtime.auth import close_sockets_of_signed_out_session
 
         request_context.connect_celery_signals()
         metrics.connect_celery_signals()
         celery_db.connect_celery_signals()
         gc_policy.install()
+        # Every sign-out closes the sockets of the session it ends (docs/realtime.md, docs/tokens.md).
+        user_logged_out.connect(close_sockets_of_signed_out_session, dispatch_uid="forum.realtime.signout")

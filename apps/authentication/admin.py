@@ -6,10 +6,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
 from apps.authentication.models import PendingSignup, User
+from forum.realtime import disconnect_user
 
 
 @admin.register(User)
@@ -33,6 +34,16 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """A password set by staff ends the member's sign-ins as the member's own change does: their
+        sessions and tokens by the stale password stamp, their open sockets here."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and isinstance(response, HttpResponseRedirect):
+            user = self.get_object(request, id)
+            if user is not None:
+                disconnect_user(user.pk)
+        return response
 
 
 @admin.register(PendingSignup)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from apps.authentication import selectors, services
 from apps.authentication.models import User
 from apps.authentication.network import client_ip
+from apps.authentication.sessions import device_of
 
 
 class CredentialsBackend(ModelBackend):
@@ -31,8 +32,13 @@ class CredentialsBackend(ModelBackend):
         if username is None or password is None:
             return None
         try:
+            # The device cookie is honoured (a staff member's own browser is not locked out by
+            # strangers), though the admin's login does not hand out new ones.
             account = services.credentials_check(
-                login=username, password=password, ip=client_ip(request) if request else ""
+                login=username,
+                password=password,
+                ip=client_ip(request) if request else "",
+                device=device_of(request) if request else "",
             )
         except (services.InvalidCredentials, services.AccountDisabled):
             return None

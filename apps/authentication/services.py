@@ -44,7 +44,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from apps.authentication import selectors, throttles, two_factor
+from apps.authentication import devices, selectors, throttles, two_factor
 from apps.authentication.events import (
     AccountCreated,
     EmailChanged,
@@ -58,11 +58,13 @@ from apps.authentication.models import PendingSignup, User
 from forum.bus import publish
 from forum.context_processors import forum_name
 from forum.errors import ApplicationError, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from forum.realtime import disconnect_user
 
 __all__ = [
     "Account",
     "AccountDisabled",
     "Caller",
+    "DeviceCookie",
     "InvalidChallenge",
     "InvalidCode",
     "InvalidCredentials",
@@ -87,6 +89,7 @@ __all__ = [
     "password_reset_confirm",
     "password_reset_mail_send",
     "password_reset_request",
+    "signin_device_cookie",
     "signup_mail_send",
     "signup_request",
     "two_factor_backup_codes_regenerate",
@@ -235,21 +238,49 @@ def _minutes(seconds: int) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-def _signin_subject(login: str) -> str:
-    # Counted per name as typed (case aside), never per looked-up account: otherwise mixing an
-    # account's username and address would lock sooner for accounts that exist than for those that do
-    # not, which would tell them apart.
-    return User.normalize_username(login.strip()).casefold()
+def _signin_subject(login: str, user: User | None) -> str:
+    """What the account-wide counter counts: the account, whichever of its names was typed.
+
+    A name that reaches no account is counted as typed (case aside), so that probing names that do not
+    exist is held the same way and answers the same. Since failures typed with an account's username
+    and with its address add up, a lock seen through the username after five failures through an
+    address says that the address is that account's: each such question costs the asker five failures
+    of its address's twenty per window, which keeps it slow, and counting per name instead gave every
+    account ten guesses per window.
+    """
+    if user is not None:
+        return f"account:{user.pk}"
+    return "name:" + User.normalize_username(login.strip()).casefold()
 
 
-def _signin_wait(login: str, ip: str) -> None:
-    waits = [
-        throttles.retry_after(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(login)),
-        throttles.retry_after(throttles.SIGNIN_FAILURES_PER_IP, throttles.address_subject(ip)),
-    ]
+def _signin_device(user: User | None, device: str) -> str | None:
+    """The device counter's subject when ``device`` is a valid device cookie of ``user``'s account.
+
+    A cookie of another account, an altered or an expired one counts for nothing: the attempt is a
+    stranger's, held by the account-wide lock.
+    """
+    if user is None or not device:
+        return None
+    found = devices.token_read(device)
+    if found is None or found.account_id != user.pk:
+        return None
+    return f"{found.account_id}:{found.nonce}"
+
+
+def _signin_wait(subject: str, device: str | None, ip: str) -> None:
+    if device is not None:
+        # A browser that signed in to this account before is held by its own failures alone: neither
+        # strangers' failures for the account nor those of others behind its address lock it out, and
+        # its five guesses per window on one account keep guessing hopeless.
+        waits = [throttles.retry_after(throttles.SIGNIN_FAILURES_PER_DEVICE, device)]
+    else:
+        waits = [
+            throttles.retry_after(throttles.SIGNIN_FAILURES_PER_ACCOUNT, subject),
+            throttles.retry_after(throttles.SIGNIN_FAILURES_PER_IP, throttles.address_subject(ip)),
+        ]
     wait = max((seconds for seconds in waits if seconds is not None), default=None)
     if wait is not None:
-        # One message for both limits, and the same for accounts that exist and those that do not.
+        # One message for every limit, and the same for accounts that exist and those that do not.
         raise RateLimited(
             _("Too many failed sign-in attempts. Try again in %(minutes)s min.")
             % {"minutes": _minutes(wait)},
@@ -257,8 +288,13 @@ def _signin_wait(login: str, ip: str) -> None:
         )
 
 
-def _signin_failed(login: str, ip: str) -> None:
-    throttles.hit(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(login))
+def _signin_failed(subject: str, device: str | None, ip: str) -> None:
+    # A known device's failures count against that device, never against the account: they must not
+    # lock the account for its owner's other browsers. The address counts every failure it sends.
+    if device is not None:
+        throttles.hit(throttles.SIGNIN_FAILURES_PER_DEVICE, device)
+    else:
+        throttles.hit(throttles.SIGNIN_FAILURES_PER_ACCOUNT, subject)
     throttles.hit(throttles.SIGNIN_FAILURES_PER_IP, throttles.address_subject(ip))
 
 
@@ -338,9 +374,10 @@ def _password_problems(password: str, user: User) -> list[str]:
 
 def _password_confirm(user: User, password: str, *, ip: str, field: str) -> None:
     """The member's own password, before a change that needs it; wrong guesses count as sign-in failures."""
-    _signin_wait(user.username, ip)
+    subject = _signin_subject(user.username, user)
+    _signin_wait(subject, None, ip)
     if not user.check_password(password):
-        _signin_failed(user.username, ip)
+        _signin_failed(subject, None, ip)
         raise ValidationFailed(
             _("The password is not right."), fields={field: [_("The password is not right.")]}
         )
@@ -421,17 +458,21 @@ def signup_mail_send(*, pending_signup_id: int, language: str, origin: str) -> N
 # --- Sign-in ------------------------------------------------------------------------------------------
 
 
-def credentials_check(*, login: str, password: str, ip: str) -> Account:
+def credentials_check(*, login: str, password: str, ip: str, device: str = "") -> Account:
     """The account that ``login`` (a username or an email address, any case) and ``password`` name.
 
     The one way in: pages, the API and the admin's login all call it, and a second factor, where the
-    account has one, is asked for after it. Raises InvalidCredentials (one message, whichever part was
-    wrong), AccountDisabled (only when the password was right), or RateLimited after too many failures
-    for the name or from the address. A hash made by an older hasher is replaced on success.
+    account has one, is asked for after it. ``device`` is the device cookie the client sent, if any
+    (``signin_device_cookie``). Raises InvalidCredentials (one message, whichever part was wrong),
+    AccountDisabled (only when the password was right), or RateLimited after too many failures for the
+    account (for a browser with the account's device cookie: of that browser), or from the address.
+    A hash made by an older hasher is replaced on success.
     """
     login = login.strip()
-    _signin_wait(login, ip)
     user = selectors.user_by_login(login=login) if login else None
+    subject = _signin_subject(login, user)
+    known_device = _signin_device(user, device)
+    _signin_wait(subject, known_device, ip)
     if user is None:
         # As much work as checking a real account's password, so that timing does not tell either.
         make_password(password)
@@ -439,12 +480,44 @@ def credentials_check(*, login: str, password: str, ip: str) -> Account:
     else:
         matches = user.check_password(password)  # rehashes with the preferred hasher when it matches
     if not matches or user is None:
-        _signin_failed(login, ip)
+        _signin_failed(subject, known_device, ip)
         raise InvalidCredentials(_("The username or email address, or the password, is not right."))
     if not user.is_active:
         raise AccountDisabled(_("This account is disabled."))
-    throttles.clear(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(login))
+    # A success clears what it was judged by. Through a known device, strangers' failures stay counted:
+    # the owner signing in must not hand the guesser a fresh allowance.
+    if known_device is not None:
+        throttles.clear(throttles.SIGNIN_FAILURES_PER_DEVICE, known_device)
+    else:
+        throttles.clear(throttles.SIGNIN_FAILURES_PER_ACCOUNT, subject)
     return _account(user)
+
+
+@dataclass(frozen=True)
+class DeviceCookie:
+    """The device cookie to set once a sign-in is complete (after the second factor, if any)."""
+
+    name: str
+    value: str
+    max_age: int
+    secure: bool
+    httponly: bool = True
+    samesite: str = "Lax"
+
+
+def signin_device_cookie(*, user_id: int) -> DeviceCookie:
+    """A new device cookie binding the browser that just signed in to ``user_id``'s account.
+
+    Send its value back to ``credentials_check`` as ``device``: this browser's sign-ins to that account
+    are then held by this browser's own failures, not by the lock that strangers' failures put on the
+    account. Each sign-in gets a new one (a new nonce, so a device counter of its own).
+    """
+    return DeviceCookie(
+        name=str(settings.SIGNIN_DEVICE_COOKIE_NAME),
+        value=devices.token_issue(user_id),
+        max_age=int(devices.max_age().total_seconds()),
+        secure=bool(settings.SIGNIN_DEVICE_COOKIE_SECURE),
+    )
 
 
 # --- Two-factor authentication ------------------------------------------------------------------------
@@ -622,6 +695,16 @@ def two_factor_challenge_verify(*, challenge: str, code: str, ip: str) -> Accoun
 # --- Passwords ----------------------------------------------------------------------------------------
 
 
+def _password_set(user: User, new_password: str) -> None:
+    """Store a new password, in the caller's transaction. The account's other sessions and API tokens
+    stop signing in at once (their stamp is the old password's: Django's session hash, and the token
+    families' copy of it), and after the commit every WebSocket of the member closes with 4401, before
+    the request answers: a socket cannot tell whether it was opened by the sign-in that changed it."""
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    disconnect_user(user.pk, on_commit=True)
+
+
 def password_change(*, user_id: int, current_password: str, new_password: str, caller: Caller) -> None:
     """Change a member's password; other sessions end (their session hash no longer matches)."""
     user = _user(user_id)
@@ -630,8 +713,7 @@ def password_change(*, user_id: int, current_password: str, new_password: str, c
     if problems:
         raise ValidationFailed(_("Choose another password."), fields={"new_password": problems})
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
+        _password_set(user, new_password)
         publish(
             PasswordChanged(user_id=user.pk, by_reset=False, language=caller.language, origin=caller.origin)
         )
@@ -703,14 +785,12 @@ def password_reset_confirm(*, token: str, new_password: str, caller: Caller) -> 
     if problems:
         raise ValidationFailed(_("Choose another password."), fields={"new_password": problems})
     with transaction.atomic():
-        user.set_password(new_password)
-        user.save(update_fields=["password"])
+        _password_set(user, new_password)
         publish(
             PasswordChanged(user_id=user.pk, by_reset=True, language=caller.language, origin=caller.origin)
         )
     # Whoever proved they own the mailbox may sign in at once, whatever failures came before.
-    for name in (user.username, user.email):
-        throttles.clear(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(name))
+    throttles.clear(throttles.SIGNIN_FAILURES_PER_ACCOUNT, _signin_subject(user.username, user))
     return _account(user)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "EMAILS_PER_ADDRESS",
     "PASSWORD_RESETS_PER_IP",
     "SIGNIN_FAILURES_PER_ACCOUNT",
+    "SIGNIN_FAILURES_PER_DEVICE",
     "SIGNIN_FAILURES_PER_IP",
     "SIGNUPS_PER_IP",
     "TWO_FACTOR_FAILURES_PER_ACCOUNT",
@@ -58,9 +59,13 @@ class Limit:
     window: int
 
 
-# Five wrong passwords lock one account name for 15 minutes; twenty lock one address, so that a
-# single client cannot spray a common password across many accounts.
+# Five wrong passwords lock one account for 15 minutes, whichever of its names (username, address)
+# they were typed with (a name with no account is counted as typed); twenty lock one address, so that a
+# single client cannot spray a common password across many accounts. A browser that signed in to the
+# account before (its device cookie) is held only by its own five failures instead, so that strangers'
+# failures cannot lock the owner out (OWASP, "Slow Down Online Guessing Attacks with Device Cookies").
 SIGNIN_FAILURES_PER_ACCOUNT = Limit("signin-account", 5, 15 * 60)
+SIGNIN_FAILURES_PER_DEVICE = Limit("signin-device", 5, 15 * 60)
 SIGNIN_FAILURES_PER_IP = Limit("signin-ip", 20, 15 * 60)
 # A six-digit code has a million values: ten wrong ones per account in 15 minutes (whichever sign-in or
 # settings form they came through) keep guessing hopeless; one sign-in challenge takes five before it

@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from apps.authentication import forms, selectors, services, texts
 from apps.authentication.network import caller_of
-from apps.authentication.sessions import session_start
+from apps.authentication.sessions import device_cookie_set, device_of, session_start
 from forum.errors import ApplicationError
 from forum.forms import add_application_error
 
@@ -68,14 +68,22 @@ def _credentials_accepted(request: HttpRequest, account: services.Account, next_
     """The password was right: start the session and go on, or first ask for the second factor.
 
     For an account with two-factor sign-in on, the session (still anonymous) keeps only the challenge,
-    which ends in five minutes, and where to go; the code page finishes with ``session_start``.
+    which ends in five minutes, and where to go; the code page finishes with ``_signed_in``.
     """
     if services.two_factor_required(user_id=account.id):
         pending = services.two_factor_challenge_create(user_id=account.id)
         request.session[_TWO_FACTOR_SESSION_KEY] = {"challenge": pending.challenge, "next": next_url}
         return redirect("authentication:signin-two-factor")
-    session_start(request, account.id)
-    return HttpResponseRedirect(next_url)
+    return _signed_in(request, account.id, next_url)
+
+
+def _signed_in(request: HttpRequest, account_id: int, next_url: str) -> HttpResponse:
+    """The sign-in is complete: the session, and the device cookie that lets this browser sign in to
+    the account while strangers' failures lock it."""
+    session_start(request, account_id)
+    response = HttpResponseRedirect(next_url)
+    device_cookie_set(response, account_id)
+    return response
 
 
 # --- Sign up, sign in, sign out -------------------------------------------------------------------------
@@ -119,6 +127,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                 login=form.cleaned_data["login"],
                 password=form.cleaned_data["password"],
                 ip=caller_of(request).ip,
+                device=device_of(request),
             )
         except ApplicationError as error:
             return _refused(request, "authentication/signin.html", context, form, error)
@@ -148,8 +157,7 @@ def signin_two_factor(request: HttpRequest) -> HttpResponse:
                 context["restart"] = True
             return _refused(request, template, context, form, error)
         request.session.pop(_TWO_FACTOR_SESSION_KEY, None)
-        session_start(request, account.id)
-        return HttpResponseRedirect(str(pending.get("next") or settings.LOGIN_REDIRECT_URL))
+        return _signed_in(request, account.id, str(pending.get("next") or settings.LOGIN_REDIRECT_URL))
     return render(request, template, context, status=400 if form.errors else 200)
 
 

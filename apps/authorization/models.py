@@ -88,6 +88,9 @@ class TokenFamily(models.Model):
     revoked_reason = models.CharField(
         _("revoked because"), max_length=32, choices=REVOKED_REASON_CHOICES, blank=True
     )
+    # The account's session hash when the family started (an HMAC of the password hash): a new
+    # password refuses the family's tokens at once (tokens.py).
+    password_stamp = models.CharField(_("password stamp"), max_length=128, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("token family")

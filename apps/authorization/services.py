@@ -88,6 +88,7 @@ __all__ = [
     "sessions_list",
     "signin_complete",
     "support_group_sync",
+    "token_credential",
     "token_families_revoke",
     "token_family_signout",
     "token_pair_issue",
@@ -662,6 +663,12 @@ def access_token_grant(*, token: str) -> AccessGrant | None:
     except TokenRejected:
         return None
     return grant
+
+
+def token_credential(*, family_id: uuid.UUID) -> str:
+    """The credential of the WebSockets an API sign-in (token family) opened: what
+    ``forum.realtime.disconnect_credential`` takes to close them."""
+    return tokens.family_credential(family_id)
 
 
 def access_token_member(*, token: str) -> int | None:

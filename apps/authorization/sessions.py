@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from apps.authorization import tokens
 from apps.authorization.models import TokenFamily, WebSession
 from forum.errors import NotFound
-from forum.realtime import disconnect_user
+from forum.realtime import disconnect_credential, session_credential
 
 # How often one session's "last seen" (and address) is written: enough for people, cheap for the site.
 TOUCH_INTERVAL = datetime.timedelta(minutes=1)
@@ -140,8 +140,10 @@ def sessions_of(*, user_id: int, current: CurrentSession) -> list[SessionRow]:
 
 
 def _end_web(records: list[WebSession]) -> None:
+    """Sign the sessions out, and close the sockets they opened once that commits."""
     for record in records:
         _store(record.session_key).delete()
+        disconnect_credential(session_credential(record.session_key), on_commit=True)
     WebSession.objects.filter(pk__in=[record.pk for record in records]).delete()
 
 
@@ -157,9 +159,8 @@ def session_end(*, user_id: int, session_id: uuid.UUID, current: CurrentSession)
             was_current = session_id == current.family_id
         else:
             raise NotFound(_("There is no such session."))
-        # Sockets cannot be told apart by session: all of the member's close, and the pages still
-        # signed in reconnect when they load (docs/tokens.md).
-        disconnect_user(user_id, on_commit=True)
+        # The sockets of that one session or family close (_end_web, tokens.family_revoke); the
+        # member's other sockets stay up (docs/tokens.md).
     return was_current
 
 
@@ -170,7 +171,6 @@ def sessions_end_others(*, user_id: int, current: CurrentSession) -> int:
             WebSession.objects.filter(user_id=user_id).exclude(session_key=current.session_key or "")
         )
         _end_web(records)
+        # Each ended session and family closes its own sockets; the asking one's stay up.
         ended = len(records) + tokens.families_revoke(user_id=user_id, reason="ended", keep=current.family_id)
-        if ended:
-            disconnect_user(user_id, on_commit=True)
     return ended

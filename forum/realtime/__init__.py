@@ -6,13 +6,15 @@ declare topics from ``AppConfig.ready`` with ``register_topic``. The protocol is
 docs/realtime.md.
 """
 
-from forum.realtime.auth import Authenticator, register_authenticator
+from forum.realtime.auth import Authenticator, SocketIdentity, register_authenticator, session_credential
 from forum.realtime.delivery import (
     OutsideTransactionError,
+    adisconnect_credential,
     adisconnect_user,
     asend_to_topic,
     asend_to_user,
     asend_to_users,
+    disconnect_credential,
     disconnect_user,
     send_to_topic,
     send_to_user,
@@ -28,15 +30,19 @@ __all__ = [
     "Authenticator",
     "InvalidTopicError",
     "OutsideTransactionError",
+    "SocketIdentity",
     "TopicCheck",
+    "adisconnect_credential",
     "adisconnect_user",
     "asend_to_topic",
     "asend_to_user",
     "asend_to_users",
+    "disconnect_credential",
     "disconnect_user",
     "register_authenticator",
     "register_topic",
     "send_to_topic",
     "send_to_user",
     "send_to_users",
+    "session_credential",
 ]

@@ -21,7 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from forum import gc_policy
-from forum.realtime.auth import MEMBER_ID_SCOPE_KEY
+from forum.realtime.auth import IDENTITY_SCOPE_KEY, MEMBER_ID_SCOPE_KEY, SocketIdentity, identity_still_valid
 from forum.realtime.delivery import WHISPER_MESSAGE
 from forum.realtime.frames import (
     CLOSE_UNAUTHENTICATED,
@@ -31,7 +31,14 @@ from forum.realtime.frames import (
     validate_kind,
     whisper_frame,
 )
-from forum.realtime.topics import InvalidTopicError, parse_topic, registration_for, topic_group, user_group
+from forum.realtime.topics import (
+    InvalidTopicError,
+    credential_group,
+    parse_topic,
+    registration_for,
+    topic_group,
+    user_group,
+)
 
 __all__ = ["RealtimeConsumer", "RefusingConsumer", "TokenBucket"]
 
@@ -108,6 +115,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.inbound = TokenBucket(burst=100, rate=20)
         self.whispers = TokenBucket(burst=10, rate=2)
         self.refresher: asyncio.Task[None] | None = None
+        self.expiry: asyncio.Task[None] | None = None
+        # The groups this connection is in beyond its topics: the member's and its sign-in's.
+        self.own_groups: list[str] = []
+        # Set once the sign-in is over: nothing more is sent on this socket, whatever is still queued.
+        self.ended = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # channels' AsyncConsumer.dispatch first runs close_old_connections in the sync thread for
@@ -124,32 +136,59 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         gc_policy.unit_done()
         user_id = self.scope.get(MEMBER_ID_SCOPE_KEY)
+        identity: SocketIdentity | None = self.scope.get(IDENTITY_SCOPE_KEY)
+        if identity is None and user_id is not None:
+            identity = SocketIdentity(user_id)
         # Accept, then close: a refusal before the handshake reaches a browser as a bare failure,
         # while a close code tells the client not to retry.
         await self.accept()
-        if user_id is None:
+        if identity is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user_id = user_id
-        await self.channel_layer.group_add(user_group(user_id), self.channel_name)
+        self.user_id = identity.member_id
+        self.own_groups = [user_group(identity.member_id)]
+        if identity.credential is not None:
+            self.own_groups.append(credential_group(identity.credential))
+        for group in self.own_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        # The sign-in may have ended between the handshake's check and joining its group (whose
+        # disconnect this socket would then have missed): ask once more, now that nothing is missed.
+        if identity.credential is not None and not await identity_still_valid(self.scope, identity):
+            await self._end()
+            return
+        if identity.expires_at is not None:
+            self.expiry = asyncio.create_task(self._end_at(identity.expires_at))
         self.refresher = asyncio.create_task(self._refresh_groups())
         await self._send(
             {
                 "type": "ready",
-                "user_id": user_id,
+                "user_id": identity.member_id,
                 "max_subscriptions": MAX_SUBSCRIPTIONS,
                 "max_frame_bytes": MAX_INBOUND_FRAME_BYTES,
             }
         )
 
+    async def _end(self) -> None:
+        """The sign-in is over: send nothing more, and close with 4401 (the client signs in again)."""
+        if self.ended:
+            return
+        self.ended = True
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _end_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self._end()
+
     async def disconnect(self, code: int) -> None:
-        if self.refresher is not None:
-            self.refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.refresher
+        self.ended = True
+        for task in (self.refresher, self.expiry):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.user_id is None:
             return
-        for group in [user_group(self.user_id), *self.subscriptions.values()]:
+        for group in [*self.own_groups, *self.subscriptions.values()]:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # the group entry expires on its own
@@ -161,7 +200,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await asyncio.sleep(GROUP_REFRESH_SECONDS)
             if self.user_id is None:
                 return
-            for group in [user_group(self.user_id), *self.subscriptions.values()]:
+            for group in [*self.own_groups, *self.subscriptions.values()]:
                 try:
                     await self.channel_layer.group_add(group, self.channel_name)
                 except Exception:  # tried again at the next refresh
@@ -172,7 +211,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- frames from the client -----------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.user_id is None:
+        if self.user_id is None or self.ended:
             return  # closing: the refusal is already on its way
         try:
             message = self._decode(text_data, bytes_data)
@@ -279,6 +318,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- messages from the channel layer --------------------------------------------------------
     async def realtime_frame(self, message: dict[str, Any]) -> None:
+        if self.ended:
+            return  # queued before the sign-in ended, handled after: not for this socket any more
         topic = message.get("topic")
         # A group refresh may race an unsubscribe; the member asked to stop, so stop.
         if topic is not None and topic not in self.subscriptions:
@@ -286,12 +327,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(text_data=message["text"])
 
     async def realtime_whisper(self, message: dict[str, Any]) -> None:
-        if message.get("sender") == self.channel_name or message.get("topic") not in self.subscriptions:
+        if (
+            self.ended
+            or message.get("sender") == self.channel_name
+            or message.get("topic") not in self.subscriptions
+        ):
             return
         await self.send(text_data=message["text"])
 
     async def realtime_disconnect(self, message: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_UNAUTHENTICATED)
+        await self._end()
 
     async def realtime_layer_lost(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_LAYER_LOST)

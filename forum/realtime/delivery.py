@@ -27,14 +27,16 @@ from django.db import connection, transaction
 
 from forum.outage import Breaker
 from forum.realtime.frames import event_frame
-from forum.realtime.topics import topic_group, user_group
+from forum.realtime.topics import credential_group, topic_group, user_group
 
 __all__ = [
     "OutsideTransactionError",
+    "adisconnect_credential",
     "adisconnect_user",
     "asend_to_topic",
     "asend_to_user",
     "asend_to_users",
+    "disconnect_credential",
     "disconnect_user",
     "send_to_topic",
     "send_to_user",
@@ -159,8 +161,14 @@ async def asend_to_topic(topic: str, kind: str, payload: dict[str, Any]) -> None
 
 
 async def adisconnect_user(user_id: int) -> None:
-    """Close every connection of a member with 4401 (after sign-out, a ban, a password change)."""
+    """Close every connection of a member with 4401 (a ban, a password change)."""
     await _group_send(user_group(user_id), {"type": DISCONNECT_MESSAGE})
+
+
+async def adisconnect_credential(credential: str) -> None:
+    """Close with 4401 every connection opened with one sign-in (``SocketIdentity.credential``: a
+    session that signed out, a token family that was revoked), and no other of the member's."""
+    await _group_send(credential_group(credential), {"type": DISCONNECT_MESSAGE})
 
 
 class _SenderLoop:
@@ -247,6 +255,18 @@ def send_to_topic(topic: str, kind: str, payload: dict[str, Any], *, on_commit: 
 
 
 def disconnect_user(user_id: int, *, on_commit: bool = False) -> None:
-    """Sync ``adisconnect_user``; ``on_commit`` as in ``send_to_user``."""
+    """Sync ``adisconnect_user``; ``on_commit`` as in ``send_to_user``.
+
+    Sent from the request that ended the sign-in (after its commit, before it answers): a private
+    frame sent after that answer travels behind the close on the layer, so it never reaches them."""
     message = {"type": DISCONNECT_MESSAGE}
     _now_or_on_commit(user_group(user_id), message, on_commit=on_commit, what="disconnect_user")
+
+
+def disconnect_credential(credential: str, *, on_commit: bool = False) -> None:
+    """Sync ``adisconnect_credential``; ``on_commit`` as in ``send_to_user``, and sent as
+    ``disconnect_user`` is, before the request that ended the sign-in answers."""
+    message = {"type": DISCONNECT_MESSAGE}
+    _now_or_on_commit(
+        credential_group(credential), message, on_commit=on_commit, what="disconnect_credential"
+    )

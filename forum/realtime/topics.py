@@ -8,6 +8,7 @@ topics are held to a stricter shape and mapped one to one onto groups (``"t.thre
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ __all__ = [
     "InvalidTopicError",
     "TopicCheck",
     "TopicRegistration",
+    "credential_group",
     "parse_topic",
     "register_topic",
     "registered_prefixes",
@@ -97,6 +99,15 @@ def topic_group(topic: str) -> str:
     """The layer group of a topic (``"thread:42"`` -> ``"t.thread.42"``)."""
     prefix, key = parse_topic(topic)
     return f"t.{prefix}.{key}"
+
+
+def credential_group(credential: str) -> str:
+    """The group of every connection opened with one credential (a session, a token family).
+
+    The credential is hashed: a session key is a secret, and group names travel through Redis."""
+    if not isinstance(credential, str) or not credential:
+        raise ValueError(f"a credential must be a non-empty string, not {credential!r}")
+    return "c." + hashlib.sha256(credential.encode()).hexdigest()[:40]
 
 
 def user_group(user_id: int) -> str:

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from apps.authentication import selectors, services, texts
 from apps.authentication.network import caller_of
-from apps.authentication.sessions import session_start
+from apps.authentication.sessions import device_cookie_set, device_of, session_start
 from forum.errors import ErrorSerializer
 
 TAGS = ["accounts"]
@@ -139,9 +139,12 @@ class SigninView(APIView):
         description=(
             "Starts a session (cookie), or, for an account with two-factor authentication, answers "
             "`two_factor_required` with a challenge for `POST /auth/signin/two-factor`. Wrong credentials "
-            "answer `invalid_credentials`, whichever part was wrong. After 5 failures for one name, or 20 "
-            "from one address, in 15 minutes the answer is 429 until the window ends, whether or not the "
-            "account exists. " + _CSRF
+            "answer `invalid_credentials`, whichever part was wrong. After 5 failures for one account "
+            "(by its username and its address together; a name with no account is counted as typed), or "
+            "20 from one address, in 15 minutes the answer is 429 until the window ends, whether or not "
+            "the account exists. A completed sign-in sets a device cookie (HttpOnly); a browser that "
+            "sends it back for the same account is held only by its own 5 failures, not by the lock that "
+            "others' failures put on the account or its address. " + _CSRF
         ),
         request=InputSerializer,
         responses={
@@ -155,7 +158,9 @@ class SigninView(APIView):
         _enforce_csrf(request)
         given = self.InputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        account = services.credentials_check(**given.validated_data, ip=caller_of(request).ip)
+        account = services.credentials_check(
+            **given.validated_data, ip=caller_of(request).ip, device=device_of(request)
+        )
         if services.two_factor_required(user_id=account.id):
             pending = services.two_factor_challenge_create(user_id=account.id)
             body = {
@@ -164,8 +169,16 @@ class SigninView(APIView):
                 "expires_in": pending.expires_in,
             }
             return Response(SigninOutput(body).data)
-        session_start(request._request, account.id)
-        return Response(SigninOutput({"status": "signed_in", "account": account}).data)
+        return _signed_in(request, account)
+
+
+def _signed_in(request: Request, account: services.Account) -> Response:
+    """The session, and the device cookie that lets this browser sign in while strangers' failures
+    lock the account."""
+    session_start(request._request, account.id)
+    response = Response(SigninOutput({"status": "signed_in", "account": account}).data)
+    device_cookie_set(response, account.id)
+    return response
 
 
 class SigninTwoFactorView(APIView):
@@ -197,8 +210,7 @@ class SigninTwoFactorView(APIView):
         given = self.InputSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         account = services.two_factor_challenge_verify(**given.validated_data, ip=caller_of(request).ip)
-        session_start(request._request, account.id)
-        return Response(SigninOutput({"status": "signed_in", "account": account}).data)
+        return _signed_in(request, account)
 
 
 class SignoutView(APIView):

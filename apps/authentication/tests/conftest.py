@@ -18,9 +18,10 @@ from apps.authentication.tests.helpers import PASSWORD
 def own_limits(settings: Any) -> Iterator[str]:
     """Counters of this test only: a key prefix no other test (nor another run on this Redis) shares."""
     prefix = f"test-auth-{uuid.uuid4().hex[:12]}"
+    url = settings.REDIS_URL  # before a test points it elsewhere (an outage)
     settings.REDIS_KEY_PREFIX = prefix
     yield prefix
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"{prefix}:*"))
     if keys:
         client.delete(*keys)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
+from django.core import signing
 from django.test import Client
 from rest_framework.test import APIClient
 
-from apps.authentication import services
+from apps.authentication import devices, services
 from apps.authentication.models import User
 from apps.authentication.tests.helpers import PASSWORD, signed_in_id
 from forum.tests.test_pages import Page
@@ -265,6 +268,173 @@ def test_an_untrusted_peer_cannot_choose_its_address(api: APIClient, member: Use
             HTTP_X_FORWARDED_FOR=f"192.0.2.{number}",
         )
     assert api_signin(api, "alice", REMOTE_ADDR="203.0.113.5").status_code == 429
+
+
+# --- Per account, and the device cookie of a browser that signed in before ------------------------------
+
+
+def device_cookie(client: Client) -> str:
+    """The device cookie a completed sign-in left in ``client``."""
+    return str(client.cookies[django_settings.SIGNIN_DEVICE_COOKIE_NAME].value)
+
+
+def browser_with(cookie: str) -> APIClient:
+    """A browser whose session is gone and that still keeps a device cookie."""
+    browser = APIClient()
+    browser.cookies[django_settings.SIGNIN_DEVICE_COOKIE_NAME] = cookie
+    return browser
+
+
+def lock_out(login: str = "alice", ip: str = "203.0.113.66") -> None:
+    """A stranger's five wrong guesses: the account is locked for every client without its cookie."""
+    stranger = APIClient()
+    for _attempt in range(5):
+        assert api_signin(stranger, login, "wrong", REMOTE_ADDR=ip).status_code == 400
+    assert api_signin(stranger, login, REMOTE_ADDR=ip).status_code == 429
+
+
+def test_failures_by_the_username_and_by_the_address_add_up_for_the_account(
+    api: APIClient, member: User
+) -> None:
+    for _attempt in range(3):
+        assert api_signin(api, "alice", "wrong").status_code == 400
+    for _attempt in range(2):
+        assert api_signin(api, "Alice@Example.com", "wrong", REMOTE_ADDR="198.51.100.9").status_code == 400
+    # Five in all: locked, by either name, from any address.
+    assert api_signin(api, "alice").status_code == 429
+    assert api_signin(api, "alice@example.com", REMOTE_ADDR="192.0.2.77").status_code == 429
+
+
+def test_a_strangers_failures_do_not_lock_out_a_browser_that_signed_in_before(
+    api: APIClient, client: Client, member: User
+) -> None:
+    assert api_signin(api, "alice").status_code == 200
+    from_api = device_cookie(api)
+    assert page_signin(client, "alice@example.com").status_code == 302
+    from_page = device_cookie(client)
+    lock_out("alice")
+    assert api_signin(APIClient(), "alice", REMOTE_ADDR="192.0.2.9").status_code == 429
+
+    owner = browser_with(from_api)
+    signed_in = api_signin(owner, "alice@example.com")
+    assert signed_in.status_code == 200
+    assert signed_in_id(owner) == member.pk
+    assert device_cookie(owner) != from_api  # each sign-in gets a new one
+    on_the_page = Client()
+    on_the_page.cookies[django_settings.SIGNIN_DEVICE_COOKIE_NAME] = from_page
+    assert page_signin(on_the_page, "ALICE").status_code == 302
+    assert signed_in_id(on_the_page) == member.pk
+    # The owner signing in did not lift the strangers' lock.
+    assert api_signin(APIClient(), "alice", REMOTE_ADDR="192.0.2.10").status_code == 429
+
+
+def test_the_device_cookie_is_http_only_lax_long_lived_and_secure_when_configured(
+    api: APIClient, member: User, settings: Any
+) -> None:
+    settings.SIGNIN_DEVICE_COOKIE_SECURE = True
+    failed = api_signin(api, "alice", "wrong")
+    assert settings.SIGNIN_DEVICE_COOKIE_NAME not in failed.cookies
+    cookie = api_signin(api, "alice").cookies[settings.SIGNIN_DEVICE_COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["secure"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert cookie["max-age"] == settings.SIGNIN_DEVICE_COOKIE_DAYS * 24 * 60 * 60
+
+
+def test_a_device_cookie_of_another_account_grants_nothing(
+    api: APIClient, member: User, make_member: Callable[..., User]
+) -> None:
+    make_member(username="bob", email="bob@example.com")
+    assert api_signin(api, "bob").status_code == 200
+    lock_out("alice")
+    assert api_signin(api, "alice").status_code == 429
+    assert signed_in_id(api) != member.pk
+
+
+class _Signed40DaysPastItsLifetime(signing.TimestampSigner):
+    def timestamp(self) -> str:
+        days = int(django_settings.SIGNIN_DEVICE_COOKIE_DAYS) + 40
+        return signing.b62_encode(int(time.time()) - days * 24 * 60 * 60)
+
+
+@pytest.mark.parametrize("kind", ["altered", "other_key", "moved_to_another_account", "expired", "garbage"])
+def test_an_altered_forged_or_expired_device_cookie_grants_nothing(
+    api: APIClient, member: User, make_member: Callable[..., User], kind: str
+) -> None:
+    make_member(username="bob", email="bob@example.com")
+    assert api_signin(api, "alice").status_code == 200
+    genuine = device_cookie(api)
+    bobs = APIClient()
+    assert api_signin(bobs, "bob").status_code == 200
+    payload = {"u": member.pk, "n": "a-nonce-of-my-choosing"}
+    cookies = {
+        "altered": genuine[:-1] + ("A" if genuine[-1] != "A" else "B"),
+        "other_key": signing.dumps(payload, salt=devices.SALT, key="not-the-secret-key" * 3),
+        # alice's id in the payload, bob's cookie's timestamp and signature
+        "moved_to_another_account": ":".join(
+            [signing.dumps(payload, salt=devices.SALT).split(":")[0], *device_cookie(bobs).split(":")[1:]]
+        ),
+        "expired": _Signed40DaysPastItsLifetime(salt=devices.SALT).sign_object(payload),
+        "garbage": "x" * 4000,
+    }
+    lock_out("alice")
+    assert api_signin(browser_with(cookies[kind]), "alice").status_code == 429
+    assert api_signin(browser_with(genuine), "alice").status_code == 200
+
+
+def test_a_browser_that_fails_five_times_is_locked_itself_and_only_itself(
+    api: APIClient, member: User
+) -> None:
+    assert api_signin(api, "alice").status_code == 200
+    owner = browser_with(device_cookie(api))
+    for _attempt in range(5):
+        assert api_signin(owner, "alice", "wrong").status_code == 400
+    locked = api_signin(owner, "alice")
+    assert locked.status_code == 429
+    assert 0 < int(locked["Retry-After"]) <= 15 * 60
+    assert locked.json()["error"]["message"].startswith("Too many failed sign-in attempts. Try again in ")
+    # Its failures were its own: the account is not locked for the owner's other browsers.
+    assert api_signin(APIClient(), "alice", REMOTE_ADDR="192.0.2.30").status_code == 200
+
+
+def test_a_browser_that_signed_in_before_is_not_held_by_others_at_its_address(
+    api: APIClient, member: User
+) -> None:
+    assert api_signin(api, "alice", REMOTE_ADDR="203.0.113.7").status_code == 200
+    owner = browser_with(device_cookie(api))
+    neighbour = APIClient()
+    for number in range(20):
+        assert api_signin(neighbour, f"guess{number}", "wrong", REMOTE_ADDR="203.0.113.7").status_code == 400
+    assert api_signin(APIClient(), "alice", REMOTE_ADDR="203.0.113.7").status_code == 429
+    assert api_signin(owner, "alice", REMOTE_ADDR="203.0.113.7").status_code == 200
+
+
+def test_the_token_sign_in_sets_and_honours_the_device_cookie(api: APIClient, member: User) -> None:
+    body = {"login": "alice", "password": PASSWORD}
+    in_the_body = APIClient().post("/api/v1/auth/token", body, format="json")
+    assert in_the_body.status_code == 200 and not in_the_body.cookies  # no cookies for that transport
+    first = api.post("/api/v1/auth/token", body, format="json", HTTP_X_TOKEN_TRANSPORT="cookie")
+    assert first.status_code == 200
+    assert first.cookies[django_settings.SIGNIN_DEVICE_COOKIE_NAME]["httponly"] is True
+    lock_out("alice")
+    assert APIClient().post("/api/v1/auth/token", body, format="json").status_code == 429
+    again = api.post("/api/v1/auth/token", body, format="json")
+    assert again.status_code == 200
+    assert again.json()["access"]
+
+
+def test_while_redis_is_down_failures_still_add_up_per_account_and_the_owner_still_gets_in(
+    api: APIClient, member: User, settings: Any
+) -> None:
+    assert api_signin(api, "alice").status_code == 200
+    owner = browser_with(device_cookie(api))
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    stranger = APIClient()
+    for login in ("alice", "alice@example.com", "ALICE", "Alice@Example.com", "alice"):
+        assert api_signin(stranger, login, "wrong", REMOTE_ADDR="203.0.113.70").status_code == 400
+    assert api_signin(APIClient(), "alice", REMOTE_ADDR="192.0.2.71").status_code == 429
+    assert api_signin(owner, "alice").status_code == 200
 
 
 # --- CSRF and signing out ---------------------------------------------------------------------------------

@@ -157,6 +157,30 @@ def test_the_api_sign_in_asks_for_the_code_and_the_code_signs_in(
     assert signed_in_id(api) == member.pk
 
 
+def test_the_device_cookie_comes_with_the_code_and_never_skips_it(
+    protected: tuple[Authenticator, list[str]], member: User
+) -> None:
+    app, _codes = protected
+    api = APIClient()
+    first = api_signin(api)
+    assert settings.SIGNIN_DEVICE_COOKIE_NAME not in first.cookies  # the password alone proves half
+    done = api_code(api, first.json()["challenge"], app.code())
+    assert done.status_code == 200
+    cookie = done.cookies[settings.SIGNIN_DEVICE_COOKIE_NAME].value
+
+    # A stranger's failures lock the account; the browser with the cookie is still asked for the code.
+    stranger = APIClient()
+    for _attempt in range(5):
+        api_signin(stranger, password="wrong")
+    assert api_signin(APIClient()).status_code == 429
+    owner = APIClient()
+    owner.cookies[settings.SIGNIN_DEVICE_COOKIE_NAME] = cookie
+    again = api_signin(owner)
+    assert again.status_code == 200
+    assert again.json()["status"] == "two_factor_required"
+    assert signed_in_id(owner) is None
+
+
 def test_a_challenge_works_once(protected: tuple[Authenticator, list[str]]) -> None:
     app, codes = protected
     api = APIClient()

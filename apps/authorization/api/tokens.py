@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from apps.authentication.services import (
     credentials_check,
+    signin_device_cookie,
     two_factor_challenge_create,
     two_factor_challenge_verify,
     two_factor_required,
@@ -192,6 +193,8 @@ class TokenObtainView(APIView):
             login=given.validated_data["login"],
             password=given.validated_data["password"],
             ip=client_ip(request),
+            # A browser (the single-page app) that signed in before is not locked out by strangers.
+            device=request.COOKIES.get(settings.SIGNIN_DEVICE_COOKIE_NAME, ""),
         )
         if two_factor_required(user_id=account.id):
             # The password only proves half: no tokens until the code answers this challenge.
@@ -210,7 +213,26 @@ def _signed_in(request: Request, user_id: int) -> Response:
         # A new CSRF token for the new sign-in (as a session sign-in gets), set in the answer's cookie.
         rotate_token(request)
         get_token(request)
-    return _pair_response(pair, cookies=cookies)
+    response = _pair_response(pair, cookies=cookies)
+    if cookies:
+        # Only for browsers (the cookie transport): the body transport sets no cookie at all.
+        _set_device_cookie(response, user_id)
+    return response
+
+
+def _set_device_cookie(response: Response, user_id: int) -> None:
+    """The device cookie of a completed sign-in (``authentication.services.signin_device_cookie``): a
+    browser that sends it back is not locked out of the account by strangers' failures."""
+    cookie = signin_device_cookie(user_id=user_id)
+    response.set_cookie(
+        cookie.name,
+        cookie.value,
+        max_age=cookie.max_age,
+        path="/",
+        secure=cookie.secure,
+        httponly=cookie.httponly,
+        samesite=cookie.samesite,
+    )
 
 
 class TokenTwoFactorView(APIView):

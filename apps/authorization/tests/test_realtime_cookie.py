@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 from websockets.typing import Origin
 
+from apps.authorization.models import TokenFamily
 from apps.authorization.realtime import member_from_access_cookie
 from forum.realtime import CLOSE_UNAUTHENTICATED
 from forum.testing import processes
@@ -48,8 +50,13 @@ def test_the_authenticator_takes_a_valid_access_cookie_and_nothing_else() -> Non
     user_id, spa, cookies = cookie_sign_in()
     access = cookies[settings.JWT_ACCESS_COOKIE_NAME]
     name = settings.JWT_ACCESS_COOKIE_NAME
-    assert member_from_access_cookie(scope_with(f"{name}={access}")) == user_id
-    assert member_from_access_cookie({"cookies": {name: access}}) == user_id
+    identity = member_from_access_cookie(scope_with(f"{name}={access}"))
+    assert identity is not None and identity.member_id == user_id
+    # The socket belongs to that one sign-in (revoking it closes the socket) and ends with the token.
+    family = TokenFamily.objects.get(user_id=user_id)
+    assert identity.credential == f"token-family:{family.pk}"
+    assert identity.expires_at is not None and identity.expires_at > time.time()
+    assert member_from_access_cookie({"cookies": {name: access}}) == identity
     assert member_from_access_cookie(scope_with(f"{name}=forged")) is None
     assert member_from_access_cookie(scope_with("")) is None
     # The refresh token is no access token.
