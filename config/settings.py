@@ -323,11 +323,60 @@ AWS_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY", default="")
 AWS_S3_REGION_NAME = env.str("S3_REGION", default="us-east-1")
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
+# Files that only a view serves, after its permission check (attachments of posts and dialogs, and
+# their thumbnails: forum/uploads.py, docs/uploads.md). They live where no static or media route
+# reaches them, whatever a path's spelling: on local disk a root of their own beside MEDIA_ROOT, on
+# S3 a bucket of their own or at least a prefix that is never made public, written with a private ACL.
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(DATA_DIR / "private")))
+S3_PRIVATE_BUCKET = env.str("S3_PRIVATE_BUCKET", default="") or AWS_STORAGE_BUCKET_NAME
+S3_PRIVATE_PREFIX = env.str("S3_PRIVATE_PREFIX", default="private").strip("/")
+# Empty: no ACL is sent (buckets whose ACLs are turned off refuse any other than the owner's).
+S3_PRIVATE_ACL = env.str("S3_PRIVATE_ACL", default="private")
+
+
+def _nested(first: Path, second: Path) -> bool:
+    """Whether one folder is the other or inside it (a public route would then reach private files)."""
+    first, second = first.resolve(), second.resolve()
+    return first == second or first in second.parents or second in first.parents
+
+
+if AWS_S3_ENDPOINT_URL:
+    if S3_PRIVATE_BUCKET == AWS_STORAGE_BUCKET_NAME and not S3_PRIVATE_PREFIX:
+        raise ImproperlyConfigured(
+            "Private uploads need S3_PRIVATE_BUCKET (a bucket of their own) or S3_PRIVATE_PREFIX (a "
+            "prefix of S3_BUCKET that is never made public)"
+        )
+else:
+    for _name, _public in (
+        ("MEDIA_ROOT", MEDIA_ROOT),
+        ("STATIC_ROOT", STATIC_ROOT),
+        *(("STATICFILES_DIRS", Path(_folder)) for _folder in STATICFILES_DIRS),
+    ):
+        if _nested(PRIVATE_MEDIA_ROOT, _public):
+            raise ImproperlyConfigured(
+                f"PRIVATE_MEDIA_ROOT ({PRIVATE_MEDIA_ROOT}) and {_name} ({_public}) overlap: files a "
+                f"public route serves would reach private uploads. Give PRIVATE_MEDIA_ROOT a folder of "
+                f"its own, outside every public one."
+            )
 STORAGES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "storages.backends.s3.S3Storage"
         if AWS_S3_ENDPOINT_URL
         else "django.core.files.storage.FileSystemStorage"
+    },
+    "private": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_PRIVATE_BUCKET,
+            "location": S3_PRIVATE_PREFIX,
+            "default_acl": S3_PRIVATE_ACL or None,
+            "querystring_auth": True,
+        },
+    }
+    if AWS_S3_ENDPOINT_URL
+    else {
+        "BACKEND": "forum.uploads.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
     },
     # Django's and whitenoise's storages, with each path's URL kept once computed (forum/static_urls.py).
     "staticfiles": {

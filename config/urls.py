@@ -1,7 +1,11 @@
 """URL map of the whole forum: pages, API, schema, admin, health and metrics."""
 
+import posixpath
+
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -44,12 +48,26 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 
+
+def public_media(request: HttpRequest, path: str) -> HttpResponseBase:
+    """A file of MEDIA_ROOT, the public media (avatars, frames), for the development server.
+
+    Attachments are not there: they live in STORAGES["private"] (outside MEDIA_ROOT), which only
+    their apps' views read, after the permission check of the post or dialog they belong to. A copy
+    made before that may still hold attachments/ in MEDIA_ROOT, so that folder is refused as well,
+    judged on the path ``serve`` would open ("//attachments", "./attachments" and "%2Fattachments"
+    all lead there), not on how the URL spells it, and in any case (macOS disks ignore it).
+    """
+    if posixpath.normpath("/" + path).lstrip("/").split("/", 1)[0].casefold() == "attachments":
+        raise Http404
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+# Served by the development server only (DEBUG); nginx serves /media/ in production.
+media_urlpatterns = [re_path(r"^media/(?P<path>.*)$", public_media)]
+
 if settings.DEBUG:
-    # Public media only (avatars, frames): attachments are served by their apps' views, after the
-    # permission check of the post or dialog they belong to, never by a guessable URL.
-    urlpatterns += [
-        re_path(r"^media/(?!attachments/)(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT})
-    ]
+    urlpatterns += media_urlpatterns
 
 handler400 = pages.bad_request
 handler403 = pages.permission_denied

@@ -58,7 +58,8 @@ print(",".join(sorted(queues)))
 PY
 }
 
-# The bucket of S3_BUCKET on S3_ENDPOINT_URL (SeaweedFS in docker/compose.yaml), created when absent.
+# The buckets of S3_BUCKET and S3_PRIVATE_BUCKET (attachments; the same one unless set) on
+# S3_ENDPOINT_URL (SeaweedFS in docker/compose.yaml), created when absent.
 ensure_bucket() {
     python - <<'PY'
 import sys
@@ -72,8 +73,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 
 if not settings.AWS_S3_ENDPOINT_URL:
-    sys.exit(0)  # files on local disk (MEDIA_ROOT)
-bucket = settings.AWS_STORAGE_BUCKET_NAME
+    sys.exit(0)  # files on local disk (MEDIA_ROOT, PRIVATE_MEDIA_ROOT)
 region = settings.AWS_S3_REGION_NAME
 client = boto3.client(
     "s3",
@@ -82,17 +82,18 @@ client = boto3.client(
     aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY or None,
     region_name=region,
 )
-try:
-    client.head_bucket(Bucket=bucket)
-except ClientError as error:
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if status != 404:
-        # 403: the credentials may write objects without being allowed to look at the bucket.
-        print(f"entrypoint: cannot check bucket {bucket!r} ({error}); leaving it as it is", file=sys.stderr)
-        sys.exit(0)
-    options = {} if region in ("", "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    client.create_bucket(Bucket=bucket, **options)
-    print(f"entrypoint: created bucket {bucket!r}", file=sys.stderr)
+for bucket in dict.fromkeys((settings.AWS_STORAGE_BUCKET_NAME, settings.S3_PRIVATE_BUCKET)):
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status != 404:
+            # 403: the credentials may write objects without being allowed to look at the bucket.
+            print(f"entrypoint: cannot check bucket {bucket!r} ({error}); leaving it as it is", file=sys.stderr)
+            continue
+        options = {} if region in ("", "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        client.create_bucket(Bucket=bucket, **options)
+        print(f"entrypoint: created bucket {bucket!r}", file=sys.stderr)
 PY
 }
 

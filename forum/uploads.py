@@ -10,9 +10,12 @@ Decisions, in short:
   extension plays no part, and the stored key and the download name take the sniffed type's extension.
 - Still JPEG, PNG and WebP images are decoded and encoded anew, which drops EXIF (GPS positions,
   camera serials), XMP and comments; animated images are kept byte for byte.
-- Files live under random keys (``attachments/2026/11/<uuid>.jpg``) in Django's storage (S3 or local
-  disk), never under a public URL: downloads stream through the app's view, so the permission check
-  stands on every fetch and the browser never talks to another origin.
+- Files live under random keys (``attachments/2026/11/<uuid>.jpg``) in a storage of their own,
+  ``STORAGES["private"]`` (:func:`private_storage`): local disk outside MEDIA_ROOT and STATIC_ROOT, or
+  an S3 bucket or prefix that is never public. No static or media route reaches them, whatever a
+  path's spelling; downloads stream through the app's view, so the permission check stands on every
+  fetch and the browser never talks to another origin. Only a policy marked ``public`` (avatars)
+  stores in Django's default storage, the public media.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import IO, Any, TypeVar
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
@@ -48,17 +51,45 @@ R = TypeVar("R")
 
 __all__ = [
     "KNOWN_TYPES",
+    "PRIVATE_STORAGE",
     "THUMBNAIL_CONTENT_TYPE",
     "AcceptedUpload",
     "FileType",
+    "PrivateFileSystemStorage",
     "UploadPolicy",
     "accept_upload",
     "default_policy",
     "delete_upload",
+    "policy_storage",
+    "private_storage",
     "safe_filename",
     "serve_download",
     "sniff_content_type",
 ]
+
+# The alias in STORAGES of the files that only a view serves, after its permission check.
+PRIVATE_STORAGE = "private"
+
+
+class PrivateFileSystemStorage(FileSystemStorage):
+    """Local disk for private uploads (``PRIVATE_MEDIA_ROOT``, outside MEDIA_ROOT): such a file has
+    no URL, since a view serves it after its permission check. Django's own storage would make one
+    under MEDIA_URL, where nothing serves it (or, worse, something might one day)."""
+
+    def url(self, name: str | None) -> str:
+        raise ValueError("a private upload has no URL: the app's view serves it after its permission check")
+
+
+def private_storage() -> Storage:
+    """Where attachments and their thumbnails live: ``STORAGES["private"]``, which no static or media
+    route serves."""
+    return storages[PRIVATE_STORAGE]
+
+
+def _storage(storage: Storage | None, *, public: bool) -> Storage:
+    if storage is not None:
+        return storage
+    return default_storage if public else private_storage()
 
 
 @dataclass(frozen=True)
@@ -152,6 +183,9 @@ class UploadPolicy:
     image_max_pixels: int
     thumbnail_size: int = 320
     prefix: str = "attachments"
+    # Public media (avatars) go to Django's default storage, which /media/ may serve; everything else
+    # to the private storage, which only the app's view reads after its permission check.
+    public: bool = False
 
     def __post_init__(self) -> None:
         unknown = self.allowed_types - KNOWN_TYPES.keys()
@@ -253,6 +287,11 @@ def _allowed_labels(policy: UploadPolicy) -> str:
     return ", ".join(
         str(KNOWN_TYPES[t].label) for t in sorted(policy.allowed_types, key=list(KNOWN_TYPES).index)
     )
+
+
+def policy_storage(policy: UploadPolicy) -> Storage:
+    """The storage a policy's uploads live in: the private one unless the policy is ``public``."""
+    return _storage(None, public=policy.public)
 
 
 def _storage_key(policy: UploadPolicy, extension: str) -> str:
@@ -367,9 +406,10 @@ def accept_upload(
     Reads at most ``max_bytes + 1`` bytes, whatever the file claims. The stored key is random and
     carries the sniffed type's extension; ``filename`` only becomes the (cleaned) name to show.
     The caller deletes the files with :func:`delete_upload` if its own row is not saved after all.
+    Stored in ``storage`` if given, else in :func:`policy_storage` (private unless ``policy.public``).
     """
     policy = policy or default_policy()
-    storage = storage or default_storage
+    storage = storage or policy_storage(policy)
     data = _read_limited(file, policy.max_bytes + 1)
     if not data:
         raise _refuse(_("The file is empty."), field_name=field_name, code="file_empty")
@@ -423,10 +463,15 @@ def accept_upload(
 
 
 def delete_upload(
-    storage_key: str, thumbnail_key: str | None = None, *, storage: Storage | None = None
+    storage_key: str,
+    thumbnail_key: str | None = None,
+    *,
+    storage: Storage | None = None,
+    public: bool = False,
 ) -> None:
-    """Deletes an upload and its thumbnail; a file already gone is no error."""
-    storage = storage or default_storage
+    """Deletes an upload and its thumbnail; a file already gone is no error. From ``storage`` if
+    given, else from the private storage, or the default one for a ``public`` policy's upload."""
+    storage = _storage(storage, public=public)
     for key in (storage_key, thumbnail_key):
         if key:
             storage.delete(key)
@@ -455,22 +500,27 @@ def store_upload(
 ) -> R:
     """Accept ``file`` (``accept_upload``) and let the app ``keep`` it: ``keep`` gets ``row_fields``
     and creates the app's own attachment row in a transaction. If it fails, the stored files are
-    deleted again: no file is left without its row."""
+    deleted again: no file is left without its row. An attachment lands in the private storage."""
+    policy = policy or default_policy()
+    storage = policy_storage(policy)
     accepted = accept_upload(
         file,
         filename=getattr(file, "name", "") or "",
-        policy=policy or default_policy(),
+        policy=policy,
+        storage=storage,
         field_name=field_name,
     )
     try:
         with transaction.atomic():
             return keep(row_fields(accepted))
     except BaseException:
-        delete_upload(accepted.storage_key, accepted.thumbnail_key)
+        delete_upload(accepted.storage_key, accepted.thumbnail_key, storage=storage)
         raise
 
 
-def delete_unclaimed(unclaimed: QuerySet[Any], *, batch_size: int = 100) -> int:
+def delete_unclaimed(
+    unclaimed: QuerySet[Any], *, batch_size: int = 100, storage: Storage | None = None
+) -> int:
     """Delete the attachment rows of ``unclaimed`` (an app's uploads that nothing took, already
     filtered) with their files, ``batch_size`` rows a transaction; returns how many went.
 
@@ -478,8 +528,9 @@ def delete_unclaimed(unclaimed: QuerySet[Any], *, batch_size: int = 100) -> int:
     post or message taking them right now) are skipped. Each batch deletes its files before its rows
     commit, so a run that fails halfway leaves rows whose files may be gone, which the next run
     finishes (a file already gone is no error); the other order would leave files no row knows of.
-    Safe to run twice, or twice at once."""
+    Safe to run twice, or twice at once. The files go from ``storage``, the private one unless given."""
     batch_size = max(1, batch_size)
+    storage = _storage(storage, public=False)
     deleted = 0
     while True:
         with transaction.atomic():
@@ -489,7 +540,7 @@ def delete_unclaimed(unclaimed: QuerySet[Any], *, batch_size: int = 100) -> int:
                 .values_list("pk", "storage_key", "thumbnail_key")[:batch_size]
             )
             for _pk, key, thumbnail in rows:
-                delete_upload(key, thumbnail or None)
+                delete_upload(key, thumbnail or None, storage=storage)
             unclaimed.model.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
         deleted += len(rows)
         if len(rows) < batch_size:
@@ -526,15 +577,20 @@ def serve_download(
     filename: str,
     as_attachment: bool = True,
     storage: Storage | None = None,
+    public: bool = False,
 ) -> HttpResponseBase:
     """The response carrying a stored upload. Call it only after the app's own permission check.
+
+    Read from ``storage`` if given, else from the private storage, or from the default one for a
+    ``public`` policy's upload (an avatar). A key the storage does not hold (say, one stored in
+    MEDIA_ROOT before attachments had a storage of their own) raises ``NotFound``.
 
     The bytes stream through this process from local disk or S3 (no redirect to a presigned URL), so
     the check holds on every fetch and the page never loads from another origin. Only images, MP4
     and plain text may be shown inline; everything else is a download whatever ``as_attachment``
     says, and every non-image answer is sandboxed by its Content-Security-Policy.
     """
-    storage = storage or default_storage
+    storage = _storage(storage, public=public)
     inline = not as_attachment and content_type in _INLINE_TYPES
     try:
         opened = storage.open(storage_key, "rb")

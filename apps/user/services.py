@@ -342,8 +342,11 @@ def profile_update(
 
 
 def avatar_policy() -> UploadPolicy:
-    """Images only, at most 2 MB, under their own prefix (served by the avatar view, never attachments/)."""
-    return default_policy(max_bytes=AVATAR_MAX_BYTES, allowed_types=AVATAR_TYPES, prefix="avatars")
+    """Images only, at most 2 MB, under their own prefix, public media (served by the avatar view to
+    anyone), so in the default storage rather than the attachments' private one."""
+    return default_policy(
+        max_bytes=AVATAR_MAX_BYTES, allowed_types=AVATAR_TYPES, prefix="avatars", public=True
+    )
 
 
 def avatar_set(*, user_id: int, file: UploadedFile[bytes] | IO[bytes], filename: str) -> str:
@@ -351,7 +354,7 @@ def avatar_set(*, user_id: int, file: UploadedFile[bytes] | IO[bytes], filename:
     deleted once the change commits. Refuses what is not an image with ``ValidationFailed``."""
     accepted = accept_upload(file, filename=filename, policy=avatar_policy(), field_name="avatar")
     if not accepted.thumbnail_key:  # every accepted image has one; anything else is a policy mistake
-        delete_upload(accepted.storage_key)
+        delete_upload(accepted.storage_key, public=True)
         message = _("The avatar must be an image.")
         raise ValidationFailed(message, code="file_type_not_allowed", fields={"avatar": [message]})
     try:
@@ -361,9 +364,9 @@ def avatar_set(*, user_id: int, file: UploadedFile[bytes] | IO[bytes], filename:
             profile.avatar_key = accepted.storage_key
             profile.avatar_thumbnail_key = accepted.thumbnail_key
             profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
-            transaction.on_commit(lambda: delete_upload(*old), robust=True)
+            transaction.on_commit(lambda: delete_upload(*old, public=True), robust=True)
     except Exception:
-        delete_upload(accepted.storage_key, accepted.thumbnail_key)  # no orphan files
+        delete_upload(accepted.storage_key, accepted.thumbnail_key, public=True)  # no orphan files
         raise
     return _avatar_url(user_id, accepted.thumbnail_key)
 
@@ -377,7 +380,7 @@ def avatar_remove(*, user_id: int) -> None:
             return
         profile.avatar_key = profile.avatar_thumbnail_key = ""
         profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
-        transaction.on_commit(lambda: delete_upload(*old), robust=True)
+        transaction.on_commit(lambda: delete_upload(*old, public=True), robust=True)
 
 
 def avatar_storage_key(*, user_id: int) -> str:

@@ -100,6 +100,7 @@ def avatar(request: HttpRequest, user_id: int, version: str) -> HttpResponseBase
         content_type=THUMBNAIL_CONTENT_TYPE,
         filename=f"avatar-{user_id}.webp",
         as_attachment=False,
+        public=True,
     )
     # Public, and the bytes under this URL never change; an hour keeps a removed avatar from lingering.
     response["Cache-Control"] = "public, max-age=3600"

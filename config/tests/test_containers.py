@@ -471,6 +471,32 @@ def test_nginx_serves_the_volumes_the_application_writes() -> None:
         assert mounts(service)["media"][0] == environment(service)["MEDIA_ROOT"], service
 
 
+def test_nginx_can_reach_no_private_upload() -> None:
+    # Attachments (PRIVATE_MEDIA_ROOT in local-disk mode) live in a volume of their own that nginx
+    # does not mount, in a folder no alias or root of its configuration covers
+    # (config/tests/test_private_media.py asks a running nginx).
+    nginx_targets = [target for target, _mode in mounts("nginx").values()]
+    served = [
+        match.rstrip("/")
+        for match in re.findall(r"^\s*(?:alias|root)\s+([^;\s]+);", nginx_text(), re.MULTILINE)
+    ]
+    image_env = dict(
+        pair.split("=", 1)
+        for keyword, arguments in dockerfile_instructions()
+        if keyword == "ENV"
+        for pair in arguments.split()
+    )
+    for service in ("web", "ws", "worker", "beat", RELEASE_SERVICE):
+        private = environment(service)["PRIVATE_MEDIA_ROOT"]
+        assert private == image_env["PRIVATE_MEDIA_ROOT"], service
+        assert mounts(service)["private"][0] == private, service
+        assert mounts(service)["media"][0] != private
+        for folder in [*served, *nginx_targets]:
+            inside = private == folder or private.startswith(folder + "/") or folder.startswith(private + "/")
+            assert not inside, f"nginx reaches {private} through {folder}"
+    assert "private" not in mounts("nginx")
+
+
 def test_nginx_reads_its_configuration_from_this_directory() -> None:
     nginx = mounts("nginx")
     source = next(path for path in nginx if path.startswith("."))

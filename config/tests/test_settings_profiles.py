@@ -68,3 +68,42 @@ def test_the_production_profile_refuses_insecure_settings(overrides: dict[str, s
     assert result.returncode != 0
     assert "Refusing to start the production profile" in result.stderr
     assert named in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"MEDIA_ROOT": "/srv/media", "PRIVATE_MEDIA_ROOT": "/srv/media/private"}, "MEDIA_ROOT"),
+        ({"MEDIA_ROOT": "/srv/media", "PRIVATE_MEDIA_ROOT": "/srv/media"}, "MEDIA_ROOT"),
+        ({"MEDIA_ROOT": "/srv/files/media", "PRIVATE_MEDIA_ROOT": "/srv/files"}, "MEDIA_ROOT"),
+        ({"STATIC_ROOT": "/srv/static", "PRIVATE_MEDIA_ROOT": "/srv/static/uploads"}, "STATIC_ROOT"),
+        ({"PRIVATE_MEDIA_ROOT": str(BASE_DIR / "static" / "private")}, "STATICFILES_DIRS"),
+        (
+            {"S3_ENDPOINT_URL": "http://127.0.0.1:9", "S3_BUCKET": "forum", "S3_PRIVATE_PREFIX": ""},
+            "S3_PRIVATE_PREFIX",
+        ),
+    ],
+)
+@pytest.mark.parametrize("profile", ["production", "development"])
+def test_private_uploads_are_refused_where_a_public_route_serves_them(
+    overrides: dict[str, str], named: str, profile: str, tmp_path: Path
+) -> None:
+    # Attachments must never land where /media/ or /static/ (Django's or nginx's) would serve them.
+    env = production_env(FORUM_ENV=profile, FORUM_DATA_DIR=str(tmp_path), **overrides)
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and named in result.stderr
+
+
+def test_private_uploads_may_live_beside_the_public_ones(tmp_path: Path) -> None:
+    env = production_env(
+        MEDIA_ROOT=str(tmp_path / "media"),
+        PRIVATE_MEDIA_ROOT=str(tmp_path / "private"),
+        STATIC_ROOT=str(tmp_path / "static"),
+    )
+    result = manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    separate_bucket = production_env(
+        S3_ENDPOINT_URL="http://127.0.0.1:9", S3_PRIVATE_BUCKET="forum-private", S3_PRIVATE_PREFIX=""
+    )
+    assert manage("check", env=separate_bucket).returncode == 0

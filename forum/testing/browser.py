@@ -122,6 +122,7 @@ def running_stack(tmp_path: Path, *, queues: Sequence[str], **env: str) -> Itera
         child_env = processes.child_env(
             FORUM_WEBSOCKET_URL=f"ws://127.0.0.1:{ws_port}/ws/",
             MEDIA_ROOT=str(tmp_path / "media"),
+            PRIVATE_MEDIA_ROOT=str(tmp_path / "private"),
             STATIC_ROOT=str(tmp_path / "static"),
             **env,
         )

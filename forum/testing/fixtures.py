@@ -9,6 +9,7 @@ import datetime
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +54,21 @@ def make_member(django_user_model: Any, db: None) -> Callable[..., int]:
         return int(user.pk)
 
     return make
+
+
+def local_upload_storages(settings: Any, root: Path) -> None:
+    """Uploads on local disk under ``root`` for one test (``settings``: pytest-django's fixture), laid
+    out as in the development profile: public media in ``root/media`` (MEDIA_ROOT, the default
+    storage), attachments in ``root/private`` (``STORAGES["private"]``, outside MEDIA_ROOT)."""
+    settings.MEDIA_ROOT = root / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "private": {
+            "BACKEND": "forum.uploads.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(root / "private")},
+        },
+    }
 
 
 class Clock:

@@ -2,7 +2,9 @@
 
 ``seaweed_s3`` (session-scoped, started on first use) runs ``weed server -s3`` on free ports in a
 temporary folder, creates a bucket, and yields where it is; ``s3_storage`` points Django's default
-storage at it for one test. Tests may also pass ``seaweed_s3.storage()`` explicitly.
+storage and the private one (attachments, under the ``private/`` prefix with a private ACL, as in
+production) at it for one test, ``s3_private_storage`` is that private one. Tests may also pass
+``seaweed_s3.storage()`` explicitly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.core.files.storage import Storage, storages
 from storages.backends.s3 import S3Storage  # type: ignore[import-untyped]
 
 S3_BACKEND = "storages.backends.s3.S3Storage"
+# S3_PRIVATE_PREFIX's default: the attachments' keys in the bucket start with it.
+PRIVATE_PREFIX = "private"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,10 @@ class SeaweedS3:
             "querystring_auth": True,
             "file_overwrite": False,
         }
+
+    def private_storage_options(self) -> dict[str, Any]:
+        """OPTIONS of the private storage on this bucket, as config/settings.py makes them."""
+        return {**self.storage_options(), "location": PRIVATE_PREFIX, "default_acl": "private"}
 
     def storage(self) -> Storage:
         """A storage on this bucket, independent of the settings."""
@@ -137,10 +145,18 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 
 @pytest.fixture
 def s3_storage(seaweed_s3: SeaweedS3, settings: Any) -> Iterator[Storage]:
-    """Django's default storage on the test S3 for this test (``default_storage`` included)."""
+    """Django's default storage on the test S3 for this test (``default_storage`` included), and the
+    private one too, under its prefix."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {"BACKEND": S3_BACKEND, "OPTIONS": seaweed_s3.storage_options()},
+        "private": {"BACKEND": S3_BACKEND, "OPTIONS": seaweed_s3.private_storage_options()},
     }
     # Changing STORAGES resets Django's cached storages (django.test.signals), so this is the S3 one.
     yield storages["default"]
+
+
+@pytest.fixture
+def s3_private_storage(s3_storage: Storage) -> Storage:
+    """The private storage (attachments) on the test S3 for this test, under the ``private/`` prefix."""
+    return storages["private"]

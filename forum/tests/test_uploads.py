@@ -23,7 +23,8 @@ from django.test import RequestFactory
 from PIL import ExifTags, Image, PngImagePlugin
 
 from forum.errors import NotFound, ValidationFailed
-from forum.testing.seaweed import SeaweedS3
+from forum.testing.fixtures import local_upload_storages
+from forum.testing.seaweed import PRIVATE_PREFIX, SeaweedS3
 from forum.uploads import (
     THUMBNAIL_CONTENT_TYPE,
     AcceptedUpload,
@@ -31,6 +32,7 @@ from forum.uploads import (
     accept_upload,
     default_policy,
     delete_upload,
+    private_storage,
     safe_filename,
     serve_download,
     sniff_content_type,
@@ -518,22 +520,60 @@ def test_keys_are_random_and_never_taken_from_the_name(disk: FileSystemStorage) 
         assert accepted.original_name == "passwd.pdf"
 
 
-def test_default_storage_and_settings_are_used_without_arguments(tmp_path: Path, settings: Any) -> None:
-    settings.MEDIA_ROOT = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    }
+def test_the_private_storage_and_settings_are_used_without_arguments(tmp_path: Path, settings: Any) -> None:
+    local_upload_storages(settings, tmp_path)
     settings.UPLOAD_MAX_BYTES = 10
 
     accepted = accept_upload(io.BytesIO(b"short text"), filename="a.txt")
     with pytest.raises(ValidationFailed):
         accept_upload(io.BytesIO(b"longer text"), filename="a.txt")
 
-    assert (tmp_path / accepted.storage_key).read_bytes() == b"short text"
-    assert default_storage.exists(accepted.storage_key)
+    # An attachment lives outside MEDIA_ROOT, where no media route reaches it, and has no URL.
+    assert (tmp_path / "private" / accepted.storage_key).read_bytes() == b"short text"
+    assert not (tmp_path / "media").exists()
+    assert private_storage().exists(accepted.storage_key)
+    with pytest.raises(ValueError, match="no URL"):
+        private_storage().url(accepted.storage_key)
+    response = serve_download(
+        RequestFactory().get("/"), storage_key=accepted.storage_key, content_type="text/plain", filename="a"
+    )
+    assert b"".join(response.streaming_content) == b"short text"  # type: ignore[attr-defined]
+    response.close()
     delete_upload(accepted.storage_key)
-    assert not (tmp_path / accepted.storage_key).exists()
+    assert not (tmp_path / "private" / accepted.storage_key).exists()
+
+
+def test_a_public_policy_stores_in_the_default_storage(tmp_path: Path, settings: Any) -> None:
+    local_upload_storages(settings, tmp_path)
+    accepted = accept_upload(
+        io.BytesIO(image_bytes("PNG")), filename="me.png", policy=policy(prefix="avatars", public=True)
+    )
+    assert accepted.thumbnail_key is not None
+    assert (tmp_path / "media" / accepted.thumbnail_key).is_file()
+    assert default_storage.exists(accepted.storage_key) and not private_storage().exists(accepted.storage_key)
+    # Read and deleted where it is only when asked for the public storage.
+    with pytest.raises(NotFound):
+        serve_download(
+            RequestFactory().get("/"),
+            storage_key=accepted.thumbnail_key,
+            content_type="image/webp",
+            filename="a",
+        )
+    response = serve_download(
+        RequestFactory().get("/"),
+        storage_key=accepted.thumbnail_key,
+        content_type="image/webp",
+        filename="a",
+        public=True,
+    )
+    assert response.status_code == 200
+    response.close()
+    delete_upload(accepted.storage_key, accepted.thumbnail_key)
+    assert default_storage.exists(accepted.storage_key)
+    delete_upload(accepted.storage_key, accepted.thumbnail_key, public=True)
+    assert not default_storage.exists(accepted.storage_key) and not default_storage.exists(
+        accepted.thumbnail_key
+    )
 
 
 def test_delete_removes_the_file_and_its_thumbnail_and_tolerates_a_second_call(
@@ -550,19 +590,23 @@ def test_delete_removes_the_file_and_its_thumbnail_and_tolerates_a_second_call(
 
 
 def test_stored_on_seaweedfs_s3_and_read_back_byte_for_byte(
-    seaweed_s3: SeaweedS3, s3_storage: Storage
+    seaweed_s3: SeaweedS3, s3_private_storage: Storage
 ) -> None:
     photo = image_bytes("JPEG", (900, 600), exif=camera_exif())
 
-    accepted = accept_upload(io.BytesIO(photo), filename="photo.jpg", policy=policy())  # default_storage
+    accepted = accept_upload(io.BytesIO(photo), filename="photo.jpg", policy=policy())  # private storage
 
+    # Under the private prefix of the bucket, which is never made public, and private by its ACL.
     client = seaweed_s3.client()
-    stored = client.get_object(Bucket=seaweed_s3.bucket, Key=accepted.storage_key)["Body"].read()
+    object_key, thumbnail_key = (
+        f"{PRIVATE_PREFIX}/{key}" for key in (accepted.storage_key, accepted.thumbnail_key)
+    )
+    stored = client.get_object(Bucket=seaweed_s3.bucket, Key=object_key)["Body"].read()
     assert len(stored) == accepted.size
     assert hashlib.sha256(stored).hexdigest() == accepted.sha256
     assert b"SpyCam" not in stored
-    assert read(s3_storage, accepted.storage_key) == stored
-    thumbnail = client.get_object(Bucket=seaweed_s3.bucket, Key=accepted.thumbnail_key)["Body"].read()
+    assert read(s3_private_storage, accepted.storage_key) == stored
+    thumbnail = client.get_object(Bucket=seaweed_s3.bucket, Key=thumbnail_key)["Body"].read()
     with Image.open(io.BytesIO(thumbnail)) as image:
         assert image.size == (320, 213)
 
@@ -580,7 +624,7 @@ def test_stored_on_seaweedfs_s3_and_read_back_byte_for_byte(
     response.close()
 
     delete_upload(accepted.storage_key, accepted.thumbnail_key)
-    for key in (accepted.storage_key, accepted.thumbnail_key):
+    for key in (object_key, thumbnail_key):
         with pytest.raises(ClientError):
             client.head_object(Bucket=seaweed_s3.bucket, Key=key)
 

@@ -11,16 +11,12 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from forum.testing.fixtures import local_upload_storages
+
 
 @pytest.fixture(autouse=True)
 def isolated(english: None, redis_namespace: str, db: None, settings: Any, tmp_path: Path) -> Iterator[None]:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+    local_upload_storages(settings, tmp_path)
     yield
 
 

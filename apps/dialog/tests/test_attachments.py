@@ -8,13 +8,13 @@ import io
 from pathlib import Path
 from typing import Any
 
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from apps.dialog import services
 from apps.dialog.models import MessageAttachment
 from apps.dialog.tests.conftest import Api, Web
+from forum.uploads import private_storage
 
 
 def png(name: str = "photo.png") -> SimpleUploadedFile:
@@ -133,10 +133,10 @@ def test_a_deleted_message_takes_its_files_with_it(
         author_id=alice, dialog_id=dialog_id, body="f", attachment_ids=[document["id"]]
     )
     key = MessageAttachment.objects.get(pk=document["id"]).storage_key
-    assert default_storage.exists(key)
+    assert private_storage().exists(key)
     with django_capture_on_commit_callbacks(execute=True):
         services.message_delete(user_id=alice, message_id=message.id)
-    assert not default_storage.exists(key)
+    assert not private_storage().exists(key)
     assert web(alice).get(document["url"]).status_code == 404
     assert not MessageAttachment.objects.filter(pk=document["id"]).exists()
 
@@ -163,5 +163,5 @@ def test_uploads_no_message_took_are_deleted_after_a_while(
     assert services.attachments_delete_orphans() == 0
     clock.move(hours=25)
     assert services.attachments_delete_orphans(batch_size=1) == 1
-    assert not default_storage.exists(key)
+    assert not private_storage().exists(key)
     assert list(MessageAttachment.objects.values_list("pk", flat=True)) == [kept["id"]]

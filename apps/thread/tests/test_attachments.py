@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
@@ -19,21 +19,16 @@ from apps.status.services import status_grant
 from apps.thread import services
 from apps.thread.models import PostAttachment
 from apps.thread.tests.conftest import Tree
+from forum.testing.fixtures import local_upload_storages
 from forum.tests.test_uploads import image_bytes
-from forum.uploads import store_upload
+from forum.uploads import private_storage, store_upload
 
 Api = Callable[[int | None], APIClient]
 
 
 @pytest.fixture(autouse=True)
 def local_media(settings: Any, tmp_path: Path) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+    local_upload_storages(settings, tmp_path)
 
 
 def png(name: str = "photo.png", size: tuple[int, int] = (40, 30)) -> SimpleUploadedFile:
@@ -243,7 +238,7 @@ def test_discarded_uploads_lose_their_files(
 ) -> None:
     attachment = upload(api_as, other, png())
     row = PostAttachment.objects.get(pk=attachment["id"])
-    storage: Storage = default_storage
+    storage: Storage = private_storage()
     assert storage.exists(row.storage_key) and storage.exists(row.thumbnail_key)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.attachments_discard(uploader_id=other, attachment_ids=[attachment["id"]]) == 1
@@ -251,11 +246,11 @@ def test_discarded_uploads_lose_their_files(
 
 
 def test_upload_and_download_on_s3(
-    api_as: Api, web: Web, tree: Tree, staff: int, other: int, s3_storage: Storage
+    api_as: Api, web: Web, tree: Tree, staff: int, other: int, s3_private_storage: Storage
 ) -> None:
     attachment = upload(api_as, staff, png())
     row = PostAttachment.objects.get(pk=attachment["id"])
-    assert s3_storage.exists(row.storage_key)
+    assert s3_private_storage.exists(row.storage_key)
     services.thread_create(
         author_id=staff, forum_id=tree.general, title="T", body="B", attachment_ids=[attachment["id"]]
     )
@@ -271,24 +266,18 @@ def test_upload_and_download_on_s3(
 def test_store_upload_hands_the_row_fields_and_leaves_no_file_when_the_row_fails(
     settings: Any, tmp_path: Path
 ) -> None:
-    media = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(media)},
-        },
-    }
+    local_upload_storages(settings, tmp_path)
+    private = tmp_path / "private"
     kept = store_upload(SimpleUploadedFile("cat.png", image_bytes("PNG")), field_name="file", keep=dict)
     assert kept["original_name"] == "cat.png" and kept["content_type"] == "image/png"
     assert kept["width"] == 64 and kept["thumbnail_key"]
-    assert default_storage.exists(kept["storage_key"]) and default_storage.exists(kept["thumbnail_key"])
+    assert (private / kept["storage_key"]).is_file() and (private / kept["thumbnail_key"]).is_file()
 
     def refuse(fields: dict[str, Any]) -> None:
-        assert default_storage.exists(fields["storage_key"])
+        assert private_storage().exists(fields["storage_key"])
         raise RuntimeError("the row could not be written")
 
-    before = sorted(str(path) for path in media.rglob("*") if path.is_file())
+    before = sorted(str(path) for path in tmp_path.rglob("*") if path.is_file())
     with pytest.raises(RuntimeError):
         store_upload(SimpleUploadedFile("dog.png", image_bytes("PNG")), field_name="file", keep=refuse)
-    assert sorted(str(path) for path in media.rglob("*") if path.is_file()) == before
+    assert sorted(str(path) for path in tmp_path.rglob("*") if path.is_file()) == before

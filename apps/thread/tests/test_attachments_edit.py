@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from celery import current_app
 from django.conf import settings as django_settings
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,37 +20,26 @@ from apps.thread import services, tasks
 from apps.thread.models import PostAttachment, PostEdit
 from apps.thread.tests.conftest import Tree
 from apps.thread.tests.test_attachments import pdf, png, signed_in, upload
-from forum.testing.fixtures import Clock
+from forum.testing.fixtures import Clock, local_upload_storages
+from forum.uploads import private_storage
 
 Api = Callable[[int | None], APIClient]
 
 
 @pytest.fixture(params=["disk", "s3"])
 def storage(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Storage:
-    """Django's default storage for the test: a folder of its own, or a bucket of the test S3."""
+    """The attachments' (private) storage for the test: a folder of its own, or a bucket of the test S3."""
     if request.param == "s3":
-        s3: Storage = request.getfixturevalue("s3_storage")
+        s3: Storage = request.getfixturevalue("s3_private_storage")
         return s3
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    return default_storage
+    local_upload_storages(settings, tmp_path)
+    return private_storage()
 
 
 @pytest.fixture
 def disk(settings: Any, tmp_path: Path) -> Storage:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
-    return default_storage
+    local_upload_storages(settings, tmp_path)
+    return private_storage()
 
 
 def keys(attachment_id: int) -> tuple[str, str]:

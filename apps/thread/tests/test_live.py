@@ -29,6 +29,7 @@ from apps.thread.tests.conftest import Tree
 from forum.models import OutboxEvent
 from forum.realtime.topics import registration_for
 from forum.testing import processes
+from forum.testing.fixtures import local_upload_storages
 
 # A safety net so that a broken push fails the test instead of hanging it; never an assertion.
 RECEIVE_TIMEOUT = 30.0
@@ -190,13 +191,7 @@ def test_the_fragment_runs_the_same_queries_for_one_attachment_and_reaction_or_m
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
+    local_upload_storages(settings, tmp_path)
 
     def post(files: int, reactors: int) -> int:
         ids = [

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.thread import services
 from apps.thread.tests.conftest import Tree
+from forum.testing.fixtures import local_upload_storages
 
 
 def signed_in(django_user_model: Any, user_id: int) -> Client:
@@ -155,13 +156,7 @@ def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path)},
-        },
-    }
+    local_upload_storages(settings, tmp_path)
     fan = make_member()
     thread_id = 0
 
