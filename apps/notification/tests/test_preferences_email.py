@@ -100,6 +100,29 @@ def test_no_email_without_a_verified_address_or_with_emails_turned_off(
     assert mail.outbox == []
 
 
+def test_with_emails_off_a_notification_is_stored_without_an_email_channel_and_no_email_is_queued(
+    tree: Tree,
+    alice: int,
+    bob: int,
+    carol: int,
+    handle: Handler,
+    outbox: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    services.preferences_update(user_id=carol, email_enabled=False)
+    thread_id, _first = start_thread(alice, tree.general)
+    threads.post_create(author_id=alice, thread_id=thread_id, body=f"@{name(bob)} @{name(carol)}")
+    handle()
+    # Bob mails at once (the default for mentions); Carol turned every email off: her row says so,
+    # and no email is even asked for (not one that the mail task would then decline to send).
+    mine = Notification.objects.get(recipient_id=carol)
+    assert (mine.kind, mine.on_site, mine.email, mine.emailed_at) == ("thread.mention", True, "off", None)
+    asked = [set(event["notification_ids"]) for event in outbox("notification.emails_requested")]
+    bobs = Notification.objects.get(recipient_id=bob)
+    assert bobs.email == "immediate" and any(bobs.pk in ids for ids in asked)
+    assert not any(mine.pk in ids for ids in asked)
+    assert [message.to for message in mail.outbox] == [[address(bob)]]
+
+
 def test_the_daily_digest_gathers_digest_kinds_once_a_day(
     tree: Tree, alice: int, bob: int, carol: int, handle: Handler, clock: Clock, settings: Any
 ) -> None:

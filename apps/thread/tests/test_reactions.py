@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from apps.status.services import status_grant
 from apps.thread import services
-from apps.thread.models import Post, Reaction
+from apps.thread.models import Post, Reaction, ThreadState
 from apps.thread.tests.conftest import Tree
 from forum.errors import Conflict, NotFound, ValidationFailed
 
@@ -69,6 +69,24 @@ def test_refusals(post_id: int, tree: Tree, staff: int, member: int, settings: A
     assert hidden.first_post_id is not None
     with pytest.raises(NotFound):
         services.reaction_set(user_id=member, post_id=hidden.first_post_id, kind="like")
+
+
+def test_a_moderator_reacting_in_a_thread_awaiting_moderation_is_refused_like_anyone_else(
+    tree: Tree, staff: int, member: int, api_as: Api, outbox: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    pending = services.thread_create(author_id=member, forum_id=tree.general, title="Wait", body="B")
+    assert pending.state == ThreadState.PENDING and pending.first_post_id is not None
+    # The moderator sees the thread (to approve it), but may not react in it before it is approved.
+    with pytest.raises(Conflict) as refused:
+        services.reaction_set(user_id=staff, post_id=pending.first_post_id, kind="like")
+    assert refused.value.code == "thread_pending"
+    answer = api_as(staff).put(
+        f"/api/v1/posts/{pending.first_post_id}/reaction", {"kind": "like"}, format="json"
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "thread_pending")
+    assert not Reaction.objects.filter(post_id=pending.first_post_id).exists()
+    assert Post.objects.get(pk=pending.first_post_id).reaction_counts == {}
+    assert outbox("thread.reaction_added") == []
 
 
 def test_the_api(api_as: Api, post_id: int, staff: int, member: int) -> None:
