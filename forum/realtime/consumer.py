@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -18,11 +19,16 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from redis.exceptions import RedisError
 
 from forum import gc_policy
+from forum.outage import Breaker
 from forum.realtime.auth import IDENTITY_SCOPE_KEY, MEMBER_ID_SCOPE_KEY, SocketIdentity, identity_still_valid
-from forum.realtime.delivery import WHISPER_MESSAGE
+from forum.realtime.delivery import SEND_TIMEOUT_SECONDS, WHISPER_MESSAGE
 from forum.realtime.frames import (
     CLOSE_UNAUTHENTICATED,
     MAX_INBOUND_FRAME_BYTES,
@@ -51,6 +57,32 @@ GROUP_REFRESH_SECONDS = 3600.0
 # Closes a socket whose layer subscription may have missed messages: the client reconnects and
 # fetches what it missed (forum.realtime.layer).
 CLOSE_LAYER_LOST = 1011
+# What the channel layer raises when Redis is away (refused, reset, or silent past a timeout);
+# redis-py wraps socket errors in its own. (Not OSError: uvicorn's ClientDisconnected is one.)
+LAYER_ERRORS = (RedisError, TimeoutError)
+# The longest a handshake waits for its channel's subscription, as a send waits for the layer: a
+# Redis host that takes the connection and never answers would otherwise hold it (no read timeout
+# is configured) and, through the subscriber's lock, every handshake queued behind it.
+SUBSCRIBE_TIMEOUT_SECONDS = SEND_TIMEOUT_SECONDS
+# Notes when handshakes start and stop failing for want of the layer: one warning an outage, not
+# one a handshake.
+handshake_breaker = Breaker("realtime-handshake")
+_LAYER = "channel layer"
+
+
+def _layer_unreachable(error: BaseException) -> None:
+    detail = {"error": f"{type(error).__name__}: {error}"}
+    if handshake_breaker.failed(_LAYER):
+        logger.warning(
+            "real-time connections closed with 1011: the channel layer is unreachable", extra=detail
+        )
+    else:
+        logger.debug("real-time connection closed with 1011: the channel layer is unreachable", extra=detail)
+
+
+def _layer_reachable() -> None:
+    if handshake_breaker.succeeded(_LAYER):
+        logger.info("real-time connections accepted again: the channel layer is reachable")
 
 
 @dataclass
@@ -107,6 +139,58 @@ def _topic_of(message: dict[str, Any]) -> tuple[str, str, str]:
 
 class RealtimeConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     """One member's connection. Frames are handled one at a time, in order."""
+
+    accepted = False  # the handshake was answered (websocket.accept sent)
+    closed = False  # websocket.close sent: nothing more may be
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # channels' AsyncConsumer.__call__, with one difference: it subscribes the consumer's
+        # channel (new_channel(), a Redis SUBSCRIBE on the pub/sub layer) before reading the
+        # handshake and lets a failure escape, which the server answers with HTTP 500 and a
+        # traceback, on every retry. Here the subscription is bounded and a failure is answered as
+        # docs/realtime.md says: the handshake is accepted, then closed with 1011 (retry later).
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is None:
+            await super().__call__(scope, receive, send)
+            return
+        self.base_send = send
+        try:
+            self.channel_name = await asyncio.wait_for(
+                self.channel_layer.new_channel(), timeout=SUBSCRIBE_TIMEOUT_SECONDS
+            )
+        except LAYER_ERRORS as error:
+            _layer_unreachable(error)
+            if (await receive())["type"] == "websocket.connect":
+                await self.accept()
+                await self.close(code=CLOSE_LAYER_LOST)
+            return
+        _layer_reachable()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        with contextlib.suppress(StopConsumer):
+            await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        try:
+            await super().websocket_connect(message)
+        except LAYER_ERRORS as error:
+            # connect() joins the member's groups: on the pub/sub layer, a subscription each.
+            _layer_unreachable(error)
+            if not self.accepted:
+                await self.accept()
+            await self.close(code=CLOSE_LAYER_LOST)
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        # Once: a second close (a layer report after a 4401, two layer reports: the failure and
+        # the reconnect) is a protocol error the server would log as the application's exception.
+        if self.closed:
+            return
+        self.closed = True
+        await super().close(code, reason)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

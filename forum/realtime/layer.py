@@ -16,7 +16,9 @@ What this module adds:
   (``LAYER_LOST_MESSAGE``) and closes its socket with 1011. The page client reconnects and fetches
   what it missed (``forum:realtime-reconnected``), as it does when the list-based layer's blocking
   receive fails. Without this, a socket would stay open across a Redis outage, deaf to what was
-  published meanwhile, and its page would never know to catch up.
+  published meanwhile, and its page would never know to catch up. Only channels whose subscription
+  was made before the connection was lost are told: the first socket after an outage is often the
+  one whose subscription makes redis-py connect again, and that socket missed nothing.
 
 It subclasses internals of channels-redis (``RedisPubSubLoopLayer``, ``RedisSingleShardConnection``),
 so the version is pinned in requirements; forum/tests/test_realtime_layer.py covers what we rely on.
@@ -96,9 +98,13 @@ class _Shard(RedisSingleShardConnection):  # type: ignore[misc]
         self._lost()
 
     def _lost(self) -> None:
-        message = self.channel_layer.channel_layer.serialize({"type": LAYER_LOST_MESSAGE})
-        for queue in list(self.channel_layer.channels.values()):
-            queue.put_nowait(message)
+        layer = self.channel_layer
+        message = layer.channel_layer.serialize({"type": LAYER_LOST_MESSAGE})
+        for channel, queue in list(layer.channels.items()):
+            # A channel still being subscribed is subscribed on the connection being made (or fails,
+            # and its socket is closed anyway): it cannot have missed anything.
+            if channel not in layer.joining:
+                queue.put_nowait(message)
 
     async def _do_receiving(self) -> None:
         # As the base class's loop, but a failure is reported to the consumers (once per outage).
@@ -129,6 +135,21 @@ class _LoopLayer(RedisPubSubLoopLayer):  # type: ignore[misc]
     def __init__(self, hosts: Any = None, **kwargs: Any) -> None:
         super().__init__(hosts, **kwargs)
         self._shards = [_Shard(host, self) for host in decode_hosts(hosts)]
+        # Channels whose own subscription (``new_channel``) has not completed yet.
+        self.joining: set[str] = set()
+
+    async def _subscribe_to_channel(self, channel: str) -> None:
+        self.channels[channel] = asyncio.Queue()
+        self.joining.add(channel)
+        try:
+            await self._get_shard(channel).subscribe(channel)
+        except BaseException:
+            # The base class keeps the queue of a channel it could not subscribe (Redis away, or a
+            # caller's timeout): nobody will ever receive from it, and every report would fill it.
+            self.channels.pop(channel, None)
+            raise
+        finally:
+            self.joining.discard(channel)
 
     async def group_send_many(self, messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
         by_shard: dict[_Shard, list[tuple[str, bytes]]] = {}

@@ -12,6 +12,7 @@ the Django admin, the pages and the API.
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import time
 import uuid
@@ -31,7 +32,7 @@ from forum.outage import Breaker
 from forum.realtime import delivery, send_to_user
 from forum.testing import processes
 from forum.testing.tcp_proxy import TcpProxy
-from forum.tests.test_realtime_gateway import Page, receive, signed_in
+from forum.tests.test_realtime_gateway import Page, close_code, open_socket, receive, signed_in
 from forum.tests.test_realtime_gateway import member as member_with_session
 
 PASSWORD = "correct horse battery staple 42"
@@ -215,7 +216,9 @@ def test_after_a_failure_redis_is_skipped_for_a_while_then_tried_again(settings:
 
 # --- Live delivery: uvicorn and the page client ---------------------------------------------------------
 # realtime.js in Node.js, as in test_realtime_gateway, with the page's live-status notice: an element
-# whose ``hidden`` the client sets, printed as {"notice": {"hidden": ...}}.
+# whose ``hidden`` the client sets, printed as {"notice": {"hidden": ...}}. The page's clock can be
+# moved on (the command {"op": "advanceClock", "args": [ms]}): how long a socket stayed up is then
+# the test's to say, not the machine's speed. OPTIONS becomes window.forumRealtimeOptions.
 NOTICE_HARNESS = r"""
 const fs = require("fs");
 const readline = require("readline");
@@ -232,6 +235,9 @@ const notice = {
   get hidden() { return hidden; },
   set hidden(value) { hidden = value; out({ notice: { hidden: value } }); },
 };
+const realNow = Date.now;
+let clockOffset = 0;
+Date.now = () => realNow() + clockOffset;
 const page = new EventTarget();
 page.readyState = "complete";
 page.body = { setAttribute: () => {} };
@@ -241,10 +247,15 @@ for (const name of names) page.addEventListener(name, (event) => out({ event: na
 globalThis.document = page;
 globalThis.window = globalThis;
 window.location = { href: pageUrl };
-window.forumRealtimeOptions = { firstDelayMs: 200, longestDelayMs: 400, noticeAfterMs: 1000 };
+window.forumRealtimeOptions = OPTIONS;
 require("vm").runInThisContext(fs.readFileSync(scriptPath, "utf8"), { filename: scriptPath });
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const command = JSON.parse(line);
+  if (command.op === "advanceClock") {
+    clockOffset += command.args[0];
+    out({ result: command.op, value: null });
+    return;
+  }
   const value = window.forumRealtime[command.op](...command.args);
   out({ result: command.op, value: value === undefined ? null : value });
 });
@@ -252,13 +263,16 @@ process.stdin.on("end", () => { window.forumRealtime.stop(); setTimeout(() => pr
 """
 
 
-@pytest.fixture
-def notice_harness(tmp_path: Any) -> Any:
+def write_harness(path: Any, **options: int) -> Any:
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed: the page client cannot be run")
-    harness = tmp_path / "notice.cjs"
-    harness.write_text(NOTICE_HARNESS)
-    return harness
+    path.write_text(NOTICE_HARNESS.replace("OPTIONS", json.dumps(options)))
+    return path
+
+
+@pytest.fixture
+def notice_harness(tmp_path: Any) -> Any:
+    return write_harness(tmp_path / "notice.cjs", firstDelayMs=200, longestDelayMs=400, noticeAfterMs=1000)
 
 
 def start_asgi(
@@ -278,6 +292,20 @@ def start_asgi(
     return processes.start_child(name, command, env=env, log_dir=log_dir, port=port)
 
 
+def statuses(page: Page, state: str) -> list[dict[str, Any]]:
+    """The ``forum:realtime-status`` details of ``state`` the page printed so far, in order."""
+    return [
+        entry["detail"]
+        for entry in page.seen
+        if entry.get("event") == "forum:realtime-status" and entry["detail"]["state"] == state
+    ]
+
+
+def assert_no_tracebacks(server: processes.Child) -> None:
+    log = server.log()
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_live_delivery_pauses_with_a_notice_and_resumes_when_redis_returns(
@@ -288,6 +316,8 @@ def test_live_delivery_pauses_with_a_notice_and_resumes_when_redis_returns(
     tmp_path: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Every step waits for what the page or a socket says, never for time: the page client's own
+    delays (200-400 ms between attempts, the notice after 1 s offline) only decide how soon."""
     proxy = redis_behind_proxy
     server = start_asgi(
         "asgi-behind-proxy",
@@ -305,8 +335,14 @@ def test_live_delivery_pauses_with_a_notice_and_resumes_when_redis_returns(
         page.expect(event="forum:event", detail={"kind": "note", "payload": {"n": 1}})
 
         proxy.cut()
-        page.expect(event="forum:realtime-status", detail={"state": "offline", "retrying": True})
+        # The open socket's subscription is lost: it is closed with 1011, and the page retries.
+        page.expect(
+            event="forum:realtime-status", detail={"state": "offline", "code": 1011, "retrying": True}
+        )
         page.expect(notice={"hidden": False})
+        # A handshake while Redis is away is accepted and closed with 1011 (not answered with HTTP 500).
+        with open_socket(server, cookie) as refused:
+            assert close_code(refused) == 1011
         # Sending while the layer is unreachable is logged, never raised (a page or a task goes on).
         with caplog.at_level("WARNING", logger="forum.realtime.delivery"):
             send_to_user(user_id, "note", {"n": 2})
@@ -315,15 +351,77 @@ def test_live_delivery_pauses_with_a_notice_and_resumes_when_redis_returns(
         proxy.restore()
         page.expect(notice={"hidden": True})
         page.expect(event="forum:realtime-status", detail={"state": "connected"})
+        since_reconnect = len(page.seen)
         page.expect(event="forum:realtime-reconnected")
         send_to_user(user_id, "note", {"n": 3})
         page.expect(event="forum:event", detail={"kind": "note", "payload": {"n": 3}})
+        # The first socket after the outage stayed up (the reconnect's report of the lost
+        # subscription was not for it): nothing went offline between its "ready" and the note.
+        assert not [entry for entry in page.seen[since_reconnect:] if "state" in entry.get("detail", {})]
         # The frame sent during the outage is gone for good: the page fetches what it missed instead.
         assert not [entry for entry in page.seen if entry.get("detail", {}).get("payload") == {"n": 2}]
 
         with signed_in(server, cookie, user_id) as socket:
             send_to_user(user_id, "note", {"n": 4})
             assert receive(socket)["payload"] == {"n": 4}
+        assert_no_tracebacks(server)
+    finally:
+        page.close()
+        server.stop()
+        delivery.layer_breaker.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_page_client_backs_off_while_sockets_keep_closing_and_starts_over_after_one_stayed_up(
+    redis_behind_proxy: TcpProxy, redis_namespace: str, django_db_blocker: Any, tmp_path: Any
+) -> None:
+    """Redis flapping: every socket gets ``ready`` and is closed with 1011 soon after. The waits
+    between attempts double (jittered: between half the delay and all of it) up to the cap; once a
+    socket has stayed up (the page's clock is moved past stableAfterMs), a drop is retried within
+    firstDelayMs again."""
+    first, longest, stable_after = 100, 800, 60_000
+    harness = write_harness(
+        tmp_path / "backoff.cjs",
+        firstDelayMs=first,
+        longestDelayMs=longest,
+        stableAfterMs=stable_after,
+        noticeAfterMs=600_000,
+    )
+    proxy = redis_behind_proxy
+    server = start_asgi(
+        "asgi-flapping",
+        redis_url=settings.REDIS_URL,
+        prefix=redis_namespace,
+        log_dir=tmp_path,
+        django_db_blocker=django_db_blocker,
+    )
+    origin = f"http://127.0.0.1:{server.port}"
+    _user_id, cookie = member_with_session()
+    page = Page(harness, f"{origin}/", cookie, origin)
+    try:
+        page.expect(event="forum:realtime-status", detail={"state": "connected"})
+        while len(statuses(page, "offline")) < 7:
+            proxy.cut()
+            page.expect(event="forum:realtime-status", detail={"state": "offline", "retrying": True})
+            proxy.restore()
+            page.expect(event="forum:realtime-status", detail={"state": "connected"})
+        waits = [status["retryInMs"] for status in statuses(page, "offline") if status["retrying"]]
+        waits = waits[1:]  # the first is the page's own start, before any attempt
+        assert all(status["code"] == 1011 for status in statuses(page, "offline")[1:])
+        for attempt, wait in enumerate(waits):
+            delay = min(first * 2**attempt, longest)
+            assert delay / 2 <= wait <= delay, (attempt, waits)
+
+        # The socket now up is taken to have stayed up: its drop is retried promptly.
+        page.command("advanceClock", stable_after)
+        page.expect(result="advanceClock")
+        proxy.cut()
+        dropped = page.expect(event="forum:realtime-status", detail={"state": "offline", "retrying": True})
+        assert first / 2 <= dropped["detail"]["retryInMs"] <= first
+        proxy.restore()
+        page.expect(event="forum:realtime-status", detail={"state": "connected"})
+        assert_no_tracebacks(server)
     finally:
         page.close()
         server.stop()

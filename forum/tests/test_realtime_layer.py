@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -14,11 +16,12 @@ import redis
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
+from channels_redis.utils import _consistent_hash
 from django.conf import settings as django_settings
 
 from forum.realtime import asend_to_users
 from forum.realtime.auth import MEMBER_ID_SCOPE_KEY
-from forum.realtime.consumer import RealtimeConsumer
+from forum.realtime.consumer import RealtimeConsumer, handshake_breaker
 from forum.realtime.layer import LAYER_LOST_MESSAGE, PubSubChannelLayer
 from forum.realtime.topics import user_group
 from forum.testing import processes
@@ -153,3 +156,198 @@ def test_the_consumer_closes_with_1011_when_the_layer_is_lost_and_skips_the_per_
     assert frames[2]["payload"] == {"n": 1}
     assert closed == {"type": "websocket.close", "code": 1011}
     assert hops == []
+
+
+async def _closed(layer: Any, channel: str) -> None:
+    """What a consumer's end does to its channel: its pending receive is cancelled (channels-redis then
+    drops the channel and unsubscribes it)."""
+    pending = asyncio.ensure_future(layer.receive(channel))
+    await asyncio.sleep(0)  # let the receive start waiting before it is cancelled
+    pending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pending
+
+
+async def _until_redis_answers(layer: Any) -> str:
+    """A new channel, once the restored proxy lets the subscription through (the safety net is WAIT)."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        try:
+            channel: str = await layer.new_channel()
+            return channel
+        except redis.ConnectionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+def test_a_channel_subscribed_as_the_connection_comes_back_is_not_told_it_lost_anything(
+    proxied_layer: TcpProxy,
+) -> None:
+    """The first subscription after an outage is what makes redis-py connect again (and run the
+    reconnect report); only the channels that existed while the connection was lost missed frames."""
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        layer = get_channel_layer()
+        old = await layer.new_channel()
+        await layer.group_add("g.members", old)
+        proxied_layer.cut()
+        lost = await asyncio.wait_for(layer.receive(old), timeout=WAIT)
+        # The old socket closes while Redis is away: nothing of it is left subscribed.
+        await layer.group_discard("g.members", old)
+        await _closed(layer, old)
+        proxied_layer.restore()
+        new = await _until_redis_answers(layer)
+        await layer.group_add("g.members", new)
+        await layer.group_send("g.members", {"type": "x", "n": 1})
+        first = await asyncio.wait_for(layer.receive(new), timeout=WAIT)
+        # A subscription that failed during the outage left no channel behind to be told anything.
+        proxied_layer.cut()
+        after_failure = await asyncio.wait_for(layer.receive(new), timeout=WAIT)
+        with pytest.raises(redis.ConnectionError):
+            await layer.new_channel()
+        leftovers = {name for name in layer._get_layer().channels if name != new}
+        await layer.flush()
+        return lost, first, {"after_failure": after_failure, "leftovers": leftovers}
+
+    lost, first, rest = async_to_sync(run)()
+    assert lost == {"type": LAYER_LOST_MESSAGE}
+    assert first == {"type": "x", "n": 1}
+    assert rest == {"after_failure": {"type": LAYER_LOST_MESSAGE}, "leftovers": set()}
+
+
+def _consumer(member_id: int) -> ApplicationCommunicator:
+    scope = {"type": "websocket", "path": "/ws/", "headers": [], MEMBER_ID_SCOPE_KEY: member_id}
+    return ApplicationCommunicator(RealtimeConsumer.as_asgi(), scope)
+
+
+def test_with_redis_unreachable_the_handshake_is_accepted_and_closed_with_1011_and_the_next_one_stays_up(
+    proxied_layer: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        before = _consumer(78)
+        await before.send_input({"type": "websocket.connect"})
+        assert (await before.receive_output(WAIT))["type"] == "websocket.accept"
+        assert json.loads((await before.receive_output(WAIT))["text"])["type"] == "ready"
+        proxied_layer.cut()
+        # The socket open while the subscription is lost is closed, and ends.
+        assert await before.receive_output(WAIT) == {"type": "websocket.close", "code": 1011}
+        await before.send_input({"type": "websocket.disconnect", "code": 1011})
+        await before.wait(WAIT)
+
+        refused = _consumer(78)
+        await refused.send_input({"type": "websocket.connect"})
+        during = [await refused.receive_output(WAIT), await refused.receive_output(WAIT)]
+        await refused.wait(WAIT)  # the application ended: nothing of it is left waiting
+
+        proxied_layer.restore()
+        after: list[dict[str, Any]] = []
+        while not after:  # until the proxy lets the subscription through
+            socket = _consumer(78)
+            await socket.send_input({"type": "websocket.connect"})
+            accepted = await socket.receive_output(WAIT)
+            output = await socket.receive_output(WAIT)
+            if output["type"] == "websocket.close":
+                await socket.wait(WAIT)
+                continue
+            after = [accepted, json.loads(output["text"])]
+        # The first socket after the outage stays up: a note sent now is its next frame.
+        await asend_to_users([(78, "note", {"n": 1})])
+        after.append(await socket.receive_output(WAIT))
+        await socket.send_input({"type": "websocket.disconnect", "code": 1000})
+        await socket.wait(WAIT)
+        await get_channel_layer().flush()
+        return during, after
+
+    handshake_breaker.reset()  # an outage another test left noted would hide this one's warning
+    with caplog.at_level("WARNING"):
+        during, after = async_to_sync(run)()
+    assert during == [
+        {"type": "websocket.accept", "subprotocol": None},
+        {"type": "websocket.close", "code": 1011},
+    ]
+    assert [after[0]["type"], after[1]["type"]] == ["websocket.accept", "ready"]
+    assert after[2]["type"] == "websocket.send" and json.loads(after[2]["text"])["payload"] == {"n": 1}
+    # One warning for the outage, no traceback.
+    refusals = [record for record in caplog.records if record.name == "forum.realtime.consumer"]
+    assert [record.levelname for record in refusals] == ["WARNING"]
+    assert not [record for record in caplog.records if record.exc_info]
+
+
+def test_a_handshake_waits_for_a_redis_that_does_not_answer_only_a_bounded_time(
+    pubsub_layer: str, settings: Any
+) -> None:
+    """A Redis host that takes the TCP connection and never answers (no read timeout is configured:
+    the subscriber polls on its own) must not hold the handshake, or the ones queued behind it."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    for host in layers["default"]["CONFIG"]["hosts"]:
+        host["address"] = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
+    settings.CHANNEL_LAYERS = layers
+
+    async def run() -> list[list[dict[str, Any]]]:
+        sockets = [_consumer(79), _consumer(79)]
+        for each in sockets:
+            await each.send_input({"type": "websocket.connect"})
+        answers = [[await each.receive_output(WAIT), await each.receive_output(WAIT)] for each in sockets]
+        for each in sockets:
+            await each.wait(WAIT)
+        await get_channel_layer().flush()
+        return answers
+
+    try:
+        answers = async_to_sync(run)()
+    finally:
+        silent.close()
+    for answer in answers:
+        assert [output["type"] for output in answer] == ["websocket.accept", "websocket.close"]
+        assert answer[1]["code"] == 1011
+
+
+def test_a_group_that_cannot_be_joined_at_the_handshake_closes_the_socket_with_1011(
+    pubsub_layer: str, settings: Any
+) -> None:
+    """The channel subscribed, then joining the member's group failed (its Redis host is away): the
+    accepted socket is closed with 1011, not ended by an exception."""
+    target = urlsplit(django_settings.REDIS_URL)
+    proxies = [TcpProxy(target.hostname or "127.0.0.1", target.port or 6379) for _ in range(2)]
+    layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+    host = layers["default"]["CONFIG"]["hosts"][0]
+    layers["default"]["CONFIG"]["hosts"] = [
+        {**host, "address": urlunsplit(target._replace(netloc=proxy.url_host))} for proxy in proxies
+    ]
+    settings.CHANNEL_LAYERS = layers
+    prefix = layers["default"]["CONFIG"]["prefix"]
+    # A member whose group lives on the second host, which is cut off; a consumer's own channel lands
+    # on either host (its name is random), so handshakes are tried until one subscribed its channel.
+    member_id = next(
+        n for n in range(100, 200) if _consistent_hash(f"{prefix}__group__{user_group(n)}", 2) == 1
+    )
+    proxies[1].cut()
+
+    async def run() -> list[list[dict[str, Any]]]:
+        layer = get_channel_layer()
+        answers = []
+        for _attempt in range(40):
+            socket = _consumer(member_id)
+            await socket.send_input({"type": "websocket.connect"})
+            answers.append([await socket.receive_output(WAIT), await socket.receive_output(WAIT)])
+            joined = bool(layer._get_layer().channels)  # its channel was subscribed: the group failed
+            await socket.send_input({"type": "websocket.disconnect", "code": 1011})
+            await socket.wait(WAIT)
+            if joined:
+                break
+        await layer.flush()
+        return answers if joined else []
+
+    try:
+        answers = async_to_sync(run)()
+    finally:
+        for proxy in proxies:
+            proxy.close()
+    assert answers, "no handshake subscribed its channel on the reachable host"
+    for answer in answers:
+        assert answer == [
+            {"type": "websocket.accept", "subprotocol": None},
+            {"type": "websocket.close", "code": 1011},
+        ]

@@ -2,12 +2,14 @@
  * Live delivery for forum pages: one WebSocket to the gateway (docs/realtime.md), no dependencies.
  *
  * Connects to <meta name="forum-websocket-url" content="..."> when the page has it, else to /ws/
- * on the page's own host. Reconnects with growing, jittered delays and subscribes again to every
- * topic it held. What arrives is dispatched on `document`:
+ * on the page's own host. Reconnects with doubling, jittered delays (firstDelayMs to longestDelayMs)
+ * and subscribes again to every topic it held; the delays start over only once a socket has stayed
+ * up for stableAfterMs, so a server that accepts and at once closes (1011: Redis away) is not
+ * hammered. What arrives is dispatched on `document`:
  *   forum:event            detail = an "event" or "whisper" frame
  *   forum:subscribed       detail = {topic}
  *   forum:realtime-error   detail = an "error" frame
- *   forum:realtime-status  detail = {state: "connected"|"offline", code, retrying}
+ *   forum:realtime-status  detail = {state: "connected"|"offline", code, retrying, retryInMs}
  *   forum:realtime-reconnected  detail = {offlineMs}: live delivery is back after a gap in which
  *                          frames were lost; pages that follow live data fetch what they missed
  * and <body data-realtime="connected|offline"> tells pages whether live delivery is up.
@@ -17,7 +19,7 @@
  *
  * window.forumRealtime.subscribe(topic), .unsubscribe(topic), .whisper(topic, kind, payload),
  * .state, .stop(). A page may set window.forumRealtimeOptions = {firstDelayMs, longestDelayMs,
- * pingEveryMs, pongWithinMs, noticeAfterMs} before this script runs.
+ * stableAfterMs, pingEveryMs, pongWithinMs, noticeAfterMs} before this script runs.
  */
 (function () {
   "use strict";
@@ -26,6 +28,9 @@
   var options = window.forumRealtimeOptions || {};
   var FIRST_DELAY_MS = options.firstDelayMs || 1000;
   var LONGEST_DELAY_MS = options.longestDelayMs || 30000;
+  // A socket that stayed up this long was a working connection: after it drops, the next attempt
+  // comes within firstDelayMs again. One that is closed sooner (even after "ready") keeps doubling.
+  var STABLE_AFTER_MS = options.stableAfterMs || 10000;
   var PING_EVERY_MS = options.pingEveryMs || 25000;
   var PONG_WITHIN_MS = options.pongWithinMs || 10000;
   // A blip (a server restart, a network change) reconnects within a second or two: say nothing.
@@ -46,6 +51,7 @@
   var noticeShown = false;
   var everConnected = false;
   var offlineSince = Date.now();
+  var readyAt = null;
 
   function endpoint() {
     var meta = document.querySelector('meta[name="forum-websocket-url"]');
@@ -82,12 +88,17 @@
     if (noticeShown) showNotice(false);
   }
 
-  function setState(next, code, retrying) {
+  function setState(next, code, retrying, retryInMs) {
     if (state === "connected" && next !== "connected") offlineSince = Date.now();
     state = next;
     if (document.body) document.body.setAttribute("data-realtime", next);
     followNotice(next, retrying);
-    emit("forum:realtime-status", { state: next, code: code === undefined ? null : code, retrying: !!retrying });
+    emit("forum:realtime-status", {
+      state: next,
+      code: code === undefined ? null : code,
+      retrying: !!retrying,
+      retryInMs: retryInMs === undefined ? null : Math.round(retryInMs),
+    });
   }
 
   function send(message) {
@@ -117,7 +128,7 @@
     switch (frame.type) {
       case "ready":
         ready = true;
-        delay = FIRST_DELAY_MS;
+        readyAt = Date.now();
         // Frames were lost if a connection came before this one, or if the page waited long enough
         // for the notice to show (it was rendered before the gap began).
         var missed = everConnected || noticeShown;
@@ -172,6 +183,8 @@
       socket = null;
       ready = false;
       clearTimers();
+      if (readyAt !== null && Date.now() - readyAt >= STABLE_AFTER_MS) delay = FIRST_DELAY_MS;
+      readyAt = null;
       // 4401: no member behind this page (signed out, session gone); retrying cannot help.
       if (code === CLOSE_UNAUTHENTICATED || stopped) {
         stopped = true;
@@ -195,9 +208,11 @@
   }
 
   function retry(code) {
-    setState("offline", code, true);
+    // "Equal jitter": between half the delay and all of it, so that the pages a restart or an outage
+    // dropped at once do not all come back at once.
     var wait = delay / 2 + Math.random() * (delay / 2);
     delay = Math.min(delay * 2, LONGEST_DELAY_MS);
+    setState("offline", code, true, wait);
     retryTimer = setTimeout(connect, wait);
   }
 
