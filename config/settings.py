@@ -139,6 +139,9 @@ MIDDLEWARE = [
     # of sessions a member can end (apps/authorization/sessions.py).
     "apps.authorization.middleware.SessionActivityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # API writes sent with an Idempotency-Key run once per key and member; retries get the first answer
+    # (forum/idempotency.py). After authentication: keys belong to the caller.
+    "forum.idempotency.IdempotencyMiddleware",
     "forum.errors.ApplicationErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "forum.request_context.AccessLogMiddleware",
@@ -288,9 +291,25 @@ EVENT_HANDLER_RETRY_BACKOFF = env.int("EVENT_HANDLER_RETRY_BACKOFF", default=2)
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=10.0)
 OUTBOX_SWEEP_MIN_AGE = env.float("OUTBOX_SWEEP_MIN_AGE", default=5.0)
 OUTBOX_RETENTION_DAYS = env.float("OUTBOX_RETENTION_DAYS", default=7.0)
+# The send after commit runs in the request: each of its blocking steps (connect, handshake, declare,
+# publish, publisher confirm) waits at most this long, with no retry, and what is not sent is left to
+# the sweep (forum/bus.py, docs/architecture.md "When the broker is down"). The test profile waits
+# longer: no beat runs the sweep there, so a send that a loaded machine made slow would be lost to the
+# test that waits for its delivery.
+OUTBOX_SEND_TIMEOUT_SECONDS = env.float("OUTBOX_SEND_TIMEOUT_SECONDS", default=2.0 if TESTING else 0.5)
+# The sweep runs in a worker, off any request's path: its sends may wait longer.
+OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS = env.float("OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS", default=5.0)
+# After a send after commit fails, a process leaves its events to the sweep for this long.
+OUTBOX_BROKER_SKIP_SECONDS = env.float("OUTBOX_BROKER_SKIP_SECONDS", default=5.0)
+if OUTBOX_SEND_TIMEOUT_SECONDS <= 0 or OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "OUTBOX_SEND_TIMEOUT_SECONDS and OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS must be positive"
+    )
 CELERY_BEAT_SCHEDULE = {
     "forum.sweep_outbox": {"task": "forum.sweep_outbox", "schedule": OUTBOX_SWEEP_INTERVAL},
     "forum.prune_outbox": {"task": "forum.prune_outbox", "schedule": 3600.0},
+    # Idempotency keys older than IDEMPOTENCY_KEY_TTL_HOURS go.
+    "forum.prune_idempotency_keys": {"task": "forum.prune_idempotency_keys", "schedule": 3600.0},
     # Status grants whose end has passed become expired, with a status.expired event each.
     "status.expire_grants": {"task": "status.expire_grants", "schedule": 60.0},
     # Dialog messages whose scheduled "was it seen?" check was lost are checked (apps/notification).
@@ -512,10 +531,27 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
 }
+# Idempotency-Key on API writes (forum/idempotency.py): how long a key and its first answer are kept,
+# and the paths that ignore the header because their answers carry secrets (tokens, two-factor
+# secrets and backup codes) that must not be stored for the day.
+IDEMPOTENCY_KEY_TTL_HOURS = env.float("IDEMPOTENCY_KEY_TTL_HOURS", default=24.0)
+if IDEMPOTENCY_KEY_TTL_HOURS <= 0:
+    raise ImproperlyConfigured("IDEMPOTENCY_KEY_TTL_HOURS must be positive")
+IDEMPOTENCY_EXEMPT_PATHS: list[str] = ["/api/v1/auth/", "/api/v1/me/two-factor"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Forum API",
     "DESCRIPTION": "REST API of the forum for single-page apps. Errors share one shape: "
-    '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.',
+    '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.\n\n'
+    "**Retrying writes.** A signed-in caller may send `Idempotency-Key: <1 to 255 printable ASCII "
+    "characters>` with a POST, PUT, PATCH or DELETE (a new random key per intended write, a UUID say). "
+    "The write then happens at most once per key: a retry with the same key and the same request "
+    "(method, path, query, body) gets the first answer again, with `Idempotent-Replayed: true`, "
+    "instead of a second post, message or reaction; the same key with another request is refused "
+    "with 409 `idempotency_key_reused`. Only successful (2xx) answers are kept, for "
+    f"{IDEMPOTENCY_KEY_TTL_HOURS:g} hours; after a refusal or an error the same key may be sent again. "
+    "A malformed key is refused with 400 `invalid_idempotency_key`, a body over "
+    "2.5 MB with the key with 413 `idempotency_body_too_large`. Anonymous calls and the sign-in, "
+    "token and two-factor calls ignore the header.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import get_language, get_language_info
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from forum.context_processors import forum_name
 from forum.errors import ErrorSerializer, status_text
+from forum.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, applies_to
 
 __all__ = ["ForumAutoSchema", "LanguageInfoSerializer", "LanguageView", "MetaView"]
 
@@ -31,8 +32,27 @@ class ForumAutoSchema(AutoSchema):
     ``Error`` component: 400 for input (a body or query parameters), 401/403 unless anyone may call
     it, 404 for paths with parameters and 429 for throttled views. Nested ``InputSerializer`` and
     ``OutputSerializer`` classes (one view per operation) are named after their view, so that two
-    views' ``OutputSerializer`` do not collide as one component.
+    views' ``OutputSerializer`` do not collide as one component. Writes that only a signed-in caller
+    may make document the ``Idempotency-Key`` header (forum/idempotency.py) and its 409.
     """
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = list(super().get_override_parameters())
+        if self._takes_idempotency_key():
+            parameters.append(
+                OpenApiParameter(
+                    IDEMPOTENCY_HEADER,
+                    type=str,
+                    location=OpenApiParameter.HEADER,
+                    required=False,
+                    description="Makes a retry safe: 1 to 255 printable ASCII characters, new for each "
+                    "intended write. A retry with the same key and the same request gets the first "
+                    f"(2xx) answer again, with `{REPLAYED_HEADER}: true`, and nothing is written twice; "
+                    "the same key with another request answers 409 `idempotency_key_reused`. Kept "
+                    f"{settings.IDEMPOTENCY_KEY_TTL_HOURS:g} hours; a refused or failed call keeps no key.",
+                )
+            )
+        return parameters
 
     def get_operation(
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
@@ -76,9 +96,15 @@ class ForumAutoSchema(AutoSchema):
             statuses.append(403)
         if "{" in self.path:
             statuses.append(404)
+        if self._takes_idempotency_key():
+            statuses.append(409)
         if self.view.get_throttles():
             statuses.append(429)
         return statuses
+
+    def _takes_idempotency_key(self) -> bool:
+        # Anonymous calls ignore the header: only writes that need a signed-in caller document it.
+        return applies_to(self.method, self.path) and self._may_refuse()
 
     def _may_refuse(self) -> bool:
         kinds = {type(permission) for permission in self.view.get_permissions()}

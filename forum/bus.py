@@ -6,30 +6,43 @@ queue of the subscriber's app, and marks the row dispatched. If the broker is do
 between commit and send, the row stays pending and the periodic ``forum.sweep_outbox`` task sends it
 later. Delivery is therefore at least once; each subscriber records the event id in
 ``ProcessedEvent`` in the same transaction as its own writes, so it acts at most once.
+
+The on-commit send runs on the path of the request that made the change, so it must never wait long
+on the broker: every blocking step of it (connect, handshake, declare, publish, publisher confirm)
+waits at most ``OUTBOX_SEND_TIMEOUT_SECONDS``, it never retries, and after a failure the process skips
+on-commit sends for ``OUTBOX_BROKER_SKIP_SECONDS`` (``broker_breaker``), leaving the rows to the sweep.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
+import os
+import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from celery import current_app, shared_task
+from celery import Celery, shared_task
+from celery.app import app_or_default
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu import Connection, Producer
 
 from forum.events import Event, event_from_payload, event_payload
 from forum.models import OutboxEvent, ProcessedEvent
+from forum.outage import Breaker
 from forum.request_context import current_request_id
 
 __all__ = [
     "OutsideTransactionError",
+    "broker_breaker",
     "prune_outbox",
     "publish",
     "queue_for",
@@ -95,34 +108,137 @@ def publish(event: Event) -> uuid.UUID:
     return row.id
 
 
-def _send(row: OutboxEvent) -> None:
-    """Send one message per subscriber of the row's event; raises if the broker refuses."""
-    for subscriber in subscribers_of(row.name, row.version):
-        current_app.send_task(
-            subscriber.task_name,
-            args=[str(row.id), row.name, row.version, row.payload],
-            headers={"request_id": row.request_id},
-            retry=False,
+# A failed on-commit send makes this process skip the next ones for OUTBOX_BROKER_SKIP_SECONDS: with
+# the broker hung, one request per interval and process waits for the send timeout, not every one.
+broker_breaker = Breaker("broker", skip_setting="OUTBOX_BROKER_SKIP_SECONDS")
+
+
+class _Publisher:
+    """Connections to the broker of one Celery app on which every blocking step waits ``timeout`` at most.
+
+    The Celery app's own producer pool waits on the broker as long as it takes: its connection
+    retries for the connect timeout, and py-amqp waits for the handshake, a queue declaration and a
+    publisher confirm with no limit, which with a broker that accepts connections and never answers
+    held requests until the server killed them. These connections have ``timeout`` as their connect
+    timeout and their sockets' read and write timeouts (py-amqp's ``read_timeout``/``write_timeout``,
+    Redis's ``socket_timeout``), make one connection attempt (``max_retries`` 0), and each send also
+    bounds its write and its confirm. A connection on which a send failed is dropped unclosed (closing
+    talks to the broker), and so are the idle ones: they lead to the same broker.
+    """
+
+    def __init__(self, app: Celery, timeout: float) -> None:
+        # Weakly: publishers are kept per app in a WeakKeyDictionary, which a strong reference from
+        # the value would keep alive forever (tests make an app per test).
+        self._app = weakref.ref(app)
+        self.timeout = timeout
+        self.address = self._connect().as_uri()  # no password; a Connection does no I/O until used
+        self._lock = threading.Lock()
+        self._idle: list[tuple[Connection, Producer]] = []
+        self._pid = os.getpid()
+
+    @property
+    def app(self) -> Celery:
+        app = self._app()
+        if app is None:  # pragma: no cover - the app is looked up by the caller, so it is alive
+            raise RuntimeError("the Celery app of this publisher is gone")
+        return app
+
+    def _connect(self) -> Connection:
+        timeout = self.timeout
+        options = {
+            "max_retries": 0,
+            "read_timeout": timeout,
+            "write_timeout": timeout,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+        connection: Connection = self.app.connection_for_write(
+            connect_timeout=timeout, transport_options=options
         )
+        return connection
+
+    def _acquire(self) -> tuple[Connection, Producer]:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's sockets are not ours to use
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        connection = self._connect()
+        producer: Producer = self.app.amqp.Producer(connection, auto_declare=False)
+        return connection, producer
+
+    def _drop(self, connection: Connection) -> None:
+        with self._lock:
+            dropped, self._idle = [connection, *(idle for idle, _producer in self._idle)], []
+        for each in dropped:
+            # A dead connection may fail to close; it is gone anyway.
+            with contextlib.suppress(Exception):
+                each.collect()
+
+    def send(self, row: OutboxEvent, subscribers: list[Subscriber]) -> None:
+        """One message per subscriber; raises when the broker refuses, fails or does not answer in time."""
+        connection, producer = self._acquire()
+        try:
+            for subscriber in subscribers:
+                self.app.send_task(
+                    subscriber.task_name,
+                    args=[str(row.id), row.name, row.version, row.payload],
+                    headers={"request_id": row.request_id},
+                    producer=producer,
+                    retry=False,
+                    timeout=self.timeout,
+                    confirm_timeout=self.timeout,
+                )
+        except BaseException:
+            self._drop(connection)
+            raise
+        with self._lock:
+            self._idle.append((connection, producer))
+
+
+_publishers: weakref.WeakKeyDictionary[Celery, dict[float, _Publisher]] = weakref.WeakKeyDictionary()
+_publishers_lock = threading.Lock()
+
+
+def _publisher(timeout: float) -> _Publisher:
+    """The publisher of the current Celery app (tests make another one current) with this timeout."""
+    app = app_or_default()
+    with _publishers_lock:
+        per_app = _publishers.setdefault(app, {})
+        publisher = per_app.get(timeout)
+        if publisher is None:
+            publisher = per_app[timeout] = _Publisher(app, timeout)
+        return publisher
 
 
 def _dispatch_committed(row: OutboxEvent) -> None:
     """On-commit delivery of the row just written, from memory: send, then mark it dispatched unless
     the sweep did meanwhile (one statement, no lock: this runs on the path of every live update).
-    A failure leaves the row pending for the sweep. The sweep takes only rows older than
-    OUTBOX_SWEEP_MIN_AGE, so both sending the same row (delivered twice, handled once) takes a
-    send slower than that."""
-    try:
-        _send(row)
-    except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
-        _failed(row, error)
-        return
+    A failure, or a broker that failed in this process moments ago, leaves the row pending for the
+    sweep. The sweep takes only rows older than OUTBOX_SWEEP_MIN_AGE, so both sending the same row
+    (delivered twice, handled once) takes a send slower than that, which the send timeout rules out."""
+    subscribers = subscribers_of(row.name, row.version)
+    if subscribers:
+        publisher = _publisher(float(settings.OUTBOX_SEND_TIMEOUT_SECONDS))
+        if broker_breaker.skipping(publisher.address):
+            return  # no attempt and no write: the row is pending, as the sweep wants it
+        try:
+            publisher.send(row, subscribers)
+        except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
+            _failed(row, error, publisher)
+            return
+        _reached(publisher)
     OutboxEvent.objects.filter(id=row.id, dispatched_at__isnull=True).update(
         dispatched_at=timezone.now(), attempts=F("attempts") + 1
     )
 
 
-def _failed(row: OutboxEvent, error: Exception) -> None:
+def _reached(publisher: _Publisher) -> None:
+    if broker_breaker.succeeded(publisher.address):
+        logger.info("broker reachable again, events are sent on commit", extra={"broker": publisher.address})
+
+
+def _failed(row: OutboxEvent, error: Exception, publisher: _Publisher) -> None:
     row.attempts += 1
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
     OutboxEvent.objects.filter(id=row.id, dispatched_at__isnull=True).update(
@@ -132,14 +248,22 @@ def _failed(row: OutboxEvent, error: Exception) -> None:
         "event not sent, left for the outbox sweep",
         extra={"event_id": str(row.id), "event": row.name, "error": row.last_error},
     )
+    if broker_breaker.failed(publisher.address):
+        logger.warning(
+            "broker unreachable: this process leaves events to the outbox sweep for a while",
+            extra={"broker": publisher.address, "skip_seconds": settings.OUTBOX_BROKER_SKIP_SECONDS},
+        )
 
 
-def _send_and_mark(row: OutboxEvent) -> bool:
-    try:
-        _send(row)
-    except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
-        _failed(row, error)
-        return False
+def _send_and_mark(row: OutboxEvent, publisher: _Publisher) -> bool:
+    subscribers = subscribers_of(row.name, row.version)
+    if subscribers:
+        try:
+            publisher.send(row, subscribers)
+        except Exception as error:  # noqa: BLE001 - any broker failure leaves the row for the sweep
+            _failed(row, error, publisher)
+            return False
+        _reached(publisher)
     row.dispatched_at = timezone.now()
     row.attempts += 1
     row.save(update_fields=["dispatched_at", "attempts"])
@@ -147,10 +271,15 @@ def _send_and_mark(row: OutboxEvent) -> bool:
 
 
 def sweep_outbox(*, min_age_seconds: float | None = None, batch: int = 500) -> int:
-    """Send pending rows older than ``min_age_seconds``; returns how many were sent."""
+    """Send pending rows older than ``min_age_seconds``, oldest first; returns how many were sent.
+
+    The sweep runs in a worker, off any request's path, so each of its sends may wait longer
+    (``OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS`` a step) and does not skip a broker that failed lately.
+    """
     if min_age_seconds is None:
         min_age_seconds = settings.OUTBOX_SWEEP_MIN_AGE
     cutoff = timezone.now() - datetime.timedelta(seconds=min_age_seconds)
+    publisher = _publisher(float(settings.OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS))
     sent = 0
     with transaction.atomic():
         rows = list(
@@ -159,7 +288,7 @@ def sweep_outbox(*, min_age_seconds: float | None = None, batch: int = 500) -> i
             .order_by("created_at")[:batch]
         )
         for row in rows:
-            if _send_and_mark(row):
+            if _send_and_mark(row, publisher):
                 sent += 1
             else:
                 break  # the broker is down: the rest would fail the same way

@@ -52,3 +52,29 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} {self.event_id}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to an API write sent with ``Idempotency-Key``, replayed to its retries.
+
+    Written in the same transaction as the write itself (forum/idempotency.py): a committed row always
+    holds the answer of a write that committed, and a write that failed or never committed leaves none.
+    ``member_id`` is the caller's user id, kept as a plain integer: the kernel knows no app's models.
+    """
+
+    member_id = models.BigIntegerField()
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path, query string, content type and body: a retry must be the same request.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_default=Now())
+    # Null only inside the transaction that runs the write: a committed row always has its answer.
+    status = models.PositiveSmallIntegerField(null=True)
+    content_type = models.CharField(max_length=255, blank=True, default="")
+    body = models.BinaryField(default=b"")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["member_id", "key"], name="idempotency_key_once")]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_key_age_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.key}"

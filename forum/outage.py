@@ -1,13 +1,16 @@
-"""Per-process memory that a backing service (Redis) just failed, so that callers skip it for a moment.
+"""Per-process memory that a backing service (Redis, the broker) just failed, so that callers skip it
+for a moment.
 
 During an outage every call to Redis waits for its connect timeout (2 s for the cache and the
 counters) before it fails, and a request may make several. A ``Breaker`` notes the failure of an
-address; for ``REDIS_OUTAGE_SKIP_SECONDS`` after it, ``skipping(address)`` is true and callers take
-their fallback at once. The first call after that interval tries the address again: one call per
-interval and process pays the timeout, not every call. ``failed`` and ``succeeded`` tell when an
-outage starts and ends, so that callers log those two moments rather than a traceback per call.
+address; for the breaker's interval after it (``REDIS_OUTAGE_SKIP_SECONDS`` unless another setting is
+named), ``skipping(address)`` is true and callers take their fallback at once. The first call after
+that interval tries the address again: one call per interval and process pays the timeout, not every
+call. ``failed`` and ``succeeded`` tell when an outage starts and ends, so that callers log those two
+moments rather than a traceback per call.
 
-What each caller falls back to is its own decision (docs/architecture.md, "When Redis is down").
+What each caller falls back to is its own decision (docs/architecture.md, "When Redis is down" and
+"When the broker is down").
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ __all__ = ["Breaker"]
 class Breaker:
     """One use of a service (the sign-in counters, the page cache...) in this process, per address."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, skip_setting: str = "REDIS_OUTAGE_SKIP_SECONDS") -> None:
         self.name = name
+        # The name of the setting that holds the interval, read at each call (tests change it).
+        self.skip_setting = skip_setting
         self._lock = threading.Lock()
         self._failed_at: dict[str, float] = {}
 
@@ -37,7 +42,7 @@ class Breaker:
         failed_at = self._failed_at.get(address)
         if failed_at is None:
             return False
-        return time.monotonic() - failed_at < float(settings.REDIS_OUTAGE_SKIP_SECONDS)
+        return time.monotonic() - failed_at < float(getattr(settings, self.skip_setting))
 
     def failed(self, address: str) -> bool:
         """A call failed: skip ``address`` for the interval. True when this starts an outage."""

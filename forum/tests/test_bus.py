@@ -267,6 +267,34 @@ def test_a_worker_stopped_with_sigterm_finishes_its_task_first(queue_prefix: str
     assert effects(key) == ["attempt 1"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_with_more_pending_rows_than_one_sweep_takes_the_oldest_go_first(queue_prefix: str) -> None:
+    """A backlog longer than a batch drains oldest first: no event waits behind ever newer ones."""
+    now = timezone.now()
+    key = new_key()
+    # Written newest first, so that the table's own order is the reverse of their age.
+    rows = [
+        OutboxEvent.objects.create(
+            name=SampleRecorded.name, version=SampleRecorded.version, payload={"key": key, "value": str(n)}
+        )
+        for n in range(5)
+    ]
+    for age, row in enumerate(rows, start=1):
+        OutboxEvent.objects.filter(id=row.id).update(created_at=now - datetime.timedelta(hours=age))
+    oldest_first = [row.id for row in reversed(rows)]
+
+    assert bus.sweep_outbox(min_age_seconds=0, batch=2) == 2
+    sent = set(
+        OutboxEvent.objects.filter(payload__key=key).exclude(dispatched_at=None).values_list("id", flat=True)
+    )
+    assert sent == set(oldest_first[:2])
+    assert bus.sweep_outbox(min_age_seconds=0, batch=2) == 2
+    sent = set(
+        OutboxEvent.objects.filter(payload__key=key).exclude(dispatched_at=None).values_list("id", flat=True)
+    )
+    assert sent == set(oldest_first[:4])
+
+
 @pytest.mark.django_db
 def test_delivered_rows_are_pruned_after_the_retention_period() -> None:
     now = timezone.now()

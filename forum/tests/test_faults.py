@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import time
 import uuid
@@ -101,22 +102,20 @@ def forum_and_thread() -> dict[str, int]:
     for kind, name in (("category", "Outages"), ("forum", "Outage reports")):
         fields = {"parent": parent, "kind": kind, "name": name, "slug": name.lower().replace(" ", "-")}
         fields |= {"description": "", "position": "0", "read_permission": "forum.read"}
-        answer = staff.post("/admin/thread/forum/add/", fields | {"post_permission": "thread.create"})
+        # "Save and continue editing" answers with the new row's page, which names its id (the forum
+        # list leaves out a category with nothing under it yet).
+        fields |= {"post_permission": "thread.create", "_continue": "1"}
+        answer = staff.post("/admin/thread/forum/add/", fields)
         assert answer.status_code == 302, answer.content.decode()[:2000]
-        forums = api(staff, "get", "/api/v1/forums").json()
-        parent = str(next(forum["id"] for forum in _all_forums(forums) if forum["name"] == name))
+        created = re.fullmatch(r"/admin/thread/forum/(\d+)/change/", answer["Location"])
+        assert created is not None, answer["Location"]
+        parent = created.group(1)
     forum_id = int(parent)
     thread = api(
         staff, "post", f"/api/v1/forums/{forum_id}/threads", {"title": "Status page", "body": "All up."}
     )
     assert thread.status_code == 201
     return {"forum": forum_id, "thread": thread.json()["id"]}
-
-
-def _all_forums(nodes: Any) -> Iterator[dict[str, Any]]:
-    for node in nodes if isinstance(nodes, list) else nodes.get("forums", []):
-        yield node
-        yield from _all_forums(node.get("children", []))
 
 
 # --- Redis down: pages and the API ----------------------------------------------------------------------

@@ -176,7 +176,27 @@ def test_members_only_view_documents_403_404_and_429(made_schema: dict[str, Any]
 def test_a_scheme_with_a_challenge_documents_401_and_reading_stays_open(made_schema: dict[str, Any]) -> None:
     posts = made_schema["paths"]["/api/v1/posts"]
     assert error_statuses(posts["get"]) == set()
-    assert error_statuses(posts["post"]) == {"400", "401"}
+    # 409: the Idempotency-Key of another request (a write only members may make).
+    assert error_statuses(posts["post"]) == {"400", "401", "409"}
+
+
+def idempotency_header(operation: dict[str, Any]) -> dict[str, Any] | None:
+    headers = [
+        p for p in operation.get("parameters", []) if p["in"] == "header" and p["name"] == "Idempotency-Key"
+    ]
+    return headers[0] if headers else None
+
+
+def test_writes_of_members_document_the_idempotency_key_and_others_do_not(schema: dict[str, Any]) -> None:
+    reply = schema["paths"]["/api/v1/threads/{thread_id}/posts"]
+    header = idempotency_header(reply["post"])
+    assert header is not None and not header.get("required") and header["schema"] == {"type": "string"}
+    assert "idempotency_key_reused" in header["description"]
+    assert "409" in reply["post"]["responses"]
+    assert idempotency_header(reply["get"]) is None  # reading needs no key
+    assert idempotency_header(schema["paths"]["/api/v1/language"]["post"]) is None  # anyone may call it
+    assert idempotency_header(schema["paths"]["/api/v1/auth/token"]["post"]) is None  # answers secrets
+    assert "Idempotency-Key" in schema["info"]["description"]
 
 
 def test_an_explicit_response_wins_over_the_default_error(made_schema: dict[str, Any]) -> None:
