@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,8 @@ INSTALLED_APPS += env.list("FORUM_EXTRA_APPS", default=[])
 
 MIDDLEWARE = [
     "forum.request_context.RequestContextMiddleware",
+    # Every error under /api/ in the JSON shape, Django's own DEBUG pages included (forum/errors.py).
+    "forum.errors.ApiErrorShapeMiddleware",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -138,6 +141,9 @@ MIDDLEWARE = [
     # Records the signed-in session (device, address, last seen) at most once a minute, for the list
     # of sessions a member can end (apps/authorization/sessions.py).
     "apps.authorization.middleware.SessionActivityMiddleware",
+    # Writes from banned addresses and networks answer 403 (apps/admin/middleware.py); no query in the
+    # common case (the lists are kept per process).
+    "apps.admin.middleware.AddressBanMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # API writes sent with an Idempotency-Key run once per key and member; retries get the first answer
     # (forum/idempotency.py). After authentication: keys belong to the caller.
@@ -168,6 +174,8 @@ TEMPLATES = [
                 "apps.dialog.context_processors.dialogs",
                 # The header's notification count, likewise.
                 "apps.notification.context_processors.notifications",
+                # The ban notice under the header: a query only for a banned member.
+                "apps.admin.context_processors.ban_notice",
             ],
         },
     },
@@ -327,6 +335,12 @@ CELERY_BEAT_SCHEDULE = {
     "dialog.delete_orphan_uploads": {"task": "dialog.delete_orphan_uploads", "schedule": 3600.0},
     # Drafts of replies and threads untouched for THREAD_DRAFT_MAX_AGE_DAYS go.
     "thread.delete_stale_drafts": {"task": "thread.delete_stale_drafts", "schedule": 3600.0},
+    # Tickets resolved SUPPORT_REOPEN_DAYS ago close; uploads no ticket message took go.
+    "support.close_resolved_tickets": {"task": "support.close_resolved_tickets", "schedule": 3600.0},
+    "support.delete_orphan_uploads": {"task": "support.delete_orphan_uploads", "schedule": 3600.0},
+    # Warnings past their end are marked expired; escalations' sanctions past their end are lifted.
+    "forum_admin.expire_warnings": {"task": "forum_admin.expire_warnings", "schedule": 60.0},
+    "forum_admin.end_restrictions": {"task": "forum_admin.end_restrictions", "schedule": 60.0},
 }
 
 # --- Storage and search ----------------------------------------------------------------------------
@@ -490,6 +504,9 @@ THREAD_UNREAD_DAYS = env.int("THREAD_UNREAD_DAYS", default=30)
 THREAD_UPLOAD_ORPHAN_HOURS = env.float("THREAD_UPLOAD_ORPHAN_HOURS", default=24.0)
 # Drafts of replies and new threads untouched this many days are deleted (thread.delete_stale_drafts).
 THREAD_DRAFT_MAX_AGE_DAYS = env.float("THREAD_DRAFT_MAX_AGE_DAYS", default=30.0)
+# Previews of a post or message being written (the composer's Preview tab) per member and minute,
+# posts and dialogs together (forum/ratelimit.py); 0 turns the limit off.
+MARKUP_PREVIEW_PER_MINUTE = env.int("MARKUP_PREVIEW_PER_MINUTE", default=60)
 # The kinds of reaction a post may get, in the order the page shows them.
 THREAD_REACTION_KINDS: list[str] = env.list(
     "THREAD_REACTION_KINDS", default=["like", "love", "haha", "wow", "sad", "angry"]
@@ -501,6 +518,13 @@ DIALOG_MESSAGE_EDIT_WINDOW_MINUTES = env.int("DIALOG_MESSAGE_EDIT_WINDOW_MINUTES
 # Uploads that no dialog message took within this many hours are deleted (dialog.delete_orphan_uploads).
 DIALOG_UPLOAD_ORPHAN_HOURS = env.float("DIALOG_UPLOAD_ORPHAN_HOURS", default=24.0)
 
+# --- Support ---------------------------------------------------------------------------------------
+# A member's reply within this many days of a ticket's resolution reopens it; after that it closes
+# (support.close_resolved_tickets, hourly) and a new ticket is needed.
+SUPPORT_REOPEN_DAYS = env.float("SUPPORT_REOPEN_DAYS", default=7.0)
+# Uploads that no ticket message took within this many hours are deleted (support.delete_orphan_uploads).
+SUPPORT_UPLOAD_ORPHAN_HOURS = env.float("SUPPORT_UPLOAD_ORPHAN_HOURS", default=24.0)
+
 # --- Notifications ---------------------------------------------------------------------------------
 # A dialog message is notified only if its recipient has not seen it this many seconds later.
 NOTIFICATION_DIALOG_DELAY_SECONDS = env.float("NOTIFICATION_DIALOG_DELAY_SECONDS", default=10.0)
@@ -511,13 +535,92 @@ NOTIFICATION_DIGEST_HOUR = env.int("NOTIFICATION_DIGEST_HOUR", default=7)
 if not 0 <= NOTIFICATION_DIGEST_HOUR <= 23:
     raise ImproperlyConfigured("NOTIFICATION_DIGEST_HOUR must be an hour from 0 to 23")
 
+# --- Payments (apps/payment, docs/payments.md) ----------------------------------------------------
+# Invoices are paid in Bitcoin to addresses derived from this watch-only account key (BIP84 native
+# segwit: an xpub, zpub, tpub or vpub of m/84'/coin'/account'); the server never holds a private key.
+# Empty in production until the operator sets it: then invoices are refused with a clear message.
+# Development and tests default to the account key of a fixed development wallet on regtest.
+PAYMENT_DEV_XPUB = (
+    "zpub6qPnVZ3qQCvBWp3n7szaXGWQSaxR1V2BATdUoEKUZyDLZnaQqR2tZHuek3f2"
+    "DeQpN2SB2YU7USZ5UczDM798MLmRcB6BAYJ6GBnddaeeatS"
+)
+PAYMENT_XPUB = env.str("PAYMENT_XPUB", default="" if PRODUCTION else PAYMENT_DEV_XPUB)
+PAYMENT_NETWORK = env.str("PAYMENT_NETWORK", default="bitcoin" if PRODUCTION else "regtest")
+if PAYMENT_NETWORK not in {"bitcoin", "testnet", "signet", "regtest"}:
+    raise ImproperlyConfigured("PAYMENT_NETWORK must be bitcoin, testnet, signet or regtest")
+# The development chain (a regtest chain kept in the database, served as an Esplora API under
+# /dev/esplora/, paid into with `manage.py payment_pay`) and the development wallet that pays from a
+# seed everyone knows: never in production.
+PAYMENT_DEV_CHAIN = env.bool("PAYMENT_DEV_CHAIN", default=not PRODUCTION)
+if PRODUCTION and PAYMENT_DEV_CHAIN:
+    raise ImproperlyConfigured("PAYMENT_DEV_CHAIN is for development and tests only")
+PAYMENT_DEV_WALLET_SEED = "forum development paying wallet" if PAYMENT_DEV_CHAIN else ""
+# The Esplora-compatible API the watcher reads (Blockstream's esplora, electrs, mempool.space).
+PAYMENT_ESPLORA_URL = env.str(
+    "PAYMENT_ESPLORA_URL",
+    default="" if PRODUCTION else f"http://127.0.0.1:{env.int('FORUM_HTTP_PORT', default=8000)}/dev/esplora",
+).rstrip("/")
+PAYMENT_ESPLORA_TIMEOUT_SECONDS = env.float("PAYMENT_ESPLORA_TIMEOUT_SECONDS", default=10.0)
+# How often the watcher (payment.watch_invoices, Celery beat) reads the chain for open invoices.
+PAYMENT_WATCH_SECONDS = env.float("PAYMENT_WATCH_SECONDS", default=30.0)
+# It backs off on its own when the API fails (apps/payment/watcher.py).
+CELERY_BEAT_SCHEDULE["payment.watch_invoices"] = {
+    "task": "payment.watch_invoices",
+    "schedule": PAYMENT_WATCH_SECONDS,
+}
+# After the API fails, the watcher waits this long, doubled with each failure, up to the maximum.
+PAYMENT_BACKOFF_SECONDS = env.float("PAYMENT_BACKOFF_SECONDS", default=30.0)
+PAYMENT_BACKOFF_MAX_SECONDS = env.float("PAYMENT_BACKOFF_MAX_SECONDS", default=900.0)
+# /health/ready reports the watcher as behind when its last good read is older than this.
+PAYMENT_WATCH_LAG_WARNING_SECONDS = env.float("PAYMENT_WATCH_LAG_WARNING_SECONDS", default=300.0)
+# An invoice must be paid within this many minutes; a full payment seen within the grace after that
+# still settles (flagged late); later ones are left to staff.
+PAYMENT_INVOICE_EXPIRY_MINUTES = env.float("PAYMENT_INVOICE_EXPIRY_MINUTES", default=30.0)
+PAYMENT_LATE_GRACE_MINUTES = env.float("PAYMENT_LATE_GRACE_MINUTES", default=60.0)
+# Confirmations needed, by amount: "min_sats:confirmations" pairs; the largest min at or under the
+# amount applies. Amounts under PAYMENT_ZERO_CONF_BELOW_SATS (0: never) settle when first seen.
+PAYMENT_CONFIRMATIONS: list[tuple[int, int]] = []
+for _entry in env.list("PAYMENT_CONFIRMATIONS", default=["0:1", "1000000:2", "10000000:6"]):
+    _min_sats, _colon, _confirmations = _entry.strip().partition(":")
+    try:
+        PAYMENT_CONFIRMATIONS.append((int(_min_sats), int(_confirmations)))
+    except ValueError:
+        raise ImproperlyConfigured("PAYMENT_CONFIRMATIONS is a list of min_sats:confirmations") from None
+PAYMENT_CONFIRMATIONS.sort()
+if (
+    not PAYMENT_CONFIRMATIONS
+    or PAYMENT_CONFIRMATIONS[0][0] != 0
+    or any(n < 0 for _m, n in PAYMENT_CONFIRMATIONS)
+):
+    raise ImproperlyConfigured("PAYMENT_CONFIRMATIONS must start at 0 sats with confirmations of 0 or more")
+PAYMENT_ZERO_CONF_BELOW_SATS = env.int("PAYMENT_ZERO_CONF_BELOW_SATS", default=0)
+# Wallets stop scanning after this many unused addresses in a row: more unpaid invoices ahead of the
+# last paid one than this are reported (/health/ready, the log), since the operator's wallet would
+# not see payments to them without a larger gap limit.
+PAYMENT_GAP_LIMIT = env.int("PAYMENT_GAP_LIMIT", default=20)
+# On-demand checks (a checkout page's "check now", the API's /check) per member a minute: each one is
+# two reads of the chain API, which a public Esplora rate-limits in turn (0: no limit).
+PAYMENT_CHECKS_PER_MINUTE = env.int("PAYMENT_CHECKS_PER_MINUTE", default=6)
+# bitcoinlib keeps configuration and logs of its own: under .data/ (a temporary folder in tests).
+PAYMENT_BITCOINLIB_DIR = env.str(
+    "PAYMENT_BITCOINLIB_DIR",
+    default=str(
+        Path(tempfile.gettempdir()) / f"forum-test-bitcoinlib-{os.getuid()}"
+        if TESTING
+        else DATA_DIR / "bitcoinlib"
+    ),
+)
+
 # --- API -------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # The session first, so that an anonymous call stays a 403 as before; a token that is sent but
-    # refused answers 401 with its own code (apps/authorization/api/authentication.py, docs/tokens.md).
+    # The bearer token first: DRF names the first class's scheme in WWW-Authenticate, so a call
+    # without credentials (or with bad ones) answers 401 `WWW-Authenticate: Bearer realm="api"`, and a
+    # member whose good credentials are not enough 403. The session (the site's htmx calls, with its
+    # CSRF check) and the access cookie are still asked when no Authorization header is sent
+    # (apps/authorization/api/authentication.py, docs/tokens.md).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "apps.authorization.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
         "apps.authorization.api.authentication.AccessCookieAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
@@ -541,7 +644,16 @@ IDEMPOTENCY_EXEMPT_PATHS: list[str] = ["/api/v1/auth/", "/api/v1/me/two-factor"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "Forum API",
     "DESCRIPTION": "REST API of the forum for single-page apps. Errors share one shape: "
-    '`{"error": {"code": ..., "message": ..., "fields": {...}}}`.\n\n'
+    '`{"error": {"code": ..., "message": ..., "fields": {...}}}`, unknown routes included.\n\n'
+    "**Signing in.** A call that needs a member answers 401 with `WWW-Authenticate: Bearer "
+    'realm="api"` when it carries no credentials, or bad ones (a refused token names why in its '
+    "`code`: `token_expired` means refresh); 403 when the caller is signed in but may not do it.\n\n"
+    "**Pages.** Lists take `?page=` (1 by default): anything but a whole number from 1 to 1,000,000 "
+    "is refused with 400 naming the field `page`; a page past the last is empty and still tells "
+    "`total`.\n\n"
+    "**Live updates.** The WebSocket protocol (`/ws/`: frames, topics, event kinds and their payloads, "
+    "close codes) is published as an AsyncAPI 3.0 document: [/api/asyncapi.yaml](/api/asyncapi.yaml) "
+    "([JSON](/api/asyncapi.json)).\n\n"
     "**Retrying writes.** A signed-in caller may send `Idempotency-Key: <1 to 255 printable ASCII "
     "characters>` with a POST, PUT, PATCH or DELETE (a new random key per intended write, a UUID say). "
     "The write then happens at most once per key: a retry with the same key and the same request "
@@ -560,6 +672,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # No badge from validator.swagger.io: no page fetches anything from another origin.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Choice sets whose fields share a name with other apps' ("state", "reason"): named once here.
+    "ENUM_NAME_OVERRIDES": {
+        "SupportTicketStateEnum": "apps.support.models.TicketState",
+        "SupportReportReasonEnum": "apps.support.models.ReportReason",
+        "PaymentInvoiceStateEnum": "apps.payment.models.InvoiceState",
+        "ModerationBanKindEnum": "apps.admin.models.BanKind",
+    },
 }
 
 # --- Tokens (JWT) for the API ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from forum import health, internal_auth, metrics, pages
+from forum import asyncapi, health, internal_auth, metrics, pages
 
 api_v1 = [
     path("", include("forum.api_urls")),
@@ -21,6 +21,9 @@ api_v1 = [
     path("", include("apps.user.api.urls")),
     path("", include("apps.notification.api.urls")),
     path("", include("apps.dialog.api.urls")),
+    path("", include("apps.support.api.urls")),
+    path("", include("apps.admin.api.urls")),
+    path("", include("apps.payment.api.urls")),
 ]
 
 # Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.
@@ -32,6 +35,8 @@ urlpatterns = [
     path("", include("apps.thread.urls")),
     path("", include("apps.user.urls")),
     path("", include("apps.dialog.urls")),
+    path("", include("apps.support.urls")),
+    path("", include("apps.admin.urls")),
     path("notifications/", include("apps.notification.urls")),
     path("accounts/", include("apps.authentication.urls")),
     path("accounts/", include("apps.authorization.urls")),
@@ -42,6 +47,9 @@ urlpatterns = [
     re_path(r"^internal/", internal_auth.internal_not_found),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The WebSocket protocol (/ws/) as an AsyncAPI 3.0 document (forum/asyncapi.py).
+    path("api/asyncapi.yaml", asyncapi.asyncapi_yaml, name="api-asyncapi"),
+    path("api/asyncapi.json", asyncapi.asyncapi_json, name="api-asyncapi-json"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
@@ -68,6 +76,10 @@ media_urlpatterns = [re_path(r"^media/(?P<path>.*)$", public_media)]
 
 if settings.DEBUG:
     urlpatterns += media_urlpatterns
+
+# The development regtest chain's Esplora API (apps/payment/chain.py): never in production.
+if settings.PAYMENT_DEV_CHAIN:
+    urlpatterns += [path("dev/esplora/", include("apps.payment.esplora_views"))]
 
 handler400 = pages.bad_request
 handler403 = pages.permission_denied

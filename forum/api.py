@@ -1,10 +1,12 @@
-"""Kernel API: /api/v1/meta and /api/v1/language, and the schema class that documents the error shape."""
+"""Kernel API: /api/v1/meta and /api/v1/language, the schema class that documents the error shape, and
+the ``?page=`` every paged list reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import get_language, get_language_info
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,8 +19,32 @@ from rest_framework.views import APIView
 from forum.context_processors import forum_name
 from forum.errors import ErrorSerializer, status_text
 from forum.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, applies_to
+from forum.paging import PAGE_NUMBER_MAX, api_page_number
 
-__all__ = ["ForumAutoSchema", "LanguageInfoSerializer", "LanguageView", "MetaView"]
+__all__ = [
+    "PAGE_PARAMETER",
+    "ForumAutoSchema",
+    "LanguageInfoSerializer",
+    "LanguageView",
+    "MetaView",
+    "page_asked",
+]
+
+# The ``?page=`` of every paged list of the API (read with ``page_asked``), as the schema shows it.
+PAGE_PARAMETER = OpenApiParameter(
+    "page",
+    {"type": "integer", "minimum": 1, "maximum": PAGE_NUMBER_MAX},
+    description="1 for the first page (the default). Anything but a whole number from 1 to "
+    f"{PAGE_NUMBER_MAX:,} is refused (400, `fields.page`); a page past the last is empty and still "
+    "tells `total`.",
+)
+
+
+def page_asked(request: Request) -> int:
+    """The ``?page=`` of an API call: 1 when missing; a 400 naming ``page`` when it is no page number.
+    Past the end, the reader moves it into range and ``forum.paging.page_as_asked`` empties it."""
+    return api_page_number(request.query_params.get("page"))
+
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -113,8 +139,9 @@ class ForumAutoSchema(AutoSchema):
         return not (self.method in _SAFE_METHODS and kinds <= {AllowAny, IsAuthenticatedOrReadOnly})
 
     def _answers_unauthenticated_with_401(self) -> bool:
-        # DRF answers 401 only when the first authenticator names a WWW-Authenticate scheme
-        # (a bearer token does, a session cookie does not: that is a 403).
+        # DRF answers 401 only when the first authenticator names a WWW-Authenticate scheme: the
+        # project's first, the bearer token, does; a view that lists only the session (whose cookie
+        # names none) refuses the anonymous with 403 instead.
         authenticators = self.view.get_authenticators()
         request = getattr(self.view, "request", None)
         return bool(authenticators and request is not None and authenticators[0].authenticate_header(request))
@@ -144,6 +171,9 @@ class MetaView(APIView):
             allow_blank=True,
             help_text="Where live updates connect; empty means the same origin as this API.",
         )
+        asyncapi_url = serializers.CharField(
+            help_text="The WebSocket protocol (frames, event kinds, close codes) as an AsyncAPI 3.0 document."
+        )
 
     @extend_schema(
         tags=["forum"],
@@ -158,6 +188,7 @@ class MetaView(APIView):
             "language": get_language(),
             "languages": languages,
             "websocket_url": settings.FORUM_WEBSOCKET_URL,
+            "asyncapi_url": reverse("api-asyncapi"),
         }
         return Response(self.OutputSerializer(body).data)
 

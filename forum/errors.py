@@ -2,8 +2,9 @@
 
 Services raise ``ApplicationError`` (or a subclass); the API answers every error with one JSON shape
 ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` and pages render a friendly error page.
-Under ``/api/`` even the errors Django answers itself (an unknown URL, a crash) take the JSON shape;
-an htmx request gets a fragment that lands in the page's alert area instead of a whole page.
+Under ``/api/`` even the errors Django answers itself (an unknown URL, a crash, with DEBUG on or off)
+take the JSON shape; an htmx request gets a fragment that lands in the page's alert area instead of a
+whole page.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 __all__ = [
+    "ApiErrorShapeMiddleware",
     "ApplicationError",
     "ApplicationErrorMiddleware",
     "Conflict",
@@ -303,6 +305,42 @@ def error_response(
             response[name] = value
         return response
     return error_page(request, status, message=message, headers=headers)
+
+
+# Headers that describe a body: an error answer rewritten in the JSON shape gets its own.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding", "content-disposition"})
+
+
+class ApiErrorShapeMiddleware:
+    """Under /api/, an error answer that is not JSON is answered again in the one JSON shape.
+
+    Django answers some errors itself, outside every handler the API controls: with DEBUG on (the
+    development profile of ``make run``), an unknown URL gets the technical 404 page and a crash the
+    technical 500 page, whatever ``handler404`` and ``handler500`` say, and a plain view may answer
+    ``HttpResponseNotAllowed`` with an empty HTML body. A client of the API must read every error the
+    same way in every profile, so the status is kept and the body replaced (the traceback of a 500 is
+    still logged by Django). Near the outside, so that it sees what the other middleware answered too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not is_api_request(request)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        answer = error_response(request, response.status_code)
+        # What the other middleware added (security headers, cookies, Allow, WWW-Authenticate...)
+        # stays; only the body and its type change.
+        for name, value in response.items():
+            if name.lower() not in _BODY_HEADERS:
+                answer[name] = value
+        answer.cookies = response.cookies
+        return answer
 
 
 class ApplicationErrorMiddleware:

@@ -11,7 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from forum.errors import ApplicationError
 
-__all__ = ["MultipleFileField", "add_application_error", "attachments_field"]
+__all__ = [
+    "MultipleFileField",
+    "UploadIdsField",
+    "add_application_error",
+    "attachment_ids_field",
+    "attachments_field",
+]
 
 
 def add_application_error(
@@ -53,3 +59,36 @@ def attachments_field(label: Any = None) -> MultipleFileField:
     return MultipleFileField(
         label=label or _("Attachments"), required=False, help_text=_("Images and files, several at once.")
     )
+
+
+# More ids than any attachment limit: the services refuse past the member's own limit with its message.
+UPLOAD_IDS_MAX = 100
+
+
+class UploadIdsField(forms.Field):
+    """Ids of uploads made beforehand through the API (the composer's drag and drop), one hidden input
+    each under one name; without JavaScript there are none. Only the shape is checked here: whether
+    each is the member's own waiting upload is the service's to decide."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        items = value if isinstance(value, list | tuple) else [value]
+        if len(items) > UPLOAD_IDS_MAX:
+            raise forms.ValidationError(_("Too many attachments."), code="too_many")
+        ids: list[int] = []
+        for item in items:
+            text = str(item).strip()
+            if not text.isdigit() or len(text) > 18 or int(text) == 0:
+                raise forms.ValidationError(
+                    _("An attachment could not be read; upload it again."), code="invalid"
+                )
+            ids.append(int(text))
+        return list(dict.fromkeys(ids))
+
+
+def attachment_ids_field() -> UploadIdsField:
+    """The uploads a form's composer made beforehand (hidden inputs named ``attachment_ids``)."""
+    return UploadIdsField(required=False)

@@ -13,6 +13,7 @@ What the environment offers a fragment:
 - ``static(path)``, ``csrf_field`` (the hidden CSRF input, made once per render) and ``request``
   when a request is given;
 - filters ``datetime_short`` and ``datetime_iso`` (local time, like Django's ``date`` filter),
+  ``year_month`` (the month and year, as ``YEAR_MONTH_FORMAT`` spells them: "March 2024"),
   ``filesizeformat`` and ``urlencode``.
 """
 
@@ -170,6 +171,21 @@ def _datetime_short(context: jinja2.runtime.Context, value: datetime.datetime | 
     return _short(context.get(_LANGUAGE), context.get(_TIMEZONE) or timezone.get_current_timezone(), value)
 
 
+@functools.lru_cache(maxsize=1024)
+def _month_of(language: str | None, year: int, month: int) -> str:
+    # The language is part of the key: date_format spells the month in the active one.
+    return formats.date_format(datetime.date(year, month, 1), "YEAR_MONTH_FORMAT")
+
+
+@jinja2.pass_context
+def _year_month(context: jinja2.runtime.Context, value: datetime.datetime | None) -> str:
+    if value is None:
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value, context.get(_TIMEZONE) or timezone.get_current_timezone())
+    return _month_of(context.get(_LANGUAGE), value.year, value.month)
+
+
 def _query(value: object) -> str:
     return _urlencode(value) if isinstance(value, Mapping) else quote(str(value), safe="/")
 
@@ -187,6 +203,7 @@ def environment(**options: Any) -> jinja2.Environment:
     env.filters.update(
         datetime_short=_datetime_short,
         datetime_iso=datetime_iso,
+        year_month=_year_month,
         filesizeformat=filesizeformat,
         urlencode=_query,
     )

@@ -28,7 +28,17 @@ from kombu import Connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ["CHECKS", "CHECK_TIMEOUT", "check_broker", "check_database", "check_redis", "live", "ready"]
+__all__ = [
+    "CHECKS",
+    "CHECK_TIMEOUT",
+    "DETAILS",
+    "check_broker",
+    "check_database",
+    "check_redis",
+    "live",
+    "ready",
+    "register_detail",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +125,26 @@ def run_checks(checks: dict[str, Callable[[], None]]) -> dict[str, dict[str, Any
     return results
 
 
+# Apps' own figures shown under "details" (a payment watcher's lag, say), added with register_detail
+# from their AppConfig.ready. They inform and never make the process unready: a lagging chain API is
+# no reason to stop sending traffic to a web process.
+DETAILS: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def register_detail(name: str, source: Callable[[], dict[str, Any]]) -> None:
+    DETAILS[name] = source
+
+
+def _details() -> dict[str, dict[str, Any]]:
+    details: dict[str, dict[str, Any]] = {}
+    for name, source in DETAILS.items():
+        try:
+            details[name] = source()
+        except Exception as error:  # noqa: BLE001 - a detail that cannot be read is shown, not raised
+            details[name] = {"error": f"{type(error).__name__}: {error}"}
+    return details
+
+
 @never_cache
 @require_safe
 def live(request: HttpRequest) -> JsonResponse:
@@ -136,4 +166,4 @@ def ready(request: HttpRequest) -> JsonResponse:
             {"status": "unavailable", "failing": failing, "checks": results},
             status=503,
         )
-    return JsonResponse({"status": "ok", "checks": results})
+    return JsonResponse({"status": "ok", "checks": results, "details": _details()})

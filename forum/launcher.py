@@ -288,6 +288,8 @@ class Launcher:
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("seed_demo")
         call_command("seed_forum", "--demo")  # the thread app's command: by name, the kernel imports no app
+        call_command("seed_support")  # the support app's demo tickets and reports, on top of the forum's
+        call_command("seed_moderation")  # the admin app's demo warning, on top of the support demo
         # The launcher keeps no connection open while the servers run.
         connections.close_all()
         self._check_stop()

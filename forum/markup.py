@@ -39,6 +39,7 @@ __all__ = [
     "QuoteResolver",
     "QuoteTarget",
     "Rendered",
+    "quote_markup",
     "render",
     "sanitize",
 ]
@@ -261,6 +262,41 @@ def _render_quote_open(
         f'\n<p class="quote-source"><a href="{escapeHtml(target.url)}">{escapeHtml(target.author_name)}</a>'
         "</p>\n"
     )
+
+
+def quote_markup(post_id: int, source: str) -> str:
+    """The text that quotes post ``post_id``, whose source is ``source``, for a reply: its words
+    between ``[quote=post:N]`` and ``[/quote]``, without the quotes it holds itself (each reply to a
+    reply would otherwise carry every quote before it). The quotes and code are found by the parser:
+    a marker inside code stays as written, and a stray one (a quote never closed, a lone
+    ``[/quote]``), which would pair with the quote around it, is escaped to stay text."""
+    tokens = _markdown.parse(source, {"resolve_mentions": None, "quote_resolver": None})
+    dropped: set[int] = set()
+    as_written: set[int] = set()
+    for token in tokens:
+        if not token.map:
+            continue
+        # Unresolved (no resolver here), a quote is a blockquote that keeps its own markup.
+        if token.markup == "[quote]" and token.nesting == 1:
+            if token.level == 0:
+                dropped.update(range(*token.map))
+            else:  # inside a list item, say: kept whole, its markers with it
+                as_written.update((token.map[0], token.map[1] - 1))
+        elif token.type in ("fence", "code_block"):
+            as_written.update(range(*token.map))
+    lines = []
+    for number, line in enumerate(source.splitlines()):
+        if number in dropped:
+            continue
+        bare = line.lstrip()
+        if number not in as_written and (_QUOTE_OPEN.match(bare) or _QUOTE_CLOSE.match(bare)):
+            line = line.replace("[", "\\[", 1)
+        lines.append(line)
+    body = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return f"[quote=post:{post_id}]\n{body}\n[/quote]\n"
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _render_quote_close(

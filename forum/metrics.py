@@ -13,6 +13,8 @@ What is exported:
 - ``forum_celery_tasks_total{task,state}``: finished tasks by name and outcome (succeeded, failed,
   retried). Workers run in other processes and hosts, so each worker adds to a Redis hash that every
   web process reads; a Redis restart resets them, which Prometheus handles as a counter reset.
+- Apps' own groups, added with ``register_source`` from their AppConfig.ready (the support app's SLA
+  breaches: ``forum_support_sla_breached_tickets``, ``forum_support_sla_breaches``).
 - ``forum_metrics_collector_up{collector}``: 0 when a source of the above could not be read.
 
 Not public: the view answers 404 unless the client address (``REMOTE_ADDR``, never a forwarded
@@ -55,6 +57,7 @@ __all__ = [
     "forum_collectors",
     "metrics_view",
     "record_task_outcome",
+    "register_source",
     "task_counts",
     "task_counts_key",
 ]
@@ -207,6 +210,14 @@ class ForumCollector(Collector):
             up.add_metric([name], 1)
             yield from metrics
         yield up
+
+
+def register_source(name: str, source: Callable[[], Iterable[Metric]]) -> None:
+    """Add a group of metrics read at each scrape (an app's, from its AppConfig.ready: the kernel
+    imports no app). ``source`` yields prometheus_client metric families; when it raises, the scrape
+    goes on and ``forum_metrics_collector_up{collector=name}`` says 0. Registering a name again
+    replaces its source."""
+    ForumCollector.sources = {**ForumCollector.sources, name: source}
 
 
 def forum_collectors() -> Collector:

@@ -1,4 +1,4 @@
-"""Django configuration of the admin app."""
+"""Django configuration of the admin (moderation) app."""
 
 from django.apps import AppConfig
 
@@ -6,7 +6,17 @@ from django.apps import AppConfig
 class AdminConfig(AppConfig):
     name = "apps.admin"
     label = "forum_admin"
+    verbose_name = "Moderation"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from apps.admin import handlers  # noqa: F401  registers this app's event subscribers
+        from apps.admin.bans import signin_check, signup_check
+        from apps.admin.services import notification_kinds_register, permissions_declare
+        from apps.authentication.services import signin_check_register, signup_check_register
+
+        permissions_declare()
+        notification_kinds_register()
+        # The authentication app cannot import this one (it sits below it): the checks are handed in.
+        signin_check_register("moderation.ban", signin_check)
+        signup_check_register("moderation.ban", signup_check)

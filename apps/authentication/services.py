@@ -24,6 +24,7 @@ import datetime
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,13 +63,16 @@ from forum.realtime import disconnect_user
 
 __all__ = [
     "Account",
+    "AccountBanned",
     "AccountDisabled",
     "Caller",
+    "CodeUsed",
     "DeviceCookie",
     "InvalidChallenge",
     "InvalidCode",
     "InvalidCredentials",
     "InvalidLink",
+    "SignupRefused",
     "TwoFactorChallenge",
     "TwoFactorEnrolment",
     "TwoFactorRequired",
@@ -89,7 +93,9 @@ __all__ = [
     "password_reset_confirm",
     "password_reset_mail_send",
     "password_reset_request",
+    "signin_check_register",
     "signin_device_cookie",
+    "signup_check_register",
     "signup_mail_send",
     "signup_request",
     "two_factor_backup_codes_regenerate",
@@ -156,6 +162,50 @@ class AccountDisabled(Forbidden):
     code = "account_disabled"
 
 
+class AccountBanned(Forbidden):
+    code = "account_banned"
+
+
+class SignupRefused(Forbidden):
+    code = "signup_refused"
+
+
+# --- Checks other apps add ----------------------------------------------------------------------------
+
+# Apps that depend on this one (moderation's bans) cannot be imported from here, so they hand their
+# checks in from their AppConfig.ready. A sign-in check gets the account's id and returns the refusal
+# (the reason a member may not sign in) or None; a sign-up check gets an address and the client's IP
+# (either may be empty) and returns the refusal or None.
+SigninCheck = Callable[[int], str | None]
+SignupCheck = Callable[[str, str], str | None]
+_signin_checks: dict[str, SigninCheck] = {}
+_signup_checks: dict[str, SignupCheck] = {}
+
+
+def signin_check_register(name: str, check: SigninCheck) -> None:
+    """Add (or replace, by ``name``) a check every sign-in passes after the password was right."""
+    _signin_checks[name] = check
+
+
+def signup_check_register(name: str, check: SignupCheck) -> None:
+    """Add (or replace, by ``name``) a check every sign-up and email change passes."""
+    _signup_checks[name] = check
+
+
+def _signin_refusal(user_id: int) -> None:
+    for check in list(_signin_checks.values()):
+        refusal = check(user_id)
+        if refusal:
+            raise AccountBanned(refusal)
+
+
+def _signup_refusal(email: str, ip: str, *, field: str) -> None:
+    for check in list(_signup_checks.values()):
+        refusal = check(email, ip)
+        if refusal:
+            raise SignupRefused(refusal, fields={field: [refusal]})
+
+
 class InvalidLink(ValidationFailed):
     code = "invalid_link"
 
@@ -186,6 +236,12 @@ class TwoFactorChallenge:
 
 class InvalidCode(ValidationFailed):
     code = "invalid_code"
+
+
+class CodeUsed(InvalidCode):
+    """A right code of a time step already used: refused by design (a code is good once)."""
+
+    code = "code_used"
 
 
 class InvalidChallenge(ValidationFailed):
@@ -412,6 +468,7 @@ def signup_request(*, username: str, email: str, password: str, caller: Caller) 
     fields = {name: problems for name, problems in fields.items() if problems}
     if fields:
         raise ValidationFailed(_("Some of the details need another look."), fields=fields)
+    _signup_refusal(email, caller.ip, field="email")
     with transaction.atomic():
         PendingSignup.objects.filter(created_at__lt=timezone.now() - EMAIL_LINK_MAX_AGE).delete()
         # Hashed here whether or not the address has an account: the same work, the same time.
@@ -484,6 +541,7 @@ def credentials_check(*, login: str, password: str, ip: str, device: str = "") -
         raise InvalidCredentials(_("The username or email address, or the password, is not right."))
     if not user.is_active:
         raise AccountDisabled(_("This account is disabled."))
+    _signin_refusal(user.pk)
     # A success clears what it was judged by. Through a known device, strangers' failures stay counted:
     # the owner signing in must not hand the guesser a fresh allowance.
     if known_device is not None:
@@ -548,13 +606,20 @@ def _wrong_code(field: str, message: str | None = None) -> InvalidCode:
     return InvalidCode(message or _("The code is not right."), fields={field: [_("The code is not right.")]})
 
 
+def _code_used(field: str) -> CodeUsed:
+    message = _("This code was already used; wait for the next one.")
+    return CodeUsed(message, fields={field: [message]})
+
+
 def _code_confirm(user: User, code: str, *, ip: str, field: str = "code", pending: bool = False) -> None:
-    """A code from the member's authenticator app (or a backup code), used up; wrong ones are counted."""
+    """A code from the member's authenticator app (or a backup code), used up; refused ones are counted
+    (a used one too: it is still a code that did not sign in)."""
     _two_factor_wait(user.pk, ip)
-    if not two_factor.code_matches(user, code, pending=pending):
+    found = two_factor.code_check(user, code, pending=pending)
+    if found is not two_factor.CodeCheck.RIGHT:
         throttles.hit(throttles.TWO_FACTOR_FAILURES_PER_ACCOUNT, str(user.pk))
         throttles.hit(throttles.TWO_FACTOR_FAILURES_PER_IP, throttles.address_subject(ip))
-        raise _wrong_code(field)
+        raise _code_used(field) if found is two_factor.CodeCheck.USED else _wrong_code(field)
     throttles.clear(throttles.TWO_FACTOR_FAILURES_PER_ACCOUNT, str(user.pk))
 
 
@@ -689,6 +754,7 @@ def two_factor_challenge_verify(*, challenge: str, code: str, ip: str) -> Accoun
         raise
     if not two_factor.challenge_consume(challenge):
         raise _invalid_challenge()  # another request finished this sign-in first
+    _signin_refusal(user.pk)  # banned while the code was being typed
     return _account(user)
 
 
@@ -826,6 +892,7 @@ def email_change_request(*, user_id: int, new_email: str, password: str, caller:
         problems = [_("This is already your address.")]
     if problems:
         raise ValidationFailed(_("Enter another email address."), fields={"new_email": problems})
+    _signup_refusal(new_email, caller.ip, field="new_email")
     with transaction.atomic():
         publish(
             EmailChangeRequested(

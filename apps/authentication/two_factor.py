@@ -7,6 +7,7 @@ was right. Backup codes are one django-otp static device with its single-use tok
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import io
 import re
@@ -29,6 +30,7 @@ from apps.authentication.models import User
 __all__ = [
     "BACKUP_CODE_COUNT",
     "CHALLENGE_TTL",
+    "CodeCheck",
     "backup_codes_left",
     "backup_codes_replace",
     "challenge_consume",
@@ -36,7 +38,7 @@ __all__ = [
     "challenge_drop",
     "challenge_subject",
     "challenge_user_id",
-    "code_matches",
+    "code_check",
     "devices_delete",
     "enrolment_start",
     "enrolment_uri",
@@ -158,48 +160,68 @@ def _normalized(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
-def _totp_matches(device: TOTPDevice, code: str) -> bool:
-    # Checked here rather than by device.verify_token, which reads int(code): "1_23456" would pass.
-    totp = TOTP(device.bin_key, int(device.step), int(device.t0), int(device.digits), int(device.drift))
-    totp.time = time.time()
+class CodeCheck(enum.Enum):
+    """What a code turned out to be."""
+
+    RIGHT = "right"
+    WRONG = "wrong"
+    # A TOTP code of a time step already used (at enrolment, or by an earlier sign-in): right, but a
+    # code is good once, so it is refused; the member's app shows the next one within 30 seconds.
+    USED = "used"
+
+
+def _totp_check(device: TOTPDevice, code: str) -> CodeCheck:
+    # Checked here rather than by device.verify_token, which reads int(code): "1_23456" would pass, and
+    # which says False alike for a wrong code and for one of a step already used.
+    def totp() -> TOTP:
+        checker = TOTP(
+            device.bin_key, int(device.step), int(device.t0), int(device.digits), int(device.drift)
+        )
+        checker.time = time.time()
+        return checker
+
+    current = totp()
     # A code is good once: only time steps after the last one accepted count (no replay).
-    if not totp.verify(int(code), int(device.tolerance), int(device.last_t) + 1):
-        return False
-    device.last_t = totp.t()
-    device.drift = totp.drift
+    if not current.verify(int(code), int(device.tolerance), int(device.last_t) + 1):
+        # django-otp's verify says no to both; asked again without the lower bound, a yes means the
+        # code is of a step at or before the last one used.
+        return CodeCheck.USED if totp().verify(int(code), int(device.tolerance)) else CodeCheck.WRONG
+    device.last_t = current.t()
+    device.drift = current.drift
     device.set_last_used_timestamp(commit=False)
     device.save(update_fields=["last_t", "drift", "last_used_at"])
-    return True
+    return CodeCheck.RIGHT
 
 
-def code_matches(user: User, code: str, *, pending: bool = False) -> bool:
+def code_check(user: User, code: str, *, pending: bool = False) -> CodeCheck:
     """Whether ``code`` is right for the account, using it up: a TOTP code or an unused backup code.
 
     With ``pending``, only the device being enrolled counts (its first code confirms it). The rows are
-    locked while checked, so that two requests cannot both use one code.
+    locked while checked, so that two requests cannot both use one code. A used backup code is gone,
+    so it is WRONG, not USED.
     """
     code = _normalized(code)
     with transaction.atomic():
         if _TOTP_CODE.fullmatch(code):
             devices = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=not pending)
             for device in devices.order_by("-pk")[:1]:
-                if _totp_matches(device, code):
-                    if pending:
-                        device.confirmed = True
-                        device.save(update_fields=["confirmed"])
-                    return True
-            return False
+                found = _totp_check(device, code)
+                if found is CodeCheck.RIGHT and pending:
+                    device.confirmed = True
+                    device.save(update_fields=["confirmed"])
+                return found
+            return CodeCheck.WRONG
         if pending or not _BACKUP_CODE.fullmatch(code):
-            return False
+            return CodeCheck.WRONG
         token = (
             StaticToken.objects.select_for_update()
             .filter(device__user=user, device__confirmed=True, token=code)
             .first()
         )
         if token is None:
-            return False
+            return CodeCheck.WRONG
         token.delete()
-        return True
+        return CodeCheck.RIGHT
 
 
 # --- Sign-in challenges -------------------------------------------------------------------------------

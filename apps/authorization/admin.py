@@ -2,7 +2,7 @@
 
 A role is changed through ``services.role_assign``, so that the Django admin flags and the support
 group follow it and the change is published. Bans and statuses are shown here but changed by the apps
-that own them (moderation, status).
+that own them (moderation, status). Members are picked by name (autocomplete), never by typing an id.
 """
 
 from __future__ import annotations
@@ -21,14 +21,31 @@ from apps.authorization.services import has_perm, role_assign
 class MemberAccessAdmin(admin.ModelAdmin):
     list_display = ["user", "role", "banned", "banned_until", "status_codes", "updated_at"]
     list_filter = ["role", "banned"]
+    list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
-    raw_id_fields = ["user"]
-    readonly_fields = ["banned", "banned_until", "statuses", "updated_at"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "banned", "banned_until", "status_grants", "updated_at"]
+    readonly_fields = ["banned", "banned_until", "status_grants", "updated_at"]
     ordering = ["user_id"]
 
     @admin.display(description=_("statuses"))
     def status_codes(self, obj: MemberAccess) -> str:
         return ", ".join(sorted({str(grant.get("status", "")) for grant in obj.statuses or []}))
+
+    @admin.display(description=_("status grants"))
+    def status_grants(self, obj: MemberAccess) -> str:
+        """The grants as the status app last pushed them, in words (codes: names are that app's)."""
+        lines = []
+        for grant in obj.statuses or []:
+            ends = grant.get("ends_at")
+            lines.append(
+                str(_("%(status)s from %(starts)s until %(ends)s"))
+                % {"status": grant.get("status", ""), "starts": grant.get("starts_at", ""), "ends": ends}
+                if ends
+                else str(_("%(status)s from %(starts)s, for good"))
+                % {"status": grant.get("status", ""), "starts": grant.get("starts_at", "")}
+            )
+        return "; ".join(lines) or "-"
 
     def get_readonly_fields(self, request: HttpRequest, obj: MemberAccess | None = None) -> list[str]:
         fields = list(self.readonly_fields)

@@ -42,6 +42,10 @@ class MemberAccess(models.Model):
     # status app last pushed them; grants that ended are skipped at read time, so a grant stops
     # granting at its end even before the expiry task has run.
     statuses = models.JSONField(_("status grants"), default=list, blank=True)
+    # [{"code": str, "denied": [permission, ...], "ends_at": iso or null}], as the moderation app last
+    # pushed them (an escalation: "no posting for 3 days"); like a ban, a restriction only takes
+    # permissions away, and one whose end has passed is skipped at read time.
+    restrictions = models.JSONField(_("restrictions"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -50,7 +54,8 @@ class MemberAccess(models.Model):
         indexes = [models.Index(fields=["role"], name="member_access_role_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id}: {self.role}"
+        # Named in the admin's messages and titles.
+        return f"{self.user.username}: {self.get_role_display()}"
 
 
 REVOKED_REASON_CHOICES = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -28,6 +28,7 @@ class AccessFacts:
     banned: bool
     banned_until: datetime.datetime | None
     statuses: list[dict[str, Any]]
+    restrictions: list[dict[str, Any]] = field(default_factory=list)
 
 
 _FACT_FIELDS = (
@@ -38,6 +39,7 @@ _FACT_FIELDS = (
     "forum_access__banned",
     "forum_access__banned_until",
     "forum_access__statuses",
+    "forum_access__restrictions",
 )
 
 
@@ -51,6 +53,7 @@ def _facts(user_id: int, row: dict[str, Any]) -> AccessFacts:
         banned=bool(row["forum_access__banned"]),
         banned_until=row["forum_access__banned_until"],
         statuses=list(row["forum_access__statuses"] or []),
+        restrictions=list(row["forum_access__restrictions"] or []),
     )
 
 
@@ -69,6 +72,33 @@ def members_access_facts(*, user_ids: Collection[int]) -> dict[int, AccessFacts]
     return {int(row["pk"]): _facts(int(row["pk"]), row) for row in rows}
 
 
+@dataclass(frozen=True)
+class RoleFacts:
+    """What a member's role is made of: the account's flags and the stored role."""
+
+    is_active: bool
+    is_staff: bool
+    is_superuser: bool
+    role: str | None
+
+
+def members_role_facts(*, user_ids: Collection[int]) -> dict[int, RoleFacts]:
+    """The role facts of many members in ONE query (the author cards of a page of posts); accounts
+    that do not exist are left out. In SQL, as member_access_facts: it runs for every thread page."""
+    wanted = [user_id for user_id in set(user_ids) if 0 < user_id < 2**63]
+    if not wanted:
+        return {}
+    users = get_user_model()._meta.db_table
+    access = MemberAccess._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT u."id", u."is_active", u."is_staff", u."is_superuser", a."role" FROM "{users}" u '
+            f'LEFT JOIN "{access}" a ON a."user_id" = u."id" WHERE u."id" = ANY(%s::bigint[])',
+            [wanted],
+        )
+        return {int(row[0]): RoleFacts(*row[1:]) for row in cursor.fetchall()}
+
+
 def member_access_facts(*, user_id: int) -> AccessFacts | None:
     """The member's facts in ONE query (the account left-joined to its access row); None if no account.
 
@@ -83,7 +113,8 @@ def member_access_facts(*, user_id: int) -> AccessFacts | None:
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT u."is_active", u."is_staff", u."is_superuser", a."role", a."banned", a."banned_until", '
-            f'a."statuses" FROM "{users}" u LEFT JOIN "{access}" a ON a."user_id" = u."id" WHERE u."id" = %s',
+            f'a."statuses", a."restrictions" FROM "{users}" u '
+            f'LEFT JOIN "{access}" a ON a."user_id" = u."id" WHERE u."id" = %s',
             [user_id],
         )
         row = cursor.fetchone()
@@ -93,4 +124,6 @@ def member_access_facts(*, user_id: int) -> AccessFacts | None:
     # JSON arrives as text through a plain cursor (Django leaves decoding to the field).
     statuses = values["forum_access__statuses"]
     values["forum_access__statuses"] = json.loads(statuses) if statuses is not None else None
+    restrictions = values["forum_access__restrictions"]
+    values["forum_access__restrictions"] = json.loads(restrictions) if restrictions is not None else None
     return _facts(user_id, values)

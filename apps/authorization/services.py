@@ -43,12 +43,14 @@ from apps.authorization.sessions import TOUCH_INTERVAL, TOUCHED_KEY, CurrentSess
 from apps.authorization.tokens import AccessGrant, TokenPair, TokenRejected
 from forum.bus import publish
 from forum.errors import Forbidden, NotFound, RateLimited, ValidationFailed
+from forum.realtime import disconnect_user
 
 __all__ = [
     "SUPPORT_GROUP_NAME",
     "TOUCHED_KEY",
     "TOUCH_INTERVAL",
     "AccessGrant",
+    "AccessRestriction",
     "ClientInfo",
     "CurrentSession",
     "Permission",
@@ -65,6 +67,7 @@ __all__ = [
     "TokenRejected",
     "access_ban_lift",
     "access_ban_set",
+    "access_restrictions_set",
     "access_statuses_set",
     "access_token_grant",
     "access_token_member",
@@ -83,7 +86,9 @@ __all__ = [
     "require",
     "role_assign",
     "role_of",
+    "roles_for",
     "session_end",
+    "sessions_end_all",
     "sessions_end_others",
     "sessions_list",
     "signin_complete",
@@ -121,6 +126,27 @@ SUPPORT_MODEL_PERMISSIONS = (
     # Notifications: look up a member's notification settings and notifications (read-only).
     "notification.view_membersettings",
     "notification.view_notification",
+    # Support: work tickets and reports (replies, notes, state, priority, assignee go through the
+    # support app's services), keep the canned replies; topics and SLA targets are the admins'.
+    "support.view_ticket",
+    "support.change_ticket",
+    "support.view_ticketmessage",
+    "support.view_report",
+    "support.view_helptopic",
+    "support.view_slatarget",
+    "support.view_cannedreply",
+    "support.add_cannedreply",
+    "support.change_cannedreply",
+    "support.view_evidenceview",
+    # Moderation: read the staff action log; issue and revoke warnings (through the moderation app's
+    # services); look at warning types, escalation rules and the sanctions in force. Bans are the admins'.
+    "forum_admin.view_actionlogentry",
+    "forum_admin.view_memberwarning",
+    "forum_admin.add_memberwarning",
+    "forum_admin.change_memberwarning",
+    "forum_admin.view_warningtype",
+    "forum_admin.view_escalationrule",
+    "forum_admin.view_restriction",
 )
 
 
@@ -274,11 +300,15 @@ def _guest_set() -> PermissionSet:
     )
 
 
-def _evaluate(facts: selectors.AccessFacts, now: datetime.datetime) -> PermissionSet:
+def _effective_role(facts: selectors.AccessFacts | selectors.RoleFacts) -> Role:
     # The stored role, raised to what the account's admin flags imply: a superuser made with
     # `createsuperuser` is an admin without ever being given the role here.
     flag_role = _role_from_flags(is_staff=facts.is_staff, is_superuser=facts.is_superuser)
-    role = _higher(Role(facts.role), flag_role) if facts.role else flag_role
+    return _higher(Role(facts.role), flag_role) if facts.role else flag_role
+
+
+def _evaluate(facts: selectors.AccessFacts, now: datetime.datetime) -> PermissionSet:
+    role = _effective_role(facts)
     permissions = registry.registered()
     values: dict[str, PermissionValue] = {
         permission.code: permission.value_for(role) for permission in permissions
@@ -298,6 +328,15 @@ def _evaluate(facts: selectors.AccessFacts, now: datetime.datetime) -> Permissio
                 continue  # a permission removed from the code since the status was defined
             if registry.is_valid_value(permission.kind, value):
                 values[code] = registry.more_generous(permission.kind, values[code], value)
+
+    # Restrictions (escalations of warnings) take named permissions away until their end.
+    for restriction in facts.restrictions:
+        ends_at = _parse_time(restriction.get("ends_at"))
+        if ends_at is not None and ends_at <= now:
+            continue
+        for code in restriction.get("denied") or ():
+            if code in values:
+                values[code] = registry.denied_value(registry.get(code).kind)
 
     banned = facts.banned and (facts.banned_until is None or facts.banned_until > now)
     if banned:
@@ -487,6 +526,23 @@ def role_of(*, user_id: int) -> Role:
     return permissions_for(user_id=user_id).role or Role.USER
 
 
+def roles_for(*, user_ids: Collection[int]) -> dict[int, Role]:
+    """The effective role of each of many members in ONE query whatever their number (the author
+    cards of a page of posts), as ``role_of`` answers it: a missing or deactivated account is a plain
+    user. Permissions already loaded in the current scope answer without a query; the permissions
+    themselves are not evaluated, since only the role is asked for."""
+    wanted = {user_id for user_id in user_ids if 0 < user_id < 2**63}
+    memo = _scope.get() or {}
+    found = {user_id: memo[user_id].role or Role.USER for user_id in wanted if user_id in memo}
+    missing = wanted - set(found)
+    if missing:
+        facts = selectors.members_role_facts(user_ids=missing)
+        for user_id in missing:
+            member = facts.get(user_id)
+            found[user_id] = _effective_role(member) if member is not None and member.is_active else Role.USER
+    return found
+
+
 def support_group_sync() -> int:
     """Make the support group exist with its model permissions; returns how many it has."""
     group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP_NAME)
@@ -606,6 +662,43 @@ def access_ban_lift(*, user_id: int) -> None:
     _forget(user_id)
 
 
+@dataclass(frozen=True)
+class AccessRestriction:
+    """Permissions taken from a member until ``ends_at`` (None: until lifted), such as an escalation's
+    "no posting for 3 days". ``code`` names it for the member's permission page."""
+
+    code: str
+    denied: tuple[str, ...]
+    ends_at: datetime.datetime | None = None
+
+
+def access_restrictions_set(*, user_id: int, restrictions: Sequence[AccessRestriction]) -> None:
+    """Record the member's running restrictions (the moderation app calls it after every change),
+    replacing what was recorded. Unknown permissions are refused: a typo must not silently restrict
+    nothing."""
+    _require_account(user_id)
+    known = {permission.code for permission in registry.registered()}
+    entries = []
+    for restriction in restrictions:
+        unknown = [code for code in restriction.denied if code not in known]
+        if unknown:
+            raise ValidationFailed(
+                _("Unknown permissions: %(codes)s") % {"codes": ", ".join(unknown)},
+                fields={"denied": [_("Unknown permission.")]},
+            )
+        if restriction.ends_at is not None and timezone.is_naive(restriction.ends_at):
+            raise ValidationFailed(_("The end of a restriction needs a time zone."))
+        entries.append(
+            {
+                "code": restriction.code,
+                "denied": list(restriction.denied),
+                "ends_at": None if restriction.ends_at is None else restriction.ends_at.isoformat(),
+            }
+        )
+    MemberAccess.objects.update_or_create(user_id=user_id, defaults={"restrictions": entries})
+    _forget(user_id)
+
+
 # --- Where a member is signed in: API tokens and site sessions ----------------------------------------
 
 
@@ -698,3 +791,13 @@ def session_end(*, user_id: int, session_id: uuid.UUID, current: CurrentSession)
 def sessions_end_others(*, user_id: int, current: CurrentSession) -> int:
     """End every session of the member but ``current``; how many were ended."""
     return sessions.sessions_end_others(user_id=user_id, current=current)
+
+
+def sessions_end_all(*, user_id: int) -> int:
+    """End every session and token family of the member and close all their sockets (a full ban);
+    how many sessions and families were ended."""
+    with transaction.atomic():
+        ended = sessions.sessions_end_all(user_id=user_id)
+        # Sockets opened by a session the activity middleware never recorded close too.
+        disconnect_user(user_id, on_commit=True)
+    return ended

@@ -174,3 +174,13 @@ def sessions_end_others(*, user_id: int, current: CurrentSession) -> int:
         # Each ended session and family closes its own sockets; the asking one's stay up.
         ended = len(records) + tokens.families_revoke(user_id=user_id, reason="ended", keep=current.family_id)
     return ended
+
+
+def sessions_end_all(*, user_id: int) -> int:
+    """End every session and token family of the member (a full ban); how many were ended. Each
+    closes its own sockets once this commits."""
+    with transaction.atomic():
+        records = list(WebSession.objects.filter(user_id=user_id))
+        _end_web(records)
+        ended = len(records) + tokens.families_revoke(user_id=user_id, reason="banned")
+    return ended

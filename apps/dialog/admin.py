@@ -3,7 +3,7 @@
 Dialogs are private: staff do not read them, not even superusers. The admin shows who takes part in
 which dialog, when, and how far each one has read; never a message, a title or a file. Nothing is
 added or changed here (members do that through the pages and the API); blocks are listed so that
-support can answer "why can't X write to me?".
+support can answer "why can't X write to me?". Members are shown by name, in one query per page.
 """
 
 from __future__ import annotations
@@ -29,13 +29,23 @@ class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+_PARTICIPANT_INLINE_FIELDS = ("member", "joined_at", "last_read_message_id", "unread_count")
+
+
 class ParticipantInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Participant
-    fields = ["user", "joined_at", "last_read_message_id", "unread_count"]
-    readonly_fields = fields
+    fields = _PARTICIPANT_INLINE_FIELDS
+    readonly_fields = _PARTICIPANT_INLINE_FIELDS
     extra = 0
     can_delete = False
     show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description=_("member"))
+    def member(self, obj: Participant) -> str:
+        return obj.user.username
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -7,9 +7,11 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from apps.dialog import services
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
-from forum.forms import attachments_field
+from forum.forms import attachment_ids_field, attachments_field
 
 USERNAMES_MAX = 100
 
@@ -32,7 +34,12 @@ class UsernamesField(forms.CharField):
         names = [name.lstrip("@") for name in re.split(r"[\s,;]+", text or "") if name.lstrip("@")]
         names = list(dict.fromkeys(names))
         if len(names) > USERNAMES_MAX:
-            raise forms.ValidationError(_("At most %(count)d members at once.") % {"count": USERNAMES_MAX})
+            raise forms.ValidationError(
+                ngettext(
+                    "At most %(count)d member at once.", "At most %(count)d members at once.", USERNAMES_MAX
+                )
+                % {"count": USERNAMES_MAX}
+            )
         return names
 
 
@@ -55,6 +62,7 @@ class NewDialogForm(forms.Form):
 class MessageForm(forms.Form):
     body = _body()
     attachments = attachments_field()
+    attachment_ids = attachment_ids_field()
 
 
 class EditForm(forms.Form):
@@ -75,10 +83,28 @@ class BlockForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150)
 
 
-class PrivacyForm(forms.Form):
+class DialogSettingsForm(forms.Form):
+    """The member's dialog settings: checkboxes, so a submission says every one of them."""
+
     followed_only = forms.BooleanField(
         label=_("Only the members I follow (and staff) may start dialogs with me"), required=False
     )
+    enter_sends = forms.BooleanField(
+        label=_("Enter sends a message (Shift+Enter starts a new line)"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "id_enter_sends-hint"}),
+        help_text=_("Otherwise Enter starts a new line and Ctrl+Enter sends."),
+    )
+    # The page the form was on (the dialog list or the account settings), to go back to.
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    @classmethod
+    def of_member(cls, member_id: int, *, next_url: str) -> DialogSettingsForm:
+        """The member's settings as they are (the dialog list and the account settings show them)."""
+        found = services.dialog_settings_get(user_id=member_id)
+        return cls(
+            initial={"followed_only": found.followed_only, "enter_sends": found.enter_sends, "next": next_url}
+        )
 
 
 def message_cursor(raw: str | None) -> int | None:

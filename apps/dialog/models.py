@@ -65,7 +65,11 @@ class Participant(models.Model):
         indexes = [models.Index(fields=["user", "unread_count"], name="participant_user_unread")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in dialog {self.dialog_id}"
+        # Named in the admin (the dialog's page lists its participants: load the member with the row).
+        return str(_("%(member)s in dialog %(dialog)d")) % {
+            "member": self.user.username,
+            "dialog": self.dialog_id,
+        }
 
 
 class Message(models.Model):
@@ -135,17 +139,24 @@ class Block(models.Model):
         indexes = [models.Index(fields=["blocked", "user"], name="block_blocked_user")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} blocks {self.blocked_id}"
+        return str(_("%(member)s blocks %(blocked)s")) % {
+            "member": self.user.username,
+            "blocked": self.blocked.username,
+        }
 
 
 class Privacy(models.Model):
-    """A member's choice of who may start dialogs with them; no row means everyone may."""
+    """A member's dialog settings: who may start dialogs with them, and how the message box behaves.
+    No row means the defaults (everyone may write; Enter starts a new line)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     # Only the people the member follows (and staff) may start a dialog with them or add them to one.
     followed_only = models.BooleanField(default=False)
+    # Enter sends the message (Shift+Enter starts a new line); otherwise Enter is a new line and
+    # Ctrl+Enter sends. Read by the dialog page's script (static/dialog/enter-sends.js).
+    enter_sends = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("dialog privacy")

@@ -35,7 +35,7 @@ from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from apps.authorization.services import (
     Permission,
@@ -72,12 +72,15 @@ from apps.user.services import follows, users_brief
 from forum.bus import publish
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.markup import MentionTarget, render
+from forum.ratelimit import preview_rate_limit_hit
 from forum.uploads import delete_unclaimed, delete_upload, store_upload
 
 __all__ = [
     "EXCERPT_LENGTH",
     "AttachmentRef",
     "DialogRef",
+    "DialogSettingsRef",
+    "MessageBrief",
     "MessageRef",
     "PrivacyRef",
     "ReadRef",
@@ -93,11 +96,15 @@ __all__ = [
     "dialog_privacy_get",
     "dialog_privacy_set",
     "dialog_rename",
+    "dialog_settings_get",
+    "dialog_settings_set",
     "dialog_start",
     "dialog_topic_allowed",
     "message_create",
     "message_delete",
     "message_edit",
+    "message_evidence",
+    "message_preview",
     "message_seen",
     "participant_remove",
     "participants_add",
@@ -169,6 +176,15 @@ class AttachmentRef:
 class PrivacyRef:
     user_id: int
     followed_only: bool
+
+
+@dataclass(frozen=True)
+class DialogSettingsRef:
+    """A member's dialog settings: the privacy choice, and whether Enter sends a message."""
+
+    user_id: int
+    followed_only: bool
+    enter_sends: bool
 
 
 def _dialog_ref(dialog: Dialog, participant_ids: Sequence[int], *, created: bool) -> DialogRef:
@@ -252,7 +268,9 @@ def _clean_body(body: str) -> str:
     if not body:
         raise ValidationFailed(_("Write something first."), fields={"body": [_("This field is required.")]})
     if len(body) > BODY_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": BODY_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH
+        ) % {"count": BODY_MAX_LENGTH}
         raise ValidationFailed(message, code="too_long", fields={"body": [message]})
     return body
 
@@ -263,7 +281,9 @@ def _clean_title(title: str, *, required: bool) -> str:
         message = _("A group dialog needs a title.")
         raise ValidationFailed(message, fields={"title": [message]})
     if len(title) > TITLE_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": TITLE_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", TITLE_MAX_LENGTH
+        ) % {"count": TITLE_MAX_LENGTH}
         raise ValidationFailed(message, code="too_long", fields={"title": [message]})
     return title
 
@@ -271,9 +291,11 @@ def _clean_title(title: str, *, required: bool) -> str:
 def _check_group_size(owner_id: int, count: int) -> None:
     most = limit(user_id=owner_id, permission="dialog.max_participants")
     if most is not None and count > most:
-        message = _("A dialog of yours may have at most %(count)d participants, you included.") % {
-            "count": most
-        }
+        message = ngettext(
+            "A dialog of yours may have at most %(count)d participant, you included.",
+            "A dialog of yours may have at most %(count)d participants, you included.",
+            most,
+        ) % {"count": most}
         raise ValidationFailed(message, code="too_many_participants", fields={"participant_ids": [message]})
 
 
@@ -552,6 +574,23 @@ def _render(body: str, dialog_id: int, participant_ids: Sequence[int] | None = N
     return rendered.html, rendered.text
 
 
+def message_preview(*, author_id: int, dialog_id: int, body: str) -> str:
+    """The HTML ``body`` would be stored with as a message of ``author_id`` in the dialog, rendered
+    exactly as ``message_create`` renders it; nothing is stored. NotFound unless the author takes part;
+    longer than a message may be: ValidationFailed (``too_long``). At most MARKUP_PREVIEW_PER_MINUTE a
+    minute per member, post previews included (RateLimited)."""
+    if not selectors.is_participant(user_id=author_id, dialog_id=dialog_id):
+        raise _no_such_dialog()
+    if len(body) > BODY_MAX_LENGTH:
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH
+        ) % {"count": BODY_MAX_LENGTH}
+        raise ValidationFailed(message, code="too_long", fields={"body": [message]})
+    preview_rate_limit_hit(user_id=author_id)
+    html, _text = _render(body.strip(), dialog_id)
+    return html
+
+
 def _excerpt(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= EXCERPT_LENGTH else text[: EXCERPT_LENGTH - 1] + "…"
@@ -563,7 +602,11 @@ def _attachment_count_check(user_id: int, attachment_ids: Sequence[int]) -> tupl
         return unique
     most = limit(user_id=user_id, permission="dialog.attachments_max")
     if most is not None and len(unique) > most:
-        message = _("At most %(count)d attachments on one message.") % {"count": most}
+        message = ngettext(
+            "At most %(count)d attachment on one message.",
+            "At most %(count)d attachments on one message.",
+            most,
+        ) % {"count": most}
         raise ValidationFailed(message, code="too_many_attachments", fields={"attachment_ids": [message]})
     return unique
 
@@ -674,7 +717,11 @@ def _message_for_change(user_id: int, message_id: int) -> tuple[Dialog, Message]
     window = selectors.edit_window()
     if timezone.now() - message.created_at > window:
         raise Forbidden(
-            _("Messages can be changed for %(minutes)d minutes after they are written.")
+            ngettext(
+                "Messages can be changed for %(minutes)d minute after they are written.",
+                "Messages can be changed for %(minutes)d minutes after they are written.",
+                int(window.total_seconds() // 60),
+            )
             % {"minutes": int(window.total_seconds() // 60)},
             code="edit_window_over",
         )
@@ -781,6 +828,42 @@ def message_seen(*, user_id: int, dialog_id: int, message_id: int) -> bool:
     return position is None or position >= message_id
 
 
+# Messages on each side of a reported one that a report copies at most.
+EVIDENCE_AROUND_MAX = 10
+
+
+@dataclass(frozen=True)
+class MessageBrief:
+    """A message as a report's evidence keeps it (the support app copies it into the report's ticket)."""
+
+    id: int
+    dialog_id: int
+    author_id: int
+    body_html: str
+    created_at: datetime.datetime
+    reported: bool  # the message reported, not one around it
+
+
+def message_evidence(*, reporter_id: int, message_id: int, around: int = 3) -> tuple[MessageBrief, ...]:
+    """The message ``reporter_id`` reports and up to ``around`` messages before and after it in its
+    dialog (deleted ones left out), oldest first: what a report of a dialog message hands to support,
+    and the only way support ever reads a dialog. NotFound unless the reporter takes part in the
+    dialog and the message is there, as for no such message. Four queries."""
+    location = selectors.message_location(message_id=message_id)
+    if (
+        location is None
+        or location.deleted
+        or not selectors.is_participant(user_id=reporter_id, dialog_id=location.dialog_id)
+    ):
+        raise NotFound(_("There is no such message."))
+    around = max(0, min(around, EVIDENCE_AROUND_MAX))
+    shown = Message.objects.filter(dialog_id=location.dialog_id, deleted_at__isnull=True)
+    fields = ("id", "dialog_id", "author_id", "body_html", "created_at")
+    before = list(shown.filter(id__lt=message_id).order_by("-id").values(*fields)[:around]) if around else []
+    after = list(shown.filter(id__gte=message_id).order_by("id").values(*fields)[: around + 1])
+    return tuple(MessageBrief(**row, reported=row["id"] == message_id) for row in [*reversed(before), *after])
+
+
 def unread_dialog_count(*, user_id: int) -> int:
     """How many of the member's dialogs hold messages they have not read (one query): the badge."""
     return selectors.unread_dialog_count(user_id=user_id)
@@ -840,16 +923,17 @@ def attachment_upload(
     return _attachment_ref(row)
 
 
-def attachments_discard(*, uploader_id: int, attachment_ids: Sequence[int]) -> int:
-    """Delete the member's uploads among ``attachment_ids`` that no message took; their files go after
-    the commit. Returns how many were deleted."""
+def attachments_discard(
+    *, uploader_id: int, attachment_ids: Sequence[int], dialog_id: int | None = None
+) -> int:
+    """Delete the member's uploads among ``attachment_ids`` that no message took (only those waiting
+    in ``dialog_id`` when it is given); their files go after the commit. Returns how many were deleted."""
     wanted = [pk for pk in attachment_ids if selectors.valid_id(pk)]
+    waiting = MessageAttachment.objects.filter(pk__in=wanted, uploader_id=uploader_id, message__isnull=True)
+    if dialog_id is not None:
+        waiting = waiting.filter(dialog_id=dialog_id)
     with transaction.atomic():
-        rows = list(
-            MessageAttachment.objects.select_for_update()
-            .filter(pk__in=wanted, uploader_id=uploader_id, message__isnull=True)
-            .values_list("pk", "storage_key", "thumbnail_key")
-        )
+        rows = list(waiting.select_for_update().values_list("pk", "storage_key", "thumbnail_key"))
         MessageAttachment.objects.filter(pk__in=[pk for pk, _key, _thumb in rows]).delete()
         for _pk, key, thumbnail in rows:
             transaction.on_commit(partial(delete_upload, key, thumbnail or None), robust=True)
@@ -916,3 +1000,26 @@ def dialog_privacy_set(*, user_id: int, followed_only: bool) -> PrivacyRef:
     """Accept new dialogs from everyone, or only from the people one follows (and staff)."""
     Privacy.objects.update_or_create(user_id=user_id, defaults={"followed_only": followed_only})
     return PrivacyRef(user_id=user_id, followed_only=followed_only)
+
+
+def dialog_settings_get(*, user_id: int) -> DialogSettingsRef:
+    found = Privacy.objects.filter(user_id=user_id).values("followed_only", "enter_sends").first()
+    return DialogSettingsRef(
+        user_id=user_id,
+        followed_only=bool(found and found["followed_only"]),
+        enter_sends=bool(found and found["enter_sends"]),
+    )
+
+
+def dialog_settings_set(
+    *, user_id: int, followed_only: bool | None = None, enter_sends: bool | None = None
+) -> DialogSettingsRef:
+    """Change the settings given (None leaves one as it is); the settings after the change."""
+    changes = {
+        name: value
+        for name, value in (("followed_only", followed_only), ("enter_sends", enter_sends))
+        if value is not None
+    }
+    if changes:
+        Privacy.objects.update_or_create(user_id=user_id, defaults=changes)
+    return dialog_settings_get(user_id=user_id)

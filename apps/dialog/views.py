@@ -8,6 +8,7 @@ come back as form errors with their status (400, 403, 409, 429 with Retry-After)
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -79,12 +82,17 @@ def _uploaded(member_id: int, dialog_id: int, files: Sequence[UploadedFile[bytes
     return ids
 
 
-def _send(member_id: int, dialog_id: int, body: str, files: Sequence[UploadedFile[bytes]]) -> int:
+def _send(
+    member_id: int, dialog_id: int, body: str, files: Sequence[UploadedFile[bytes]], ready: Sequence[int] = ()
+) -> int:
+    """Write the message with the form's files and the uploads the composer made beforehand
+    (``ready``); on a refusal only the form's files are discarded: the form shown again still
+    carries the others."""
     ids: list[int] = []
     try:
         ids = _uploaded(member_id, dialog_id, files)
         return services.message_create(
-            author_id=member_id, dialog_id=dialog_id, body=body, attachment_ids=ids
+            author_id=member_id, dialog_id=dialog_id, body=body, attachment_ids=[*ready, *ids]
         ).id
     except ApplicationError:
         services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
@@ -104,10 +112,9 @@ def _dialog_url(dialog_id: int, message_id: int | None = None) -> str:
 def dialog_list(request: HttpRequest) -> HttpResponse:
     member_id = _member_id(request)
     page = selectors.dialog_page(viewer_id=member_id, page=page_number(request.GET.get("page")))
-    privacy = services.dialog_privacy_get(user_id=member_id)
     context = {
         "dialogs": page,
-        "privacy_form": forms.PrivacyForm(initial={"followed_only": privacy.followed_only}),
+        "settings_form": forms.DialogSettingsForm.of_member(member_id, next_url=reverse("dialog:list")),
     }
     return render(request, "dialog/list.html", context)
 
@@ -115,14 +122,19 @@ def dialog_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 @require_POST
-def privacy(request: HttpRequest) -> HttpResponse:
-    form = forms.PrivacyForm(request.POST)
-    form.is_valid()  # a checkbox: always valid
-    services.dialog_privacy_set(
-        user_id=_member_id(request), followed_only=bool(form.cleaned_data.get("followed_only"))
+def dialog_settings(request: HttpRequest) -> HttpResponse:
+    form = forms.DialogSettingsForm(request.POST)
+    form.is_valid()  # checkboxes and a hidden field: always valid
+    services.dialog_settings_set(
+        user_id=_member_id(request),
+        followed_only=bool(form.cleaned_data.get("followed_only")),
+        enter_sends=bool(form.cleaned_data.get("enter_sends")),
     )
     messages.success(request, _("Your choice is saved."))
-    return redirect("dialog:list")
+    back = form.cleaned_data.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("dialog:list")
+    return redirect(back)
 
 
 # --- Starting a dialog --------------------------------------------------------------------------------
@@ -181,6 +193,10 @@ def _dialog_context(
         "other_blocked": other is not None
         and services.block_exists(user_id=member_id, blocked_id=other.user_id),
         "message_form": forms.MessageForm(),
+        # The day separators (days as the page's |date:"Y-m-d" gives them, in the zone times are shown in).
+        "today": timezone.localdate().isoformat(),
+        "yesterday": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+        "enter_sends": services.dialog_settings_get(user_id=member_id).enter_sends,
         "add_form": forms.AddParticipantsForm(),
         "rename_form": forms.RenameForm(initial={"title": dialog.title}),
     }
@@ -215,7 +231,11 @@ def message_new(request: HttpRequest, dialog_id: int) -> HttpResponse:
     if form.is_valid():
         try:
             message_id = _send(
-                member_id, dialog_id, form.cleaned_data["body"], form.cleaned_data["attachments"]
+                member_id,
+                dialog_id,
+                form.cleaned_data["body"],
+                form.cleaned_data["attachments"],
+                form.cleaned_data["attachment_ids"],
             )
         except ApplicationError as error:
             page = selectors.message_page(dialog=dialog)

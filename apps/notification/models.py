@@ -67,7 +67,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} for {self.recipient_id} ({self.source})"
+        # Named in the admin's titles: load the recipient with the row there.
+        return str(_("%(kind)s for %(member)s")) % {"kind": self.kind, "member": self.recipient.username}
 
 
 class MemberSettings(models.Model):
@@ -96,7 +97,7 @@ class MemberSettings(models.Model):
         verbose_name_plural = _("notification settings")
 
     def __str__(self) -> str:
-        return f"notification settings of {self.user_id}"
+        return str(_("notification settings of %(member)s")) % {"member": self.user.username}
 
 
 class Preference(models.Model):

@@ -112,4 +112,8 @@ class StatusGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.status_id} → {self.user_id}"
+        # Named in the admin's messages and titles: load the status and the member with the grant there.
+        return str(_("%(status)s for %(member)s")) % {
+            "status": self.status.name,
+            "member": self.user.username,
+        }

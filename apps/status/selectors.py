@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from apps.status.models import Status, StatusGrant
@@ -59,6 +60,26 @@ def active_codes_of(*, user_ids: list[int], now: datetime.datetime) -> dict[int,
         if code not in held[user_id]:
             held[user_id].append(code)
     return held
+
+
+def active_statuses_of(*, user_ids: list[int], now: datetime.datetime) -> list[tuple[int, str, str]]:
+    """``(user id, code, stored name)`` of each status the members hold right now, in catalogue order,
+    in ONE query (the author cards of a page of posts). In SQL: it runs for every thread page, and the
+    ORM took longer to build the join than PostgreSQL to run it."""
+    wanted = [user_id for user_id in set(user_ids) if 0 < user_id < 2**63]
+    if not wanted:
+        return []
+    grants, statuses = StatusGrant._meta.db_table, Status._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT g."user_id", s."code", s."name" FROM "{grants}" g '
+            f'JOIN "{statuses}" s ON s."id" = g."status_id" '
+            'WHERE g."user_id" = ANY(%s::bigint[]) AND g."revoked_at" IS NULL AND g."expired_at" IS NULL '
+            'AND g."starts_at" <= %s AND (g."ends_at" IS NULL OR g."ends_at" > %s) '
+            'ORDER BY g."user_id", s."position", s."code"',
+            [wanted, now, now],
+        )
+        return [(int(user_id), str(code), str(name)) for user_id, code, name in cursor.fetchall()]
 
 
 def grants_due(*, now: datetime.datetime, batch: int) -> list[StatusGrant]:

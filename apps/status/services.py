@@ -13,7 +13,7 @@ answers from a grant that was rolled back, and a check costs it one query of its
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -37,9 +37,11 @@ from forum.errors import Conflict, NotFound, ValidationFailed
 
 __all__ = [
     "GrantState",
+    "StatusBadge",
     "StatusGrantRef",
     "StatusRef",
     "grant_period_problems",
+    "status_badges_for",
     "status_catalogue",
     "status_define",
     "status_get",
@@ -372,6 +374,25 @@ def statuses_active_for(*, user_id: int) -> list[StatusGrantRef]:
         for ref in (_grant_ref(grant, now) for grant in selectors.grants_not_over(user_id=user_id, now=now))
         if ref.state is GrantState.ACTIVE
     ]
+
+
+@dataclass(frozen=True)
+class StatusBadge:
+    """A status a member holds now, as a badge: its code (for styling) and name (active language)."""
+
+    code: str
+    name: str
+
+
+def status_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[StatusBadge, ...]]:
+    """The badges of the statuses each member holds now, in catalogue order, for a page of members in
+    ONE query (every asked id is a key; a member without statuses has none)."""
+    found: dict[int, list[StatusBadge]] = {user_id: [] for user_id in user_ids}
+    for user_id, code, name in selectors.active_statuses_of(user_ids=list(user_ids), now=timezone.now()):
+        held = found.setdefault(user_id, [])
+        if all(badge.code != code for badge in held):  # two grants of one status: one badge
+            held.append(StatusBadge(code=code, name=_(name) if name else ""))
+    return {user_id: tuple(badges) for user_id, badges in found.items()}
 
 
 def statuses_held_by(*, user_ids: list[int]) -> dict[int, list[str]]:

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from apps.thread import selectors
-from apps.thread.models import MemberScore, Post, Thread, ThreadState
+from apps.thread.models import MemberScore, Post, Thread
 from apps.user.services import ActivityItem, ActivityPage, MemberCounters
 from forum.paging import page_in_range
 
@@ -37,11 +37,10 @@ class ThreadActivity:
     """``apps.user.services.MemberActivitySource`` backed by this app's tables."""
 
     def member_counters(self, *, user_id: int) -> MemberCounters:
-        posts = Post.objects.filter(
-            author_id=user_id, deleted_at__isnull=True, thread__state=ThreadState.APPROVED
-        ).filter(thread__deleted_at__isnull=True)
-        score = MemberScore.objects.filter(user_id=user_id).values_list("reactions_received", flat=True)
-        return MemberCounters(post_count=posts.count(), reaction_score=int(score.first() or 0))
+        # Kept by the services (MemberScore), the same numbers the author cards of the thread pages show.
+        row = MemberScore.objects.filter(user_id=user_id).values_list("post_count", "reactions_received")
+        posts, score = row.first() or (0, 0)
+        return MemberCounters(post_count=int(posts), reaction_score=int(score))
 
     def member_threads(
         self, *, viewer_id: int | None, author_id: int, page: int, per_page: int

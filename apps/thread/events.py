@@ -54,6 +54,18 @@ class PostDeleted(Event):
     deleted_by: int
 
 
+@event("thread.post_restored", version=1)
+class PostRestored(Event):
+    """A hidden (soft-deleted) reply shown again by a moderator: counted again from now on."""
+
+    post_id: int
+    thread_id: int
+    forum_id: int
+    author_id: int
+    position: int
+    restored_by: int
+
+
 @event("thread.deleted", version=1)
 class ThreadDeleted(Event):
     thread_id: int

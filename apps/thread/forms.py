@@ -9,13 +9,14 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.thread.models import BODY_MAX_LENGTH, BOOKMARK_NOTE_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
-from forum.forms import attachments_field
+from forum.forms import attachment_ids_field, attachments_field
 
 
 class ThreadForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     body = forms.CharField(label=_("Message"), max_length=BODY_MAX_LENGTH, widget=forms.Textarea)
     attachments = attachments_field()
+    attachment_ids = attachment_ids_field()
 
 
 class PostForm(forms.Form):
@@ -24,6 +25,7 @@ class PostForm(forms.Form):
 
 class ReplyForm(PostForm):
     attachments = attachments_field()
+    attachment_ids = attachment_ids_field()
 
 
 class PostEditForm(PostForm):
@@ -37,6 +39,7 @@ class PostEditForm(PostForm):
         help_text=_("Ticked files are deleted when the post is saved."),
     )
     attachments = attachments_field(_("Add attachments"))
+    attachment_ids = attachment_ids_field()
 
     def __init__(self, *args: Any, attachments: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
         """``attachments``: the post's, as (id, label) pairs; without any, nothing to remove is shown."""

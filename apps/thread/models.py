@@ -119,7 +119,11 @@ class Post(models.Model):
         constraints = [models.UniqueConstraint(fields=["thread", "position"], name="post_thread_position")]
 
     def __str__(self) -> str:
-        return f"#{self.position} in {self.thread_id}"
+        # Shown by the admin (messages, the post's page): load the thread with the post there.
+        return str(_("#%(position)d in “%(thread)s”")) % {
+            "position": self.position,
+            "thread": self.thread.title,
+        }
 
 
 class PostEdit(models.Model):
@@ -188,6 +192,7 @@ class PostAttachment(models.Model):
 
 
 # Names of the usual kinds of reaction (THREAD_REACTION_KINDS); another kind shows as it is spelt.
+# Their emoji are the stylesheet's (static/thread/thread.css, by kind): another kind shows none.
 REACTION_LABELS = {
     "like": _("Like"),
     "love": _("Love"),
@@ -214,12 +219,17 @@ class Reaction(models.Model):
 
 
 class MemberScore(models.Model):
-    """Reactions a member's posts have received, kept by the services with each reaction."""
+    """A member's counters, kept by the services in the transactions that change them: the reactions
+    their posts have received, and their posts that count (not deleted, in an approved thread not
+    deleted). Every author card of a page of posts shows the count, read with the posts: counting
+    a prolific member's posts on each page would cost more with every post they write."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     reactions_received = models.IntegerField(default=0)
+    # A default in the table too: the services' upserts of the other counter leave this one out.
+    post_count = models.IntegerField(default=0, db_default=0)
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.reactions_received}"
@@ -245,7 +255,7 @@ class Bookmark(models.Model):
         indexes = [models.Index(fields=["user", "-created_at", "-id"], name="bookmark_user_newest")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} keeps {self.post_id}"
+        return str(_("%(member)s keeps %(post)s")) % {"member": self.user.username, "post": self.post}
 
 
 class Draft(models.Model):

@@ -3,7 +3,10 @@
 Every page is a fixed number of queries whatever it holds: the rows in one, their authors' names in
 one (``users_brief`` for the whole page), and the viewer's read marks joined into the same query. A
 page of posts adds its attachments in one query and the viewer's reactions in one more; the reaction
-counts are read with the posts.
+counts are read with the posts. The thread page shows an author card beside each post: the profiles of
+the page's authors come from ``profiles_for`` (their accounts with profiles, and their status badges:
+three queries at most) and their roles from ``roles_for`` (one), in place of the names; their post
+counts (``MemberScore``) are read with the posts.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from django.db.models.functions import Lower, Substr
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from apps.authorization.services import PermissionSet, permissions_for
+from apps.authorization.services import PermissionSet, Role, permissions_for, roles_for
 from apps.thread.models import (
     REACTION_LABELS,
     Bookmark,
     Draft,
     Forum,
     ForumKind,
+    MemberScore,
     Post,
     PostAttachment,
     Reaction,
@@ -37,7 +41,7 @@ from apps.thread.models import (
     Thread,
     ThreadState,
 )
-from apps.user.services import users_brief
+from apps.user.services import Badge, profiles_for, users_brief
 from forum.paging import Page, page_in_range
 
 THREADS_PER_PAGE = 25
@@ -262,9 +266,15 @@ def forum_tree(*, viewer: Viewer, forums: dict[int, ForumNode], forum_ids: Seque
 
 
 def forum_index(*, viewer: Viewer) -> list[ForumNode]:
-    """The whole tree for the index page (see forum_tree): four queries."""
+    """The whole tree for the index page (see forum_tree): four queries. A category with no forum the
+    viewer may see under it is left out (a guest would find an empty heading)."""
     forums = forums_visible(viewer=viewer)
-    return forum_tree(viewer=viewer, forums=forums, forum_ids=list(forums))
+    shown = [
+        forum_id
+        for forum_id, node in forums.items()
+        if not node.is_category or any(not sub.is_category for sub in _subtree(forums, forum_id))
+    ]
+    return forum_tree(viewer=viewer, forums=forums, forum_ids=shown)
 
 
 def forum_path(*, forums: dict[int, ForumNode], forum_id: int) -> list[ForumNode]:
@@ -468,6 +478,34 @@ def _reaction_label(kind: str, language: str) -> str:
 
 
 @dataclass(frozen=True)
+class AuthorCard:
+    """Who wrote a post, as the thread page shows them beside it: one per author of a page."""
+
+    user_id: int
+    username: str
+    profile_url: str
+    avatar_url: str  # empty: no avatar (the card shows the initial)
+    signature_html: str  # sanitized when saved: safe as is
+    badges: tuple[Badge, ...]  # the statuses they hold now
+    role: str  # authorization's Role: user, support, admin
+    post_count: int  # posts that count (MemberScore), as their profile shows
+    date_joined: datetime.datetime | None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role != Role.USER
+
+    @property
+    def initial(self) -> str:
+        return self.username[:1].upper()
+
+    @property
+    def tint(self) -> int:
+        """One of the stylesheet's eight backgrounds of an avatar without a picture, the same everywhere."""
+        return self.user_id % 8
+
+
+@dataclass(frozen=True)
 class PostRow:
     id: int
     thread_id: int
@@ -486,6 +524,10 @@ class PostRow:
     # Whether the viewer keeps it (bookmarks); None where no bookmark button is offered (guests, a
     # thread that is not approved).
     bookmarked: bool | None = None
+    # The thread page's: the author's card (None unless asked for), and whether this post shows their
+    # signature, which a page shows once per author, under their first post on it.
+    author_card: AuthorCard | None = None
+    signature_shown: bool = False
 
     @property
     def reaction_counts(self) -> dict[str, int]:
@@ -535,6 +577,18 @@ def _reactions(counts: dict[str, Any], mine: str | None) -> tuple[ReactionCount,
     )
 
 
+def reaction_labels() -> dict[str, str]:
+    """Each kind's label in the active language, for a page to look up once: ``ReactionCount.label``
+    finds the language through a context-local each time, and a page of posts shows 120 of them."""
+    language = get_language() or ""
+    return {kind: _reaction_label(kind, language) for kind in reaction_kinds()}
+
+
+def reaction_counts_of(counts: dict[str, int]) -> tuple[ReactionCount, ...]:
+    """A post's counts (``post_reaction_counts``) as the reactions a page lists, one per configured kind."""
+    return _reactions(counts, None)
+
+
 _POST_FIELDS = (
     "id",
     "thread_id",
@@ -549,11 +603,17 @@ _POST_FIELDS = (
 
 
 def post_page(
-    *, thread: ThreadRow, page: int = 1, read_position: int | None = None, viewer_id: int | None = None
+    *,
+    thread: ThreadRow,
+    page: int = 1,
+    read_position: int | None = None,
+    viewer_id: int | None = None,
+    with_author_cards: bool = False,
 ) -> Page[PostRow]:
-    """A page of a thread's posts in order, with the viewer's reaction and bookmark of each, in one
-    query (plain SQL: the page every reader opens); their authors' names in one more, their
-    attachments in a third only when one of them has some."""
+    """A page of a thread's posts in order, with the viewer's reaction and bookmark of each and each
+    author's post count, in one query (plain SQL: the page every reader opens); their authors' names
+    in one more, their attachments in a third only when one of them has some. ``with_author_cards``
+    (the thread page): the authors' cards instead of their names, in at most four queries."""
     # The thread keeps the count of its visible posts, changed in the transactions that change them.
     total = thread.reply_count + 1
     number = page_in_range(page, total, POSTS_PER_PAGE)
@@ -571,7 +631,7 @@ def post_page(
         # JSON arrives as text through a plain cursor (Django leaves decoding to the field).
         counts = row["reaction_counts"]
         row["reaction_counts"] = json.loads(counts) if counts is not None else None
-        reaction, bookmarked, attached = values[len(_POST_FIELDS) :]
+        reaction, bookmarked, attached, row["author_post_count"] = values[len(_POST_FIELDS) :]
         if reaction is not None:
             mine[row["id"]] = reaction
         if bookmarked:
@@ -584,6 +644,7 @@ def post_page(
         read_position=read_position,
         viewer_id=viewer_id,
         known=(mine, kept, with_attachments),
+        with_author_cards=with_author_cards,
     )
     return Page(items=items, number=number, per_page=POSTS_PER_PAGE, total=total)
 
@@ -592,6 +653,7 @@ def post_page(
 def _post_page_sql() -> str:
     posts, reactions = Post._meta.db_table, Reaction._meta.db_table
     bookmarks, attachments = Bookmark._meta.db_table, PostAttachment._meta.db_table
+    scores = MemberScore._meta.db_table
     columns = {field.attname: field.column for field in Post._meta.concrete_fields}
     listed = ", ".join(f'p."{columns[name]}"' for name in _POST_FIELDS)
     page = ", ".join(f'"{columns[name]}"' for name in _POST_FIELDS)
@@ -601,7 +663,8 @@ def _post_page_sql() -> str:
         f"SELECT {listed}, "
         f'(SELECT r."kind" FROM "{reactions}" r WHERE r."post_id" = p."id" AND r."user_id" = %s LIMIT 1), '
         f'EXISTS (SELECT 1 FROM "{bookmarks}" b WHERE b."post_id" = p."id" AND b."user_id" = %s), '
-        f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id") '
+        f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id"), '
+        f'(SELECT s."post_count" FROM "{scores}" s WHERE s."user_id" = p."author_id") '
         f'FROM (SELECT {page} FROM "{posts}" WHERE "thread_id" = %s AND "deleted_at" IS NULL '
         'ORDER BY "position" LIMIT %s OFFSET %s) p ORDER BY p."position"'
     )
@@ -614,12 +677,20 @@ def _post_rows(
     read_position: int | None,
     viewer_id: int | None,
     known: tuple[dict[int, str], set[int], bool] | None = None,
+    with_author_cards: bool = False,
 ) -> tuple[PostRow, ...]:
     """Posts as a page shows them to the viewer: what they need besides their own row is read for
     all of them at once (post_page, and post_row for one post). ``known``: the viewer's reactions,
-    bookmarks and whether any post has attachments, when the caller read them with the posts."""
+    bookmarks and whether any post has attachments, when the caller read them with the posts. With
+    ``with_author_cards``, each row carries its author's ``author_post_count``."""
     post_ids = [row["id"] for row in rows]
-    names = _usernames(row["author_id"] for row in rows)
+    cards: dict[int, AuthorCard] = {}
+    if with_author_cards:
+        cards = _author_cards({row["author_id"]: row["author_post_count"] or 0 for row in rows})
+        names = {user_id: card.username for user_id, card in cards.items()}
+    else:
+        names = _usernames(row["author_id"] for row in rows)
+    signed: set[int] = set()
     mine: dict[int, str] = {}
     bookmarks: set[int] = set()
     if known is not None:
@@ -641,6 +712,10 @@ def _post_rows(
     items = []
     for row in rows:
         counts: dict[str, Any] = row["reaction_counts"] or {}
+        card = cards.get(row["author_id"])
+        signature_shown = card is not None and bool(card.signature_html) and card.user_id not in signed
+        if signature_shown:
+            signed.add(row["author_id"])
         items.append(
             PostRow(
                 id=row["id"],
@@ -657,9 +732,34 @@ def _post_rows(
                 reactions=_reactions(counts, mine.get(row["id"])),
                 my_reaction=mine.get(row["id"]),
                 bookmarked=None if kept is None else row["id"] in kept,
+                author_card=card,
+                signature_shown=signature_shown,
             )
         )
     return tuple(items)
+
+
+def _author_cards(post_counts: dict[int, int]) -> dict[int, AuthorCard]:
+    """The cards of a page's authors (``post_counts``: author id to their counted posts, read with
+    the posts): their profiles in at most three queries and their roles in one, whatever their number.
+    An account that is gone has no card."""
+    author_ids = list(post_counts)
+    profiles = profiles_for(user_ids=author_ids)
+    roles = roles_for(user_ids=list(profiles))
+    return {
+        user_id: AuthorCard(
+            user_id=user_id,
+            username=profile.username,
+            profile_url=profile.profile_url,
+            avatar_url=profile.avatar_url,
+            signature_html=profile.signature_html,
+            badges=profile.badges,
+            role=str(roles.get(user_id, Role.USER)),
+            post_count=post_counts[user_id],
+            date_joined=profile.date_joined,
+        )
+        for user_id, profile in profiles.items()
+    }
 
 
 def page_of_position(*, thread_id: int, position: int) -> int:
@@ -810,6 +910,48 @@ def my_reaction(*, user_id: int, post_id: int) -> str | None:
     return Reaction.objects.filter(user_id=user_id, post_id=post_id).values_list("kind", flat=True).first()
 
 
+REACTORS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class Reactor:
+    """A member who reacted to a post, and how."""
+
+    user_id: int
+    username: str
+    kind: str
+    created_at: datetime.datetime
+
+    @property
+    def label(self) -> str:
+        return _reaction_label(self.kind, get_language() or "")
+
+
+def reactor_page(
+    *, post_id: int, kind: str = "", page: int = 1, per_page: int = REACTORS_PER_PAGE
+) -> Page[Reactor]:
+    """Who reacted to a post (of ``kind`` only, when given), the latest first: the count and a page
+    of them with their names (two queries). Whether the viewer may see the post is the caller's check."""
+    reactions = Reaction.objects.filter(post_id=post_id)
+    if kind:
+        reactions = reactions.filter(kind=kind)
+    total = reactions.count()
+    number = page_in_range(page, total, per_page)
+    start = (number - 1) * per_page
+    # The name comes along the one relation every app may follow: the foreign key to the user model.
+    rows = reactions.order_by("-created_at", "-id").values("user_id", "user__username", "kind", "created_at")
+    items = tuple(
+        Reactor(
+            user_id=row["user_id"],
+            username=row["user__username"],
+            kind=row["kind"],
+            created_at=row["created_at"],
+        )
+        for row in rows[start : start + per_page]
+    )
+    return Page(items=items, number=number, per_page=per_page, total=total)
+
+
 # --- Live thread pages --------------------------------------------------------------------------------
 
 
@@ -823,16 +965,28 @@ def thread_is_readable(*, viewer: Viewer, thread_id: int) -> bool:
     return forum_id is not None and forum_id in forums_visible(viewer=viewer)
 
 
-def post_row(*, thread: ThreadRow, post_id: int, viewer_id: int | None) -> PostRow | None:
+def post_row(
+    *, thread: ThreadRow, post_id: int, viewer_id: int | None, with_author_cards: bool = False
+) -> PostRow | None:
     """One post of ``thread``, not deleted, as its page shows it to the viewer, or None. Whether the
-    viewer may see the thread is the caller's check (the thread comes from ``thread_row``)."""
+    viewer may see the thread is the caller's check (the thread comes from ``thread_row``).
+    ``with_author_cards``: with its author's card and signature, as on the thread page."""
     if not 0 < post_id < 2**63:
         return None
-    rows = list(_visible_posts(thread.id).filter(pk=post_id).values(*_POST_FIELDS))
+    posts = _visible_posts(thread.id).filter(pk=post_id)
+    if with_author_cards:
+        score = MemberScore.objects.filter(user_id=OuterRef("author_id")).values("post_count")[:1]
+        rows = list(
+            posts.annotate(author_post_count=Subquery(score)).values(*_POST_FIELDS, "author_post_count")
+        )
+    else:
+        rows = list(posts.values(*_POST_FIELDS))
     if not rows:
         return None
     # On the viewer's screen from now on: not unread.
-    return _post_rows(rows, thread=thread, read_position=None, viewer_id=viewer_id)[0]
+    return _post_rows(
+        rows, thread=thread, read_position=None, viewer_id=viewer_id, with_author_cards=with_author_cards
+    )[0]
 
 
 def post_reaction_counts(*, post_id: int) -> dict[str, int] | None:
@@ -961,3 +1115,94 @@ def draft_of(*, user_id: int, thread_id: int | None = None, forum_id: int | None
         return None
     row = drafts.values("thread_id", "forum_id", "title", "body", "updated_at").first()
     return None if row is None else DraftRow(**row)
+
+
+# --- A member's threads and posts (the API's lists of one member) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PostInThreadRow(PostRow):
+    """A post shown without its thread page (one post, a list of one member's posts, which span
+    threads): with its thread's title and forum."""
+
+    thread_title: str = ""
+    forum_id: int = 0
+
+
+def post_in_thread(*, post: PostRow, thread: ThreadRow) -> PostInThreadRow:
+    values = {name: getattr(post, name) for name in PostRow.__dataclass_fields__}
+    return PostInThreadRow(**values, thread_title=thread.title, forum_id=thread.forum_id)
+
+
+def _threads_readable(viewer: Viewer) -> QuerySet[Thread]:
+    """The threads the viewer may open, as their pages decide: not deleted, approved (or the viewer's
+    own, or any for moderators), in a forum whose read permission they hold (one query, the forums)."""
+    forums = forums_visible(viewer=viewer)
+    return threads_visible_to(viewer).filter(forum_id__in=list(forums))
+
+
+def member_thread_page(*, viewer: Viewer, author_id: int, page: int = 1) -> Page[ThreadRow]:
+    """The threads a member started that the viewer may see, newest first, with the viewer's read
+    marks: the forums, the count, the rows and the names (four queries whatever the page holds)."""
+    threads = _threads_readable(viewer).filter(author_id=author_id)
+    total = threads.count()
+    number = page_in_range(page, total, THREADS_PER_PAGE)
+    start = (number - 1) * THREADS_PER_PAGE
+    ordered = _with_read_position(threads.order_by("-created_at", "-id"), viewer)
+    fields = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
+    rows = list(ordered.values(*fields)[start : start + THREADS_PER_PAGE])
+    return Page(items=_thread_rows(rows, viewer), number=number, per_page=THREADS_PER_PAGE, total=total)
+
+
+def member_post_page(*, viewer: Viewer, author_id: int, page: int = 1) -> Page[PostInThreadRow]:
+    """The posts a member wrote that the viewer may see (not deleted, in a thread the viewer may open),
+    newest first, each as a thread page shows it to the viewer: the forums, the count, the rows with
+    their threads, the author's name, and the attachments, the viewer's reactions and bookmarks of the
+    whole page (eight queries at most, whatever the page holds)."""
+    posts = Post.objects.filter(
+        author_id=author_id, deleted_at__isnull=True, thread__in=_threads_readable(viewer)
+    )
+    total = posts.count()
+    number = page_in_range(page, total, POSTS_PER_PAGE)
+    start = (number - 1) * POSTS_PER_PAGE
+    extra = ("thread__title", "thread__forum_id", "thread__state")
+    rows = list(
+        posts.order_by("-created_at", "-id").values(*_POST_FIELDS, *extra)[start : start + POSTS_PER_PAGE]
+    )
+    post_ids = [row["id"] for row in rows]
+    names = _usernames(row["author_id"] for row in rows)
+    attachments = attachments_of(post_ids=post_ids)
+    mine: dict[int, str] = {}
+    kept: set[int] = set()
+    if viewer.user_id is not None and post_ids:
+        mine = dict(
+            Reaction.objects.filter(user_id=viewer.user_id, post_id__in=post_ids).values_list(
+                "post_id", "kind"
+            )
+        )
+        kept = bookmarked_among(user_id=viewer.user_id, post_ids=post_ids)
+    items = tuple(
+        PostInThreadRow(
+            id=row["id"],
+            thread_id=row["thread_id"],
+            author_id=row["author_id"],
+            position=row["position"],
+            body=row["body"],
+            body_html=row["body_html"],
+            created_at=row["created_at"],
+            edited_at=row["edited_at"],
+            author=names.get(row["author_id"], ""),
+            is_unread=False,
+            attachments=attachments.get(row["id"], ()),
+            reactions=_reactions(row["reaction_counts"] or {}, mine.get(row["id"])),
+            my_reaction=mine.get(row["id"]),
+            # As on the thread page: a bookmark button only for members, in approved threads.
+            bookmarked=row["id"] in kept
+            if viewer.user_id is not None and row["thread__state"] == ThreadState.APPROVED
+            else None,
+            thread_title=row["thread__title"],
+            forum_id=row["thread__forum_id"],
+        )
+        for row in rows
+    )
+    return Page(items=items, number=number, per_page=POSTS_PER_PAGE, total=total)

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from apps.authorization.services import limit, permissions_for_many, quota_consume, require
 from apps.thread import selectors
@@ -31,6 +32,7 @@ from apps.thread.events import (
     PostCreated,
     PostDeleted,
     PostEdited,
+    PostRestored,
     ReactionAdded,
     ReactionCleared,
     ThreadApproved,
@@ -64,6 +66,7 @@ from forum import bus, pagecache
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.events import Event
 from forum.markup import MentionTarget, QuoteTarget, render
+from forum.ratelimit import preview_rate_limit_hit
 from forum.uploads import delete_unclaimed, delete_upload, store_upload
 
 __all__ = [
@@ -71,8 +74,10 @@ __all__ = [
     "BookmarkRef",
     "DraftRef",
     "ForumRef",
+    "PendingThreadRow",
     "PostRef",
     "ReactionRef",
+    "ReportedContent",
     "ThreadRef",
     "attachment_count_check",
     "attachment_upload",
@@ -88,14 +93,18 @@ __all__ = [
     "forum_names_visible_to",
     "forum_visible_to",
     "moderation_require",
+    "post_brief_for_report",
     "post_create",
     "post_delete",
     "post_edit",
+    "post_preview",
+    "post_restore",
     "reaction_clear",
     "reaction_kinds",
     "reaction_scores_for",
     "reaction_set",
     "thread_approve",
+    "thread_brief_for_report",
     "thread_close",
     "thread_create",
     "thread_delete",
@@ -105,9 +114,11 @@ __all__ = [
     "thread_readers_filter",
     "thread_reject",
     "thread_reopen",
+    "thread_start_check",
     "thread_titles_visible_to",
     "thread_unpin",
     "thread_visible_to",
+    "threads_pending",
 ]
 
 MODERATE = selectors.MODERATE_PERMISSION
@@ -216,12 +227,28 @@ def _render_body(source: str, *, viewer: selectors.Viewer) -> _Body:
     )
 
 
+def post_preview(*, author_id: int, body: str) -> str:
+    """The HTML ``body`` would be stored with as a post of ``author_id``, rendered exactly as
+    ``post_create`` and ``post_edit`` render it (quotes resolve only to posts the writer may see);
+    nothing is stored. Longer than a post may be: ValidationFailed (``too_long``). At most
+    MARKUP_PREVIEW_PER_MINUTE a minute per member, dialog previews included (RateLimited)."""
+    if len(body) > BODY_MAX_LENGTH:
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH
+        ) % {"count": BODY_MAX_LENGTH}
+        raise ValidationFailed(message, code="too_long", fields={"body": [message]})
+    preview_rate_limit_hit(user_id=author_id)
+    return _render_body(body.strip(), viewer=selectors.viewer_for(user_id=author_id)).html
+
+
 def _clean_body(body: str) -> str:
     body = body.strip()
     if not body:
         raise ValidationFailed(_("Write something first."), fields={"body": [_("This field is required.")]})
     if len(body) > BODY_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": BODY_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH
+        ) % {"count": BODY_MAX_LENGTH}
         raise ValidationFailed(message, fields={"body": [message]})
     return body
 
@@ -233,7 +260,9 @@ def _clean_title(title: str) -> str:
             _("Give the thread a title."), fields={"title": [_("This field is required.")]}
         )
     if len(title) > TITLE_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": TITLE_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", TITLE_MAX_LENGTH
+        ) % {"count": TITLE_MAX_LENGTH}
         raise ValidationFailed(message, fields={"title": [message]})
     return title
 
@@ -258,6 +287,35 @@ def _thread_for_update(thread_id: int) -> Thread:
 
 def _lock_forums(*forum_ids: int) -> None:
     list(Forum.objects.select_for_update().filter(pk__in=sorted(set(forum_ids))).order_by("pk").values("pk"))
+
+
+def _posts_counted(changes: Mapping[int, int]) -> None:
+    """Add ``changes`` (member id: posts that now count, or no longer do when negative) to the
+    members' counted posts (``MemberScore.post_count``), in one statement. Rows are written in the
+    order of the ids: two transactions changing the same members lock them in the same order."""
+    rows = sorted((user_id, delta) for user_id, delta in changes.items() if delta)
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO thread_memberscore (user_id, reactions_received, post_count) "
+            "SELECT changed.user_id, 0, changed.delta "
+            "FROM unnest(%s::bigint[], %s::integer[]) AS changed(user_id, delta) ORDER BY changed.user_id "
+            "ON CONFLICT (user_id) DO UPDATE SET "
+            "post_count = thread_memberscore.post_count + EXCLUDED.post_count",
+            [[user_id for user_id, _delta in rows], [delta for _user_id, delta in rows]],
+        )
+
+
+def _posts_by_author(thread_id: int) -> dict[int, int]:
+    """How many visible posts each member has in a thread (when the whole thread starts or stops counting)."""
+    rows = (
+        Post.objects.filter(thread_id=thread_id, deleted_at__isnull=True)
+        .values("author_id")
+        .annotate(posts=Count("pk"))
+        .values_list("author_id", "posts")
+    )
+    return {int(author_id): int(posts) for author_id, posts in rows}
 
 
 def _forum_recount(forum_id: int) -> None:
@@ -325,7 +383,14 @@ def forum_create(
             raise NotFound(_("There is no such forum."))
         depth = parent["depth"] + 1
         if depth >= MAX_DEPTH:
-            problems["parent_id"] = [_("Forums nest at most %(count)d levels deep.") % {"count": MAX_DEPTH}]
+            problems["parent_id"] = [
+                ngettext(
+                    "Forums nest at most %(count)d level deep.",
+                    "Forums nest at most %(count)d levels deep.",
+                    MAX_DEPTH,
+                )
+                % {"count": MAX_DEPTH}
+            ]
     if problems:
         raise ValidationFailed(_("The forum is not valid."), fields=problems)
     with transaction.atomic():
@@ -360,6 +425,14 @@ def _forum_for_posting(viewer: selectors.Viewer, forum_id: int) -> selectors.For
 
 
 # --- Threads ------------------------------------------------------------------------------------------
+
+
+def thread_start_check(*, author_id: int, forum_id: int) -> None:
+    """Raise what ``thread_create`` would refuse the member for in this forum, whatever they write:
+    NotFound, ValidationFailed for a category, Forbidden without the right to post there. The new-thread
+    page asks before it shows its form, so that nobody fills in a form only to be refused."""
+    require(user_id=author_id, permission="thread.create")
+    _forum_for_posting(selectors.viewer_for(user_id=author_id), forum_id)
 
 
 def thread_create(
@@ -418,6 +491,7 @@ def thread_create(
                     last_post_id=post.pk,
                     last_post_at=now,
                 )
+                _posts_counted({author_id: 1})
                 _publish_public(thread, post, rendered)
             # The author has read what they wrote: no "new" marker on their own thread.
             thread_mark_read(user_id=author_id, thread_id=thread.pk, position=1)
@@ -556,6 +630,7 @@ def thread_approve(*, moderator_id: int, thread_id: int) -> ThreadRef:
         thread.moderated_at = timezone.now()
         thread.save(update_fields=["state", "rejection_reason", "moderated_by_id", "moderated_at"])
         _forum_recount(thread.forum_id)
+        _posts_counted(_posts_by_author(thread.pk))
         publish(
             ThreadApproved(
                 thread_id=thread.pk,
@@ -579,7 +654,9 @@ def thread_reject(*, moderator_id: int, thread_id: int, reason: str) -> ThreadRe
             _("Say why the thread is rejected."), fields={"reason": [_("This field is required.")]}
         )
     if len(reason) > REASON_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": REASON_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", REASON_MAX_LENGTH
+        ) % {"count": REASON_MAX_LENGTH}
         raise ValidationFailed(message, fields={"reason": [message]})
     with transaction.atomic():
         thread = _thread_for_update(thread_id)
@@ -612,6 +689,7 @@ def thread_delete(*, moderator_id: int, thread_id: int) -> None:
         thread.save(update_fields=["deleted_at"])
         if thread.state == ThreadState.APPROVED:
             _forum_recount(thread.forum_id)
+            _posts_counted({author_id: -posts for author_id, posts in _posts_by_author(thread.pk).items()})
         publish(
             ThreadDeleted(
                 thread_id=thread.pk,
@@ -691,6 +769,8 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
                 last_post_id=post.pk,
                 last_post_at=now,
             )
+            if thread.state == ThreadState.APPROVED:
+                _posts_counted({author_id: 1})
             _publish_post_created(thread, post, rendered)
         thread_mark_read(user_id=author_id, thread_id=thread_id, position=position)
         return _post_ref(post)
@@ -726,7 +806,11 @@ def _check_may_change(
         raise Forbidden(_("The thread is closed."), code="thread_closed")
     if timezone.now() - created_at > _edit_window():
         raise Forbidden(
-            _("Posts can be changed for %(minutes)d minutes after they are written.")
+            ngettext(
+                "Posts can be changed for %(minutes)d minute after they are written.",
+                "Posts can be changed for %(minutes)d minutes after they are written.",
+                int(settings.THREAD_POST_EDIT_WINDOW_MINUTES),
+            )
             % {"minutes": int(settings.THREAD_POST_EDIT_WINDOW_MINUTES)},
             code="edit_window_over",
         )
@@ -803,7 +887,11 @@ def post_edit(
         if most is not None and added:
             total = PostAttachment.objects.filter(post_id=post.pk).count()
             if total > most:
-                message = _("At most %(count)d attachments on one post.") % {"count": most}
+                message = ngettext(
+                    "At most %(count)d attachment on one post.",
+                    "At most %(count)d attachments on one post.",
+                    most,
+                ) % {"count": most}
                 raise ValidationFailed(
                     message, code="too_many_attachments", fields={"attachment_ids": [message]}
                 )
@@ -861,6 +949,7 @@ def post_delete(*, user_id: int, post_id: int) -> None:
         _thread_recount(thread)
         if thread.state == ThreadState.APPROVED:
             _forum_recount(thread.forum_id)
+            _posts_counted({post.author_id: -1})
             publish(
                 PostDeleted(
                     post_id=post.pk,
@@ -870,6 +959,44 @@ def post_delete(*, user_id: int, post_id: int) -> None:
                     deleted_by=user_id,
                 )
             )
+
+
+def post_restore(*, moderator_id: int, post_id: int) -> PostRef:
+    """Show again a reply that was hidden (soft-deleted), by its author or a moderator: moderators
+    only. The thread's and the forum's counters count it again and the guests' pages are let go.
+    Publishes ``thread.post_restored``. The notifications the deletion took along do not come back."""
+    require(user_id=moderator_id, permission=MODERATE)
+    viewer = selectors.viewer_for(user_id=moderator_id)
+    location = selectors.post_location(post_id=post_id)
+    if (
+        location is None
+        or selectors.thread_row(viewer=viewer, thread_id=location.thread_id, with_names=False) is None
+    ):
+        raise NotFound(_("There is no such post."))
+    with transaction.atomic():
+        thread = _thread_for_update(location.thread_id)
+        post = Post.objects.select_for_update().get(pk=post_id)
+        if post.deleted_at is None:
+            raise Conflict(_("The post is not hidden."), code="post_not_hidden")
+        _lock_forums(thread.forum_id)
+        post.deleted_at = None
+        post.deleted_by_id = None
+        post.save(update_fields=["deleted_at", "deleted_by_id"])
+        _thread_recount(thread)
+        if thread.state == ThreadState.APPROVED:
+            _forum_recount(thread.forum_id)
+            _posts_counted({post.author_id: 1})
+            publish(
+                PostRestored(
+                    post_id=post.pk,
+                    thread_id=thread.pk,
+                    forum_id=thread.forum_id,
+                    author_id=post.author_id,
+                    position=post.position,
+                    restored_by=moderator_id,
+                )
+            )
+    return _post_ref(post)
 
 
 # --- Attachments --------------------------------------------------------------------------------------
@@ -908,7 +1035,9 @@ def attachment_count_check(*, user_id: int, attachment_ids: Sequence[int]) -> tu
         return unique
     most = limit(user_id=user_id, permission="post.attachments_max")
     if most is not None and len(unique) > most:
-        message = _("At most %(count)d attachments on one post.") % {"count": most}
+        message = ngettext(
+            "At most %(count)d attachment on one post.", "At most %(count)d attachments on one post.", most
+        ) % {"count": most}
         raise ValidationFailed(message, code="too_many_attachments", fields={"attachment_ids": [message]})
     return unique
 
@@ -1241,6 +1370,81 @@ def forum_names_visible_to(*, user_id: int | None, forum_ids: Collection[int]) -
     return {forum_id: forums[forum_id].name for forum_id in set(forum_ids) if forum_id in forums}
 
 
+# What a report keeps of the words reported, as plain Markdown source on one line.
+REPORT_EXCERPT_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class ReportedContent:
+    """A post or a thread as the member reporting it sees it (the support app files the report)."""
+
+    kind: str  # "post" or "thread"
+    id: int
+    thread_id: int
+    thread_title: str
+    author_id: int
+    excerpt: str  # the post's (or the opening post's) source, on one line, shortened
+
+
+def _report_excerpt(body: str) -> str:
+    text = " ".join(body.split())
+    return text if len(text) <= REPORT_EXCERPT_LENGTH else text[: REPORT_EXCERPT_LENGTH - 1] + "…"
+
+
+def post_brief_for_report(*, viewer_id: int, post_id: int) -> ReportedContent | None:
+    """The post, when the member may see it (not deleted, in a thread and forum they may read); None
+    otherwise, as for no such post. Two queries."""
+    if not 0 < post_id < 2**63:
+        return None
+    viewer = selectors.viewer_for(user_id=viewer_id)
+    forums = selectors.forums_visible(viewer=viewer)
+    row = (
+        Post.objects.filter(
+            pk=post_id,
+            deleted_at__isnull=True,
+            thread__in=selectors.threads_visible_to(viewer).filter(forum_id__in=list(forums)),
+        )
+        .values("id", "thread_id", "thread__title", "author_id", "body")
+        .first()
+    )
+    if row is None:
+        return None
+    return ReportedContent(
+        kind="post",
+        id=row["id"],
+        thread_id=row["thread_id"],
+        thread_title=row["thread__title"],
+        author_id=row["author_id"],
+        excerpt=_report_excerpt(row["body"]),
+    )
+
+
+def thread_brief_for_report(*, viewer_id: int, thread_id: int) -> ReportedContent | None:
+    """The thread (its opening post's words as the excerpt), when the member may read it; None
+    otherwise, as for no such thread. Three queries."""
+    if not selectors.thread_is_readable(viewer=selectors.viewer_for(user_id=viewer_id), thread_id=thread_id):
+        return None
+    row = Thread.objects.filter(pk=thread_id).values("id", "title", "author_id", "first_post_id").first()
+    if row is None:
+        return None
+    first_body = ""
+    if row["first_post_id"] is not None:
+        first_body = (
+            Post.objects.filter(pk=row["first_post_id"], deleted_at__isnull=True)
+            .values_list("body", flat=True)
+            .first()
+            or ""
+        )
+    return ReportedContent(
+        kind="thread",
+        id=row["id"],
+        thread_id=row["id"],
+        thread_title=row["title"],
+        author_id=row["author_id"],
+        excerpt=_report_excerpt(first_body),
+    )
+
+
 # --- Bookmarks ----------------------------------------------------------------------------------------
 
 
@@ -1268,7 +1472,9 @@ def _post_to_bookmark(user_id: int, post_id: int, *, keeping: bool) -> None:
 def _clean_note(note: str) -> str:
     note = " ".join(note.split())
     if len(note) > BOOKMARK_NOTE_MAX_LENGTH:
-        message = _("At most %(count)d characters.") % {"count": BOOKMARK_NOTE_MAX_LENGTH}
+        message = ngettext(
+            "At most %(count)d character.", "At most %(count)d characters.", BOOKMARK_NOTE_MAX_LENGTH
+        ) % {"count": BOOKMARK_NOTE_MAX_LENGTH}
         raise ValidationFailed(message, fields={"note": [message]})
     return note
 
@@ -1349,9 +1555,15 @@ def _draft_texts(title: str, body: str, *, reply: bool) -> None:
     if reply and title.strip():
         problems["title"] = [_("A reply has no title.")]
     elif len(title) > TITLE_MAX_LENGTH:
-        problems["title"] = [_("At most %(count)d characters.") % {"count": TITLE_MAX_LENGTH}]
+        problems["title"] = [
+            ngettext("At most %(count)d character.", "At most %(count)d characters.", TITLE_MAX_LENGTH)
+            % {"count": TITLE_MAX_LENGTH}
+        ]
     if len(body) > BODY_MAX_LENGTH:
-        problems["body"] = [_("At most %(count)d characters.") % {"count": BODY_MAX_LENGTH}]
+        problems["body"] = [
+            ngettext("At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH)
+            % {"count": BODY_MAX_LENGTH}
+        ]
     if problems:
         raise ValidationFailed(next(iter(problems.values()))[0], fields=problems)
 
@@ -1424,3 +1636,34 @@ def drafts_delete_stale() -> int:
     cutoff = timezone.now() - datetime.timedelta(days=float(settings.THREAD_DRAFT_MAX_AGE_DAYS))
     deleted, _by_model = Draft.objects.filter(updated_at__lt=cutoff).delete()
     return int(deleted)
+
+
+@dataclass(frozen=True)
+class PendingThreadRow:
+    """A thread awaiting moderation, as the moderation queue lists it."""
+
+    id: int
+    forum_id: int
+    author_id: int
+    author: str
+    title: str
+    created_at: datetime.datetime
+
+
+def threads_pending(*, moderator_id: int, page: int = 1) -> tuple[tuple[PendingThreadRow, ...], int]:
+    """Threads awaiting moderation, oldest first, and how many there are in all (``thread.moderate``;
+    403 otherwise). A fixed number of queries whatever the page holds."""
+    require(user_id=moderator_id, permission=MODERATE)
+    found = selectors.moderation_queue(viewer=selectors.viewer_for(user_id=moderator_id), page=page)
+    rows = tuple(
+        PendingThreadRow(
+            id=row.id,
+            forum_id=row.forum_id,
+            author_id=row.author_id,
+            author=row.author,
+            title=row.title,
+            created_at=row.created_at,
+        )
+        for row in found.items
+    )
+    return rows, found.total

@@ -17,12 +17,13 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.thread import forms, selectors, services
-from forum.errors import ApplicationError, NotFound, ValidationFailed
+from forum.errors import ApplicationError, Forbidden, NotFound, ValidationFailed
 from forum.forms import add_application_error
 from forum.fragments import render_fragment
+from forum.markup import quote_markup
 from forum.pagecache import guest_page
 from forum.paging import page_number
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
@@ -95,16 +96,20 @@ def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
         ),
         "threads": threads,
         "thread_list": render_fragment("thread/_thread_list.jinja", {"threads": threads.items}, request),
+        # What services.thread_start_check asks, from the permissions the page has already read.
         "can_start": viewer.user_id is not None
         and not forum.is_category
+        and viewer.can("thread.create")
         and viewer.can(forum.post_permission),
     }
     return render(request, "thread/forum.html", context)
 
 
-def _uploaded(member_id: int, files: Sequence[UploadedFile[bytes]]) -> list[int]:
-    """Store the files of a page's form as the member's pending uploads (all or none)."""
-    services.attachment_count_check(user_id=member_id, attachment_ids=range(len(files)))
+def _uploaded(member_id: int, files: Sequence[UploadedFile[bytes]], ready: Sequence[int] = ()) -> list[int]:
+    """Store the files of a page's form as the member's pending uploads (all or none) and return their
+    ids. ``ready``: the uploads the composer made beforehand, counted with them against the limit;
+    they are not discarded when the post is refused, so that the form shown again still carries them."""
+    services.attachment_count_check(user_id=member_id, attachment_ids=[*ready, *range(-len(files), 0)])
     ids: list[int] = []
     try:
         for file in files:
@@ -121,6 +126,8 @@ def _uploaded(member_id: int, files: Sequence[UploadedFile[bytes]]) -> list[int]
 def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
     forum, forums = _visible_forum(viewer, forum_id)
+    # Refused before the form is shown, as its submission would be (403 for a forum one may not post in).
+    services.thread_start_check(author_id=_member_id(request), forum_id=forum_id)
     form = forms.ThreadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
@@ -131,13 +138,14 @@ def thread_new(request: HttpRequest, forum_id: int) -> HttpResponse:
         member_id = _member_id(request)
         ids: list[int] = []
         try:
-            ids = _uploaded(member_id, form.cleaned_data["attachments"])
+            ready = form.cleaned_data["attachment_ids"]
+            ids = _uploaded(member_id, form.cleaned_data["attachments"], ready)
             thread = services.thread_create(
                 author_id=member_id,
                 forum_id=forum_id,
                 title=form.cleaned_data["title"],
                 body=form.cleaned_data["body"],
-                attachment_ids=ids,
+                attachment_ids=[*ready, *ids],
             )
         except ApplicationError as error:
             services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
@@ -163,6 +171,34 @@ def _read_position(viewer: selectors.Viewer, thread: selectors.ThreadRow) -> int
     return thread.read_position or 0
 
 
+def _can_reply(viewer: selectors.Viewer, thread: selectors.ThreadRow, forum: selectors.ForumNode) -> bool:
+    """What services.post_create checks, from the permissions the page has read already."""
+    return (
+        viewer.user_id is not None
+        and thread.state == "approved"
+        and (not thread.closed or viewer.moderator)
+        and viewer.can("post.create")
+        and viewer.can(forum.post_permission)
+    )
+
+
+def _can_react(viewer: selectors.Viewer, thread: selectors.ThreadRow) -> bool:
+    return viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add")
+
+
+def _posts_context(
+    viewer: selectors.Viewer, thread: selectors.ThreadRow, forum: selectors.ForumNode
+) -> dict[str, Any]:
+    """What thread/_posts.jinja needs besides the posts, the same on the page and in a fragment."""
+    return {
+        "viewer_id": viewer.user_id,
+        "moderator": viewer.moderator,
+        "can_react": _can_react(viewer, thread),
+        "can_reply": _can_reply(viewer, thread, forum),
+        "reaction_labels": selectors.reaction_labels(),
+    }
+
+
 @guest_page("thread")
 def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
     viewer = _viewer(request)
@@ -178,6 +214,7 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         page=page_number(request.GET.get("page")),
         read_position=read_position,
         viewer_id=viewer.user_id,
+        with_author_cards=True,
     )
     # The mark only moves forward: a page already read costs no write.
     if viewer.user_id is not None and posts.items and posts.items[-1].position > (read_position or 0):
@@ -185,40 +222,55 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
             user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
         )
     forum = forums[thread.forum_id]
+    for_posts = _posts_context(viewer, thread, forum)
     context = {
         "thread": thread,
         "forum": forum,
         "path": selectors.forum_path(forums=forums, forum_id=thread.forum_id),
         "posts": posts,
         "moderator": viewer.moderator,
-        "can_reply": viewer.user_id is not None
-        and thread.state == "approved"
-        and (not thread.closed or viewer.moderator)
-        and viewer.can(forum.post_permission),
+        "can_reply": for_posts["can_reply"],
         "reply_form": forms.ReplyForm(initial=_draft_initial(viewer, thread_id=thread_id)),
-        "can_react": viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add"),
+        "can_react": for_posts["can_react"],
         "reject_form": forms.RejectForm(),
         "move_targets": [node for node in forums.values() if not node.is_category and node.id != forum.id]
         if viewer.moderator
         else [],
     }
     context["posts_html"] = render_fragment(
-        "thread/_posts.jinja",
-        {
-            "posts": posts.items,
-            "viewer_id": viewer.user_id,
-            "moderator": context["moderator"],
-            "can_react": context["can_react"],
-        },
-        request,
+        "thread/_posts.jinja", {"posts": posts.items, **for_posts}, request
     )
     return render(request, "thread/thread.html", context)
 
 
+def _reply_initial(request: HttpRequest, thread_id: int) -> dict[str, str]:
+    """The reply page's form as it opens (``GET``): the member's draft, and with ``?quote=<post id>``
+    a quote of that post after it (the Quote button of a post, without JavaScript). A member who may
+    not reply there is refused before the form is shown, as its submission would be."""
+    viewer = _viewer(request)
+    thread, forums = _thread_or_404(viewer, thread_id)
+    if not _can_reply(viewer, thread, forums[thread.forum_id]):
+        raise Forbidden(
+            _("The thread is closed.") if thread.closed else _("You may not reply in this thread.")
+        )
+    initial = _draft_initial(viewer, thread_id=thread_id)
+    raw = request.GET.get("quote", "")
+    quoted = _quote_of(viewer, int(raw)) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+    if quoted:
+        draft = initial.get("body", "").rstrip()
+        initial["body"] = f"{draft}\n\n{quoted}" if draft else quoted
+    return initial
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
-    form = forms.ReplyForm(request.POST, request.FILES)
+    """``/threads/<id>/reply/``: the reply form of its own (``GET``, see ``_reply_initial``), and where
+    both it and the thread page's reply form are sent."""
+    if request.method == "GET":
+        form = forms.ReplyForm(initial=_reply_initial(request, thread_id))
+    else:
+        form = forms.ReplyForm(request.POST, request.FILES)
 
     def context() -> dict[str, Any]:
         """The page around a refused reply (404 for a thread the member may not see); the service
@@ -230,14 +282,20 @@ def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
             "form": form,
         }
 
+    if request.method == "GET":
+        return render(request, "thread/post_new.html", context())
     if not form.is_valid():
         return render(request, "thread/post_new.html", context(), status=400)
     member_id = _member_id(request)
     ids: list[int] = []
     try:
-        ids = _uploaded(member_id, form.cleaned_data["attachments"])
+        ready = form.cleaned_data["attachment_ids"]
+        ids = _uploaded(member_id, form.cleaned_data["attachments"], ready)
         post = services.post_create(
-            author_id=member_id, thread_id=thread_id, body=form.cleaned_data["body"], attachment_ids=ids
+            author_id=member_id,
+            thread_id=thread_id,
+            body=form.cleaned_data["body"],
+            attachment_ids=[*ready, *ids],
         )
     except ApplicationError as error:
         services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
@@ -287,12 +345,13 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
         member_id = _member_id(request)
         ids: list[int] = []
         try:
-            ids = _uploaded(member_id, form.cleaned_data["attachments"])
+            ready = form.cleaned_data["attachment_ids"]
+            ids = _uploaded(member_id, form.cleaned_data["attachments"], ready)
             services.post_edit(
                 editor_id=member_id,
                 post_id=post_id,
                 body=form.cleaned_data["body"],
-                attachment_ids=ids,
+                attachment_ids=[*ready, *ids],
                 remove_attachment_ids=form.cleaned_data.get("remove_attachment_ids", []),
             )
         except ApplicationError as error:
@@ -365,26 +424,83 @@ def _post_fragment(request: HttpRequest, post_id: int) -> HttpResponse:
     location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
     if location is None or location.deleted:
         raise NotFound(_("There is no such post."))
-    thread, _forums = _thread_or_404(viewer, location.thread_id)
-    post = selectors.post_row(thread=thread, post_id=post_id, viewer_id=viewer.user_id)
+    thread, forums = _thread_or_404(viewer, location.thread_id)
+    post = selectors.post_row(
+        thread=thread, post_id=post_id, viewer_id=viewer.user_id, with_author_cards=True
+    )
     if post is None:
         raise NotFound(_("There is no such post."))
     if viewer.user_id is not None:
         # The page shows it now: read, as if the page had been loaded with it.
         services.thread_mark_read(user_id=viewer.user_id, thread_id=thread.id, position=post.position)
-    context = {
-        "post": post,
-        "moderator": viewer.moderator,
-        "can_react": viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add"),
-    }
-    context["viewer_id"] = viewer.user_id
-    return HttpResponse(render_fragment("thread/_post.jinja", context, request))
+    context = {"posts": [post], **_posts_context(viewer, thread, forums[thread.forum_id])}
+    return HttpResponse(render_fragment("thread/_posts.jinja", context, request))
 
 
 def post_fragment(request: HttpRequest, post_id: int) -> HttpResponse:
     """``GET /posts/<id>/fragment/``: the live thread page (static/thread/live.js) fetches a post that
     arrived or changed, since pushes carry ids only."""
     return _post_fragment(request, post_id)
+
+
+def _visible_post(
+    viewer: selectors.Viewer, post_id: int
+) -> tuple[selectors.PostLocation, selectors.ThreadRow, dict[int, selectors.ForumNode]]:
+    """A post the viewer may see, as its thread page would show it, with its thread and the forums the
+    viewer sees; a 404 otherwise, the same as for no such post (three queries)."""
+    location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
+    if location is None or location.deleted:
+        raise NotFound(_("There is no such post."))
+    try:
+        thread, forums = _thread_or_404(viewer, location.thread_id)
+    except NotFound:
+        raise NotFound(_("There is no such post.")) from None
+    return location, thread, forums
+
+
+def _quote_of(viewer: selectors.Viewer, post_id: int) -> str | None:
+    """The text quoting a post (forum.markup.quote_markup), or None for a post the viewer may not see."""
+    try:
+        _visible_post(viewer, post_id)
+    except NotFound:
+        return None
+    return quote_markup(post_id, selectors.post_body(post_id=post_id))
+
+
+@require_GET
+def post_quote(request: HttpRequest, post_id: int) -> HttpResponse:
+    """``GET /posts/<id>/quote/``: the text that quotes the whole post, as plain text, for the Quote
+    button of the thread page (static/thread/posts.js) to put in the reply form."""
+    quoted = _quote_of(_viewer(request), post_id)
+    if quoted is None:
+        raise NotFound(_("There is no such post."))
+    return HttpResponse(quoted, content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def post_reactions(request: HttpRequest, post_id: int) -> HttpResponse:
+    """``GET /posts/<id>/reactions/``: who reacted to a post, the latest first, a page at a time, of
+    one kind with ``?kind=``. With htmx (the post's "Who reacted" on the thread page) the list alone;
+    without, a page of its own. A 404 for a post the viewer may not see."""
+    viewer = _viewer(request)
+    location, thread, forums = _visible_post(viewer, post_id)
+    kinds = selectors.reaction_kinds()
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in kinds else ""
+    reactors = selectors.reactor_page(post_id=post_id, kind=kind, page=page_number(request.GET.get("page")))
+    url = reverse("thread-post-reactions", args=[post_id])
+    context: dict[str, Any] = {"reactors": reactors, "post_id": post_id, "kind": kind, "reactions_url": url}
+    if _wants_fragment(request):
+        return HttpResponse(render_fragment("thread/_reactors.jinja", {**context, "compact": True}, request))
+    counts = selectors.post_reaction_counts(post_id=post_id) or {}
+    context.update(
+        thread=thread,
+        position=location.position,
+        path=selectors.forum_path(forums=forums, forum_id=thread.forum_id),
+        kinds=[reaction for reaction in selectors.reaction_counts_of(counts) if reaction.count],
+        reactors_html=render_fragment("thread/_reactors.jinja", {**context, "compact": False}, request),
+    )
+    return render(request, "thread/reactions.html", context)
 
 
 def _wants_fragment(request: HttpRequest) -> bool:

@@ -2,6 +2,7 @@
 
 Profiles are not edited here field by field: the HTML is rendered from the Markdown by the services,
 so the actions below go through them (and the avatar's files are deleted after the change commits).
+Members are named in lists and messages, never numbered.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.user.models import Follow, Profile
 from apps.user.services import avatar_remove, profile_update
@@ -18,6 +20,7 @@ from apps.user.services import avatar_remove, profile_update
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["user", "website", "location", "updated_at"]
+    list_select_related = ["user"]
     search_fields = ["user__username"]
     readonly_fields = [
         "user",
@@ -37,20 +40,33 @@ class ProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Remove the avatar"))
     def clear_avatar(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
-        for user_id in queryset.values_list("user_id", flat=True):
+        names = []
+        for user_id, username in queryset.order_by("user__username").values_list("user_id", "user__username"):
             avatar_remove(user_id=user_id)
-        messages.success(request, _("The avatars are removed."))
+            names.append(username)
+        messages.success(
+            request,
+            ngettext("Avatar removed: %(members)s.", "Avatars removed: %(members)s.", len(names))
+            % {"members": ", ".join(names)},
+        )
 
     @admin.action(description=_("Clear the bio, signature and website"))
     def clear_texts(self, request: HttpRequest, queryset: QuerySet[Profile]) -> None:
-        for user_id in queryset.values_list("user_id", flat=True):
+        names = []
+        for user_id, username in queryset.order_by("user__username").values_list("user_id", "user__username"):
             profile_update(user_id=user_id, bio="", signature="", website="", location="")
-        messages.success(request, _("The texts are cleared."))
+            names.append(username)
+        messages.success(
+            request,
+            ngettext("Texts cleared for %(members)s.", "Texts cleared for %(members)s.", len(names))
+            % {"members": ", ".join(names)},
+        )
 
 
 @admin.register(Follow)
 class FollowAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["follower", "target", "created_at"]
+    list_select_related = ["follower", "target"]
     search_fields = ["follower__username", "target__username"]
     readonly_fields = ["follower", "target", "created_at"]
 

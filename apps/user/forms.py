@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from apps.user.models import BIO_MAX_LENGTH, LOCATION_MAX_LENGTH, SIGNATURE_MAX_LENGTH, WEBSITE_MAX_LENGTH
 
@@ -37,8 +37,10 @@ class ProfileForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Formatted per request, in the reader's language (a lazy text formatted at import would not be).
-        self.fields["signature"].help_text = gettext(
-            "Shown under your posts. Markdown, at most %(limit)d characters."
+        self.fields["signature"].help_text = ngettext(
+            "Shown under your posts. Markdown, at most %(limit)d character.",
+            "Shown under your posts. Markdown, at most %(limit)d characters.",
+            SIGNATURE_MAX_LENGTH,
         ) % {"limit": SIGNATURE_MAX_LENGTH}
 
 

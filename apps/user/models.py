@@ -42,7 +42,7 @@ class Profile(models.Model):
         verbose_name_plural = _("profiles")
 
     def __str__(self) -> str:
-        return f"profile of {self.user_id}"
+        return str(_("profile of %(member)s")) % {"member": self.user.username}
 
 
 class Follow(models.Model):
@@ -63,4 +63,7 @@ class Follow(models.Model):
         indexes = [models.Index(fields=["target", "follower"], name="follow_target_follower")]
 
     def __str__(self) -> str:
-        return f"{self.follower_id} follows {self.target_id}"
+        return str(_("%(member)s follows %(target)s")) % {
+            "member": self.follower.username,
+            "target": self.target.username,
+        }

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from apps.user.models import Follow, Profile
 
@@ -26,27 +27,35 @@ def user_rows_by_ids(*, user_ids: Collection[int]) -> list[tuple[int, str, bool,
     ]
 
 
+_PROFILE_COLUMNS = (
+    ("pk", 'u."id"'),
+    ("username", 'u."username"'),
+    ("is_active", 'u."is_active"'),
+    ("date_joined", 'u."date_joined"'),
+    ("profile__bio_html", 'p."bio_html"'),
+    ("profile__signature_html", 'p."signature_html"'),
+    ("profile__website", 'p."website"'),
+    ("profile__location", 'p."location"'),
+    ("profile__avatar_thumbnail_key", 'p."avatar_thumbnail_key"'),
+)
+
+
 def profile_rows_by_ids(*, user_ids: Collection[int]) -> list[dict[str, Any]]:
-    """Accounts among ``user_ids`` with their profile's public fields (empty when no profile row),
-    in one query: the user table left-joined to the profile table."""
-    if not user_ids:
+    """Accounts among ``user_ids`` with their profile's public fields (None when no profile row),
+    in one query: the user table left-joined to the profile table. In SQL: the author cards of every
+    thread page read it, and the ORM took longer to build the join than PostgreSQL to run it."""
+    wanted = [user_id for user_id in set(user_ids) if 0 < user_id < 2**63]
+    if not wanted:
         return []
-    rows = (
-        get_user_model()
-        .objects.filter(pk__in=user_ids)
-        .values(
-            "pk",
-            "username",
-            "is_active",
-            "date_joined",
-            "profile__bio_html",
-            "profile__signature_html",
-            "profile__website",
-            "profile__location",
-            "profile__avatar_thumbnail_key",
+    users, profiles = get_user_model()._meta.db_table, Profile._meta.db_table
+    listed = ", ".join(column for _name, column in _PROFILE_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT {listed} FROM "{users}" u LEFT JOIN "{profiles}" p ON p."user_id" = u."id" '
+            'WHERE u."id" = ANY(%s::bigint[])',
+            [wanted],
         )
-    )
-    return [dict(row) for row in rows]
+        return [dict(zip((name for name, _column in _PROFILE_COLUMNS), row, strict=True)) for row in cursor]
 
 
 def profile_for_update(*, user_id: int) -> Profile:

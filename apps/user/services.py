@@ -8,12 +8,13 @@ outside this process, signed as forum/internal_auth.py describes.
 Follows: ``follow``, ``unfollow``, ``follows`` and ``following_ids`` (the dialog app lets a member accept
 dialogs only from the people they follow).
 
-Profiles: ``profiles_for`` gives a page of authors' cards (name, avatar, signature, badges) at once;
-``member_profile`` the whole public profile; ``profile_update``, ``avatar_set`` and ``avatar_remove``
-change a member's own. A member's threads, posts and counters belong to the thread app, which already
-calls this app (``users_brief``), so this app may not call it back (no cycles between apps): the thread
-app hands this app a ``MemberActivitySource`` at start-up (``member_activity_source_register``), and
-the profile pages show what that source answers for the viewer.
+Profiles: ``profiles_for`` gives a page of authors' cards (name, avatar, signature, badges, join
+date) at once; ``member_profile`` the whole public profile; ``profile_update``, ``avatar_set`` and
+``avatar_remove`` change a member's own. A member's threads, posts and counters belong to the thread
+app, which already calls this app (``users_brief``), so this app may not call it back (no cycles
+between apps): the thread app hands this app a ``MemberActivitySource`` at start-up
+(``member_activity_source_register``), and the profile pages show what that source answers for the
+viewer.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from apps.status.services import status_catalogue, statuses_held_by
+from apps.status.services import status_badges_for
 from apps.user.events import MemberFollowed
 from apps.user.models import (
     BIO_MAX_LENGTH,
@@ -108,7 +110,12 @@ def users_brief(*, user_ids: Collection[int]) -> list[UserBrief]:
     wanted = list(dict.fromkeys(user_id for user_id in user_ids if 0 < user_id <= _MAX_ID))
     if len(set(user_ids)) > USERS_BRIEF_MAX:
         raise ValidationFailed(
-            _("Ask for at most %(count)d users at once.") % {"count": USERS_BRIEF_MAX},
+            ngettext(
+                "Ask for at most %(count)d user at once.",
+                "Ask for at most %(count)d users at once.",
+                USERS_BRIEF_MAX,
+            )
+            % {"count": USERS_BRIEF_MAX},
             fields={"ids": [_("Too many ids.")]},
         )
     found = {row[0]: UserBrief(*row) for row in user_rows_by_ids(user_ids=wanted)}
@@ -148,6 +155,7 @@ class ProfileCard:
     signature_html: str  # sanitized when saved; safe to show as is
     badges: tuple[Badge, ...]
     profile_url: str
+    date_joined: datetime
 
 
 @dataclass(frozen=True)
@@ -205,29 +213,31 @@ def _wanted_ids(user_ids: Collection[int]) -> list[int]:
     wanted = list(dict.fromkeys(user_id for user_id in user_ids if 0 < user_id <= _MAX_ID))
     if len(wanted) > USERS_BRIEF_MAX:
         raise ValidationFailed(
-            _("Ask for at most %(count)d users at once.") % {"count": USERS_BRIEF_MAX},
+            ngettext(
+                "Ask for at most %(count)d user at once.",
+                "Ask for at most %(count)d users at once.",
+                USERS_BRIEF_MAX,
+            )
+            % {"count": USERS_BRIEF_MAX},
             fields={"ids": [_("Too many ids.")]},
         )
     return wanted
 
 
 def _badges_for(user_ids: list[int]) -> dict[int, tuple[Badge, ...]]:
-    """Badges of a page of members: two queries for the whole page (holders, then the catalogue)."""
+    """Badges of a page of members: one query for the whole page (the status app's)."""
     if not user_ids:
         return {}
-    held = statuses_held_by(user_ids=user_ids)
-    if not any(held.values()):
-        return dict.fromkeys(user_ids, ())
-    names = {status.code: status.name for status in status_catalogue()}
+    held = status_badges_for(user_ids=user_ids)
     return {
-        user_id: tuple(Badge(code=code, name=names.get(code, code)) for code in held.get(user_id, []))
+        user_id: tuple(Badge(code=badge.code, name=badge.name) for badge in held.get(user_id, ()))
         for user_id in user_ids
     }
 
 
 def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
     """Cards of the accounts among ``user_ids`` (unknown ids are left out): one query for the
-    accounts and profiles, and at most two for the status badges of all of them."""
+    accounts and profiles, and one for the status badges of all of them."""
     wanted = _wanted_ids(user_ids)
     rows = profile_rows_by_ids(user_ids=wanted)
     badges = _badges_for([int(row["pk"]) for row in rows])
@@ -239,6 +249,7 @@ def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
             signature_html=str(row["profile__signature_html"] or ""),
             badges=badges.get(int(row["pk"]), ()),
             profile_url=_profile_url(int(row["pk"])),
+            date_joined=row["date_joined"],
         )
         for row in rows
     }
@@ -282,7 +293,9 @@ def profile_source_get(*, user_id: int) -> ProfileSource:
 
 
 def _too_long(field: str, limit: int) -> ValidationFailed:
-    message = _("At most %(limit)d characters.") % {"limit": limit}
+    message = ngettext("At most %(limit)d character.", "At most %(limit)d characters.", limit) % {
+        "limit": limit
+    }
     return ValidationFailed(message, code="too_long", fields={field: [message]})
 
 

@@ -1,4 +1,5 @@
-"""``{% site_header %}``: the header of every page (base.html), rendered as a Jinja2 fragment.
+"""``{% site_header %}`` and ``{% site_footer %}``: the header and footer of every page (base.html),
+rendered as Jinja2 fragments.
 
 The header's counts come from the context, where the apps that own them put them (context
 processors: ``dialog_unread`` of the dialog app, ``notification_unread`` of the notification app),
@@ -6,6 +7,8 @@ each counted only when a header is shown. The kernel imports no app.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import template
 from django.conf import settings
@@ -31,22 +34,43 @@ def _count(context: template.Context, name: str) -> int:
     return int(getattr(counter, "count", 0) or 0) if counter is not None else 0
 
 
-@register.simple_tag(takes_context=True)
-def site_header(context: template.Context) -> SafeString:
+def _member(context: template.Context) -> tuple[Any, Any, bool]:
     request = context.get("request")
     user = context.get("user") or getattr(request, "user", None)
-    member = bool(user is not None and user.is_authenticated)
+    return request, user, bool(user is not None and user.is_authenticated)
+
+
+@register.simple_tag(takes_context=True)
+def site_header(context: template.Context) -> SafeString:
+    request, user, member = _member(context)
     match = getattr(request, "resolver_match", None)
     return render_fragment(
         "_site_header.jinja",
         {
             "forum_name": context.get("FORUM_NAME", ""),
             "member": member,
-            "username": user.get_username() if user is not None and member else "",
+            "user_id": user.pk if member else None,
+            "username": user.get_username() if member else "",
+            # Staff-only links (the admin) are shown to staff only: anyone else would meet a sign-in.
+            "staff": bool(member and user.is_staff),
             "dialogs_unread": _count(context, "dialog_unread") if member else 0,
             "notifications_unread": _count(context, "notification_unread") if member else 0,
             "url_name": getattr(match, "url_name", None),
             "url_namespace": getattr(match, "namespace", None),
+            "full_path": request.get_full_path() if request is not None else "",
+        },
+        request,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def site_footer(context: template.Context) -> SafeString:
+    request, user, member = _member(context)
+    return render_fragment(
+        "_site_footer.jinja",
+        {
+            "forum_name": context.get("FORUM_NAME", ""),
+            "staff": bool(member and user.is_staff),
             "full_path": request.get_full_path() if request is not None else "",
             "languages": _languages(),
             "language_code": get_language(),

@@ -27,6 +27,13 @@ class Authenticator:
         self.last_step = step
         return f"{totp.token():06d}"
 
+    def used_code(self) -> str:
+        """The code of the last step ``code`` gave out: right, but used (a server refuses it again)."""
+        assert self.last_step >= 0, "no code was given out yet"
+        totp = TOTP(self.key)
+        totp.time = self.last_step * 30 + 1
+        return f"{totp.token():06d}"
+
     def wrong_code(self) -> str:
         right = {self._code_at(offset) for offset in range(-3, 4)}
         return next(code for code in ("000000", "111111", "222222") if code not in right)

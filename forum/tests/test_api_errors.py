@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAdminUser, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -80,6 +80,16 @@ class MembersOnlyApiView(APIView):
     def get(self, request: Request) -> Response:
         return Response({})
 
+    def post(self, request: Request) -> Response:
+        return Response({"user_id": request.user.pk})
+
+
+class StaffOnlyApiView(APIView):
+    permission_classes = [IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        return Response({})
+
 
 def failing_plain_view(request: HttpRequest, kind: str) -> HttpResponse:
     """A plain Django view under /api/ (not DRF's), to see that it answers the same shape."""
@@ -97,6 +107,7 @@ def api_with_failures(settings: Any) -> Iterator[None]:
     patterns: list[URLPattern | URLResolver] = [
         path("api/v1/failing/<str:kind>", FailingApiView.as_view()),
         path("api/v1/members-only", MembersOnlyApiView.as_view()),
+        path("api/v1/staff-only", StaffOnlyApiView.as_view()),
         path("api/v1/plain/<str:kind>", failing_plain_view),
         *real.url_patterns,
     ]
@@ -108,29 +119,57 @@ def api_with_failures(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def api_client() -> Client:
+def api_client(db: None) -> Client:
+    # Every write passes the address-ban check (apps/admin), which reads its version row.
     return Client(raise_request_exception=False)
+
+
+@pytest.fixture(params=[False, True], ids=["production", "development"])
+def profile(request: pytest.FixtureRequest, settings: Any) -> bool:
+    """DEBUG off (production, the tests) and on (the development profile of `make run`), where
+    Django answers unknown URLs and crashes with its own technical pages unless told otherwise."""
+    settings.DEBUG = request.param
+    return bool(request.param)
 
 
 # --- What Django answers itself under /api/ ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/api/v1/nothing", "/api/nothing/", "/api/v1/meta/extra"])
+@pytest.mark.parametrize(
+    "url", ["/api/v1/nothing", "/api/nothing/", "/api/v1/meta/extra", "/api/v2/meta", "/api/"]
+)
 def test_unknown_api_url_answers_the_json_error(
-    api_client: Client, error_schema: dict[str, Any], url: str
+    profile: bool, api_client: Client, error_schema: dict[str, Any], url: str
 ) -> None:
     error = assert_error(api_client.get(url), error_schema, 404, "not_found")
     assert error["fields"] == {}
+    # Not a page's answer in disguise: nothing of Django's technical 404 page.
+    assert "urlpatterns" not in error["message"].lower()
 
 
-def test_unknown_page_outside_the_api_stays_html(api_client: Client) -> None:
+def test_unknown_api_url_keeps_the_headers_other_middleware_set(
+    profile: bool, api_client: Client, error_schema: dict[str, Any]
+) -> None:
+    response = api_client.get("/api/v1/nothing")
+    assert_error(response, error_schema, 404, "not_found")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Request-ID"]
+
+
+def test_a_known_api_url_without_its_slash_still_redirects(profile: bool, api_client: Client) -> None:
+    response = api_client.get("/api/schema")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/schema/"
+
+
+def test_unknown_page_outside_the_api_stays_html(profile: bool, api_client: Client) -> None:
     response = api_client.get("/nothing/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
 
 
 def test_crash_in_a_plain_view_under_the_api_answers_the_json_error(
-    api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
+    profile: bool, api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
 ) -> None:
     error = assert_error(api_client.get("/api/v1/plain/crash"), error_schema, 500, "server_error")
     assert "unexpected failure" not in error["message"]
@@ -242,17 +281,74 @@ def test_internal_404_messages_do_not_leak(api_with_failures: None, api_client: 
 
 
 def test_a_crash_in_a_drf_view_is_a_500_in_the_same_shape(
-    api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
+    profile: bool, api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
 ) -> None:
     error = assert_error(api_client.get("/api/v1/failing/crash"), error_schema, 500, "server_error")
     assert "unexpected failure" not in error["message"]
 
 
-def test_anonymous_caller_of_a_members_only_endpoint_is_refused_in_the_same_shape(
-    api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
+# --- Who is calling: 401 without (good) credentials, 403 when they are not enough ---------------------
+
+BEARER_CHALLENGE = 'Bearer realm="api"'
+
+
+def test_anonymous_caller_of_a_members_only_endpoint_is_asked_to_sign_in(
+    profile: bool, api_with_failures: None, api_client: Client, error_schema: dict[str, Any]
 ) -> None:
-    # Session authentication names no WWW-Authenticate scheme, so DRF answers 403 rather than 401.
-    assert_error(api_client.get("/api/v1/members-only"), error_schema, 403, "not_authenticated")
+    response = api_client.get("/api/v1/members-only")
+    assert_error(response, error_schema, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == BEARER_CHALLENGE
+
+
+def test_a_real_members_only_endpoint_answers_401_to_the_anonymous(
+    api_client: Client, error_schema: dict[str, Any]
+) -> None:
+    for response in (
+        api_client.get("/api/v1/bookmarks"),
+        api_client.get("/api/v1/notifications/unread-count"),
+        api_client.post("/api/v1/threads/1/posts", {"body": "x"}, content_type="application/json"),
+    ):
+        assert_error(response, error_schema, 401, "not_authenticated")
+        assert response["WWW-Authenticate"] == BEARER_CHALLENGE
+
+
+@pytest.mark.parametrize("header", ["Bearer not-a-token", "Bearer a b"])
+def test_bad_credentials_answer_401_with_a_bearer_challenge(
+    api_with_failures: None, api_client: Client, error_schema: dict[str, Any], header: str
+) -> None:
+    response = api_client.get("/api/v1/members-only", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert_error(response, error_schema, 401, response.json()["error"]["code"])
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_member_whose_rights_are_not_enough_gets_403(
+    api_with_failures: None, api_client: Client, error_schema: dict[str, Any], django_user_model: Any
+) -> None:
+    api_client.force_login(django_user_model.objects.create_user(username="plain-member"))
+    assert api_client.get("/api/v1/members-only").status_code == 200
+    response = api_client.get("/api/v1/staff-only")
+    assert_error(response, error_schema, 403, "permission_denied")
+    assert not response.has_header("WWW-Authenticate")
+
+
+def test_the_sites_session_calls_still_need_their_csrf_token(
+    api_with_failures: None, error_schema: dict[str, Any], django_user_model: Any
+) -> None:
+    browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    user = django_user_model.objects.create_user(username="htmx-member")
+    browser.force_login(user)
+    refused = browser.post("/api/v1/members-only", {}, content_type="application/json")
+    # Signed in, but the request may be forged: refused as not allowed, not as "sign in".
+    error = assert_error(refused, error_schema, 403, "permission_denied")
+    assert "CSRF" in error["message"]
+    browser.get("/")  # sets the csrftoken cookie, as any page does
+    token = browser.cookies["csrftoken"].value
+    accepted = browser.post(
+        "/api/v1/members-only", {}, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert accepted.status_code == 200
+    assert accepted.json() == {"user_id": user.pk}
 
 
 # --- The kernel endpoints ----------------------------------------------------------------------------
@@ -271,6 +367,7 @@ def test_meta_tells_a_client_what_it_needs_to_start(client: Client, settings: An
             {"code": "ru", "name": "Russian", "name_local": "Русский"},
         ],
         "websocket_url": "wss://live.example.org/ws/",
+        "asyncapi_url": "/api/asyncapi.yaml",
     }
 
 

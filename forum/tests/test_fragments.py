@@ -59,6 +59,21 @@ def test_dates_read_as_the_date_filter_shows_them(moment: datetime.datetime) -> 
     assert jinja.render(fragment_context({"when": None})) == "|"
 
 
+def test_year_month_reads_as_the_date_filter_shows_it() -> None:
+    django = engines["django"].from_string('{{ when|date:"YEAR_MONTH_FORMAT" }}')
+    jinja = engines["jinja2"].env.from_string("{{ when|year_month }}")
+    moment = datetime.datetime(2026, 3, 31, 22, 30, tzinfo=datetime.UTC)  # April already in Moscow
+    for language in ("en", "ru"):
+        for zone in ("Europe/Moscow", "America/New_York"):
+            with translation.override(language), timezone.override(zone):
+                expected = django.render({"when": moment})
+                for _ in range(2):  # the second answer from the cache, which must know the language
+                    assert jinja.render(fragment_context({"when": moment})) == expected
+    with translation.override("en"), timezone.override("Europe/Moscow"):
+        assert jinja.render(fragment_context({"when": moment})) == "April 2026"
+    assert jinja.render(fragment_context({"when": None})) == ""
+
+
 def test_fragments_escape_and_translate() -> None:
     template = engines["jinja2"].from_string(
         "<b>{{ name }}</b> "

@@ -115,7 +115,7 @@ def test_every_page_declares_its_language(url: str, language: str) -> None:
 
 
 def read_po(po_file: Path) -> list[dict[str, Any]]:
-    """The entries of a .po file: msgid, msgid_plural, msgstr (a list), and whether it is fuzzy."""
+    """The entries of a .po file: msgctxt, msgid, msgid_plural, msgstr (a list), and whether it is fuzzy."""
     entries: list[dict[str, Any]] = []
     entry: dict[str, Any] = {}
     field = ""
@@ -130,7 +130,7 @@ def read_po(po_file: Path) -> list[dict[str, Any]]:
             continue
         if line.startswith("#"):
             continue
-        keyword = re.match(r"^(msgid_plural|msgid|msgstr(?:\[\d+\])?)\s+(\".*\")$", line)
+        keyword = re.match(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?)\s+(\".*\")$", line)
         if keyword:
             field, literal = keyword.groups()
             entry.setdefault("msgstr", [])
@@ -157,9 +157,21 @@ def test_every_russian_entry_is_translated_and_compiled() -> None:
     with (po_file.parent / "django.mo").open("rb") as compiled:
         catalogue = gettext.GNUTranslations(compiled)
     for entry in entries:
+        context = entry.get("msgctxt")
         if "msgid_plural" in entry:
-            assert catalogue.ngettext(entry["msgid"], entry["msgid_plural"], 1) == entry["msgstr"][0]
-            assert catalogue.ngettext(entry["msgid"], entry["msgid_plural"], 5) == entry["msgstr"][2]
+            one = (
+                catalogue.npgettext(context, entry["msgid"], entry["msgid_plural"], 1)
+                if context
+                else catalogue.ngettext(entry["msgid"], entry["msgid_plural"], 1)
+            )
+            five = (
+                catalogue.npgettext(context, entry["msgid"], entry["msgid_plural"], 5)
+                if context
+                else catalogue.ngettext(entry["msgid"], entry["msgid_plural"], 5)
+            )
+            assert (one, five) == (entry["msgstr"][0], entry["msgstr"][2])
+        elif context:
+            assert catalogue.pgettext(context, entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
         else:
             assert catalogue.gettext(entry["msgid"]) == entry["msgstr"][0], entry["msgid"]
 

@@ -16,6 +16,7 @@ from forum.markup import (
     QuoteRef,
     QuoteTarget,
     Rendered,
+    quote_markup,
     render,
     sanitize,
 )
@@ -449,6 +450,26 @@ def test_quote_inside_a_list_item() -> None:
     rendered = render("- [quote=post:5]\n  q\n  [/quote]\n- two", quote_resolver=Posts(post_5=(3, "c")))
     assert rendered.quoted == (QuoteRef(5, 3),)
     assert tags(rendered.html)[:3] == ["ul", "li", "blockquote"]
+
+
+def test_quoting_a_post_leaves_out_the_quotes_it_holds() -> None:
+    source = (
+        "Hello\n\n[quote=post:3]\nold\n[quote=post:2]\nolder\n[/quote]\n[/quote]\n\n\n"
+        "My **answer**\n\n```\n[quote=post:9]\nin code\n[/quote]\n```\n- item\n\n  [quote=post:4]\n"
+        "  listed\n  [/quote]\n\n[quote=post:5]\nunclosed"
+    )
+    assert quote_markup(7, source) == (
+        "[quote=post:7]\nHello\n\nMy **answer**\n\n```\n[quote=post:9]\nin code\n[/quote]\n```\n"
+        "- item\n\n  [quote=post:4]\n  listed\n  [/quote]\n\n\\[quote=post:5]\nunclosed\n[/quote]\n"
+    )
+    # A stray marker stays text, and the quote around it ends where it should.
+    assert quote_markup(2, "a\n[/quote]\nb") == "[quote=post:2]\na\n\\[/quote]\nb\n[/quote]\n"
+    stray = render(quote_markup(2, "a\n[/quote]\nb"), quote_resolver=Posts(post_2=(1, "a"))).html
+    assert stray.count("<blockquote") == 1 and stray.endswith("<p>a\n[/quote]\nb</p>\n</blockquote>\n")
+    # What it gives renders as one quote of that post, with the words of the post.
+    rendered = render(quote_markup(7, "Just *this*\r\n\r\nand that"), quote_resolver=Posts(post_7=(1, "a")))
+    assert rendered.quoted == (QuoteRef(7, 1),)
+    assert "<p>Just <em>this</em></p>\n<p>and that</p>\n</blockquote>" in rendered.html
 
 
 def test_mentions_inside_a_quote_are_linked_but_notify_nobody() -> None:

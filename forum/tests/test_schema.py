@@ -108,6 +108,25 @@ def test_kernel_operations_document_exactly_their_errors(schema: dict[str, Any])
     assert meta["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/MetaOutput")
 
 
+def test_members_only_operations_document_401_then_403(schema: dict[str, Any]) -> None:
+    # The bearer scheme comes first: an anonymous caller is asked to sign in (401), a member who may
+    # not is refused (403).
+    bookmarks = schema["paths"]["/api/v1/bookmarks"]["get"]
+    assert {"401", "403"} <= error_statuses(bookmarks)
+    assert error_statuses(schema["paths"]["/api/v1/forums"]["get"]) == set()
+
+
+def test_the_read_endpoints_of_one_post_and_one_member_are_documented(schema: dict[str, Any]) -> None:
+    post = schema["paths"]["/api/v1/posts/{post_id}"]["get"]
+    assert post["tags"] == ["threads"] and error_statuses(post) == {"404"}
+    for kind in ("threads", "posts"):
+        listing = schema["paths"][f"/api/v1/members/{{user_id}}/{kind}"]["get"]
+        assert listing["tags"] == ["members"]
+        assert error_statuses(listing) == {"400", "404"}
+        page = next(parameter for parameter in listing["parameters"] if parameter["name"] == "page")
+        assert page["schema"] == {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+
+
 # --- The schema class, on views made for the purpose ---------------------------------------------------
 
 

@@ -11,7 +11,8 @@
  *   post.reactions {thread_id, post_id, counts}    the counts change in place
  *
  * A post already on the page (the author's own reply, after the form's redirect) is never added
- * twice. After a reconnect the page fetches itself again and takes its posts from there, since what
+ * twice. A page shows each author's signature once, under their first post on it; a post fetched
+ * alone brings its author's, which goes when an earlier post on the page shows it already. After a reconnect the page fetches itself again and takes its posts from there, since what
  * was pushed meanwhile is lost. <ol data-live-subscribed> marks a page that follows its thread.
  * The page works the same without this file; it only saves reloads.
  */
@@ -62,6 +63,21 @@
   function activate(element) {
     // htmx enhances the reaction form of a post that arrived after the page was processed.
     if (window.htmx && typeof window.htmx.process === "function") window.htmx.process(element);
+    signaturesOncePerAuthor();
+  }
+
+  function signaturesOncePerAuthor() {
+    var shown = {};
+    list.querySelectorAll("li.post[data-author-id]").forEach(function (item) {
+      var signature = item.querySelector(".signature");
+      if (!signature) return;
+      var author = item.getAttribute("data-author-id");
+      if (shown[author]) {
+        signature.remove();
+      } else {
+        shown[author] = true;
+      }
+    });
   }
 
   function insertInOrder(element) {
@@ -202,10 +218,19 @@
     var kinds = Object.keys(counts || {}).filter(function (kind) {
       return counts[kind] > 0;
     });
+    // "Who reacted" is there once somebody has: the first reaction brings the post again with it.
+    var reactors = element.querySelector(".reactors");
+    if (reactors) reactors.hidden = !kinds.length;
+    if (kinds.length && !reactors) {
+      replace(postId);
+      return;
+    }
     if (holder && holder.tagName === "FORM") {
       // The member's own reaction buttons: every kind is there; only the numbers change.
       holder.querySelectorAll("button[name=kind]").forEach(function (button) {
-        setCount(button, counts[button.value] || 0);
+        var count = counts[button.value] || 0;
+        setCount(button, count);
+        button.classList.toggle("reactions__button--empty", count === 0);
       });
       return;
     }

@@ -194,6 +194,8 @@ class SigninTwoFactorView(APIView):
         description=(
             "Finishes a sign-in that answered `two_factor_required`: starts the session and answers "
             "`signed_in`. A wrong code answers `invalid_code` (the challenge stays, up to 5 wrong codes); "
+            "a code of a time step already used (a code is good once) answers `code_used`: wait for the "
+            "next code; "
             "an unknown, used or expired challenge answers `two_factor_challenge_invalid` (sign in again). "
             "After 10 wrong codes for one account in 15 minutes the answer is 429. " + _CSRF
         ),

@@ -145,7 +145,8 @@ def test_sign_up_confirm_turn_on_two_factor_and_sign_in_with_a_code(site: tuple[
             page.get_by_role("button", name="Turn on", exact=True).click()
             expect(page.locator("ol.backup-codes li")).to_have_count(10)
 
-            # Sign out.
+            # Sign out, from the member menu behind the name in the header.
+            page.locator("header details.member-menu > summary").click()
             page.locator("header form.sign-out button[type=submit]").click()
             expect(page.locator("header .user-name")).to_have_count(0)
 

@@ -160,9 +160,9 @@ def test_the_email_api_is_for_members_only(api: APIClient) -> None:
         api.post(
             "/api/v1/auth/email", {"new_email": "a@example.com", "password": "x"}, format="json"
         ).status_code
-        == 403
+        == 401
     )
-    assert api.post("/api/v1/auth/email/resend").status_code == 403
+    assert api.post("/api/v1/auth/email/resend").status_code == 401
 
 
 # --- Confirming the address of an older account -----------------------------------------------------------

@@ -106,7 +106,7 @@ def test_the_password_api_is_for_members_only(api: APIClient) -> None:
     response = api.post(
         "/api/v1/auth/password", {"current_password": "a", "new_password": "b"}, format="json"
     )
-    assert response.status_code == 403
+    assert response.status_code == 401
 
 
 # --- Reset ----------------------------------------------------------------------------------------------

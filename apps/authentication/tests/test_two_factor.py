@@ -124,9 +124,9 @@ def test_confirming_without_starting_and_starting_when_on_are_refused(alice_api:
 
 
 def test_two_factor_settings_are_for_members_only(api: APIClient) -> None:
-    assert api.get("/api/v1/me/two-factor").status_code == 403
-    assert api.post("/api/v1/me/two-factor").status_code == 403
-    assert api.post("/api/v1/me/two-factor/confirm", {"code": "1"}, format="json").status_code == 403
+    assert api.get("/api/v1/me/two-factor").status_code == 401
+    assert api.post("/api/v1/me/two-factor").status_code == 401
+    assert api.post("/api/v1/me/two-factor/confirm", {"code": "1"}, format="json").status_code == 401
 
 
 # --- Signing in through the API ---------------------------------------------------------------------------
@@ -471,3 +471,40 @@ def test_the_admin_login_does_not_skip_the_second_factor(
     response = client.post("/admin/login/", {"username": "alice", "password": PASSWORD})
     assert response.status_code == 403
     assert signed_in_id(client) is None
+
+
+# --- A code used twice ------------------------------------------------------------------------------------
+
+
+def test_the_enrolment_code_signs_in_nobody_and_says_to_wait_for_the_next(
+    protected: tuple[Authenticator, list[str]], member: User, english: None
+) -> None:
+    """The code that turned two-factor on is right but used up: refused with a message that says why
+    (not "The code is not right"), on the API and on the sign-in page; the next code signs in."""
+    app, _codes = protected
+    api = APIClient()
+    challenge = api_signin(api).json()["challenge"]
+    reused = api_code(api, challenge, app.used_code())
+    assert reused.status_code == 400
+    assert reused.json()["error"]["code"] == "code_used"
+    assert reused.json()["error"]["message"] == "This code was already used; wait for the next one."
+    assert signed_in_id(api) is None
+    assert api_code(api, challenge, app.code()).status_code == 200
+    assert signed_in_id(api) == member.pk
+
+    # The page: the step the API sign-in just used is refused with the same words.
+    browser = Client()
+    browser.post("/accounts/signin/", {"login": "alice", "password": PASSWORD})
+    page = browser.post("/accounts/signin/two-factor/", {"code": app.used_code()})
+    assert page.status_code == 400
+    text = Page(page.content.decode()).text
+    assert "This code was already used; wait for the next one." in text
+    assert "The code is not right." not in text
+    assert signed_in_id(browser) is None
+
+
+def test_a_wrong_code_is_still_not_right(protected: tuple[Authenticator, list[str]]) -> None:
+    app, _codes = protected
+    api = APIClient()
+    wrong = api_code(api, api_signin(api).json()["challenge"], app.wrong_code())
+    assert wrong.json()["error"]["code"] == "invalid_code"

@@ -2,9 +2,11 @@
 
 Both check the token's family (one query that also loads the account, instead of simplejwt's own), so
 a signed-out or reused family's access tokens stop at once. Absent credentials are not an error here:
-the next class is asked, and a caller with none stays anonymous (403 where members only may call, as
-with the session). A token that is sent but refused answers 401 with its code (``token_expired``,
-``token_revoked``...) and ``WWW-Authenticate: Bearer``, which tells a client to refresh.
+the next class is asked, and a caller with none stays anonymous. The Bearer class comes first in
+DEFAULT_AUTHENTICATION_CLASSES, so DRF answers such a caller, where members only may call, 401 with
+``WWW-Authenticate: Bearer realm="api"``; a member whose credentials are good but not enough gets 403.
+A token that is sent but refused answers 401 with its code (``token_expired``, ``token_revoked``...)
+and ``WWW-Authenticate: Bearer``, which tells a client to refresh.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from apps.authorization.tokens import AccessGrant, TokenRejected
 class TokenRefused(exceptions.APIException):
     """A refused token, as DRF raises it from an authenticator: 401 whatever class comes first.
 
-    Not an ``AuthenticationFailed``: DRF turns those into 403 when the first class (the session) names
-    no WWW-Authenticate scheme, and a client must tell "refresh" (401) from "not allowed" (403).
+    Not an ``AuthenticationFailed``: DRF turns those into 403 when the first class names no
+    WWW-Authenticate scheme (a view that lists only the session, say), and a client must tell
+    "refresh" (401) from "not allowed" (403).
     """
 
     status_code = 401

@@ -93,7 +93,7 @@ def test_the_answer_speaks_the_callers_language(make_member: Callable[..., int])
 
 def test_a_guest_is_refused_with_the_json_error_shape(client: Client) -> None:
     response = client.get("/api/v1/me/permissions")
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert set(response.json()["error"]) == {"code", "message", "fields"}
 

@@ -6,9 +6,18 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from apps.authorization.services import SUPPORT_GROUP_NAME, Role, role_assign, role_of
+from apps.authorization.services import (
+    SUPPORT_GROUP_NAME,
+    Role,
+    permission_scope,
+    role_assign,
+    role_of,
+    roles_for,
+)
 from forum.errors import NotFound, ValidationFailed
 from forum.models import OutboxEvent
 
@@ -83,3 +92,32 @@ def test_support_sees_roles_but_cannot_change_them(make_member: Callable[..., in
     url = f"/admin/authorization/memberaccess/{member}/change/"
     assert client.post(url, {"role": "admin"}).status_code == 403
     assert role_of(user_id=member) is Role.USER
+
+
+def test_roles_for_answers_as_role_of_in_one_query(make_member: Callable[..., int]) -> None:
+    admin, support, member = make_member(), make_member(is_staff=True), make_member()
+    superuser, gone = make_member(is_superuser=True), make_member(is_staff=True, is_active=False)
+    role_assign(user_id=admin, role="admin")
+    asked = [admin, support, member, superuser, gone, 10**12]
+
+    with CaptureQueriesContext(connection) as one:
+        roles_for(user_ids=[member])
+    with CaptureQueriesContext(connection) as many:
+        roles = roles_for(user_ids=asked)
+
+    assert len(one) == len(many) == 1
+    assert roles == {user_id: role_of(user_id=user_id) for user_id in asked}
+    assert [roles[user_id] for user_id in asked] == [
+        Role.ADMIN,
+        Role.SUPPORT,
+        Role.USER,
+        Role.ADMIN,
+        Role.USER,
+        Role.USER,
+    ]
+    # Members whose permissions this scope has loaded already cost nothing more.
+    with permission_scope():
+        role_of(user_id=admin)
+        with CaptureQueriesContext(connection) as kept:
+            assert roles_for(user_ids=[admin]) == {admin: Role.ADMIN}
+    assert len(kept) == 0

@@ -99,7 +99,7 @@ def test_ending_a_web_session_signs_that_browser_out(username: str) -> None:
     phone_id = next(row["id"] for row in listed(laptop) if row["device"] == "Safari")
 
     assert laptop.delete(f"{SESSIONS}/{phone_id}").status_code == 204
-    assert phone.get(SESSIONS).status_code == 403  # signed out: anonymous again
+    assert phone.get(SESSIONS).status_code == 401  # signed out: anonymous again
     assert [row["device"] for row in listed(laptop)] == ["Firefox"]
     assert laptop.delete(f"{SESSIONS}/{phone_id}").status_code == 404
 
@@ -119,7 +119,7 @@ def test_end_all_others_keeps_only_the_asking_session(username: str) -> None:
     response = laptop.post(f"{SESSIONS}/end-others")
     assert response.json() == {"ended": 2}
     assert [row["device"] for row in listed(laptop)] == ["Firefox"]
-    assert phone.get(SESSIONS).status_code == 403
+    assert phone.get(SESSIONS).status_code == 401
     assert Client().get(SESSIONS, headers={"Authorization": f"Bearer {pair['access']}"}).status_code == 401
 
 
@@ -149,7 +149,7 @@ def test_a_session_cut_off_by_a_password_change_is_not_listed(username: str) -> 
 
 
 def test_a_guest_is_refused(client: Client) -> None:
-    assert client.get(SESSIONS).status_code == 403
+    assert client.get(SESSIONS).status_code == 401
     assert client.get(PAGE).status_code == 302
 
 
@@ -168,7 +168,7 @@ def test_the_page_lists_sessions_and_ends_them_with_forms(username: str) -> None
     phone_id = next(row["id"] for row in listed(laptop) if row["device"] == "Safari on iPhone")
     ended = laptop.post(f"/accounts/sessions/{phone_id}/end/", follow=True)
     assert "The session has been ended." in ended.content.decode()
-    assert phone.get(SESSIONS).status_code == 403
+    assert phone.get(SESSIONS).status_code == 401
 
     browser(username, "Chrome", "203.0.113.8")
     everyone = laptop.post("/accounts/sessions/end-others/", follow=True)
@@ -186,4 +186,4 @@ def test_signing_out_here_from_the_page(username: str) -> None:
     own = listed(laptop)[0]["id"]
     response = laptop.post(f"/accounts/sessions/{own}/end/")
     assert response.status_code == 302
-    assert laptop.get(SESSIONS).status_code == 403
+    assert laptop.get(SESSIONS).status_code == 401

@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("dialogs/blocks", views.DialogBlockListView.as_view(), name="dialog-blocks"),
     path("dialogs/blocks/<int:user_id>", views.DialogBlockView.as_view(), name="dialog-block"),
     path("dialogs/privacy", views.DialogPrivacyView.as_view(), name="dialog-privacy"),
+    path("dialogs/settings", views.DialogSettingsView.as_view(), name="dialog-settings"),
     path("dialogs/<int:dialog_id>", views.DialogDetailView.as_view(), name="dialog"),
     path("dialogs/<int:dialog_id>/messages", views.DialogMessagesView.as_view(), name="dialog-messages"),
     path(
@@ -33,4 +34,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.DialogAttachmentUploadView.as_view(),
         name="dialog-attachments",
     ),
+    path(
+        "dialogs/<int:dialog_id>/attachments/<int:attachment_id>",
+        views.DialogAttachmentDiscardView.as_view(),
+        name="dialog-attachment",
+    ),
+    path("dialogs/<int:dialog_id>/preview", views.DialogPreviewView.as_view(), name="dialog-preview"),
 ]

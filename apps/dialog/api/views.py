@@ -22,8 +22,9 @@ from rest_framework.views import APIView
 
 from apps.dialog import selectors, services
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
+from forum.api import PAGE_PARAMETER, page_asked
 from forum.errors import ErrorSerializer, NotFound, ValidationFailed
-from forum.paging import page_number
+from forum.paging import page_as_asked
 
 TAGS = ["dialogs"]
 _MAX_ID = 2**63 - 1
@@ -192,14 +193,13 @@ class DialogListView(_MemberView):
         summary="The caller's dialogs",
         operation_id="dialogs_list",
         description="The most recently active first, with the last message and the caller's unread count.",
-        parameters=[OpenApiParameter("page", int, description="1 for the first page (the default).")],
+        parameters=[PAGE_PARAMETER],
         responses={200: DialogPageOutput},
     )
     def get(self, request: Request) -> Response:
-        page = page_number(request.query_params.get("page"))
-        return Response(
-            DialogPageOutput(selectors.dialog_page(viewer_id=_member_id(request), page=page)).data
-        )
+        asked = page_asked(request)
+        page = selectors.dialog_page(viewer_id=_member_id(request), page=asked)
+        return Response(DialogPageOutput(page_as_asked(page, asked)).data)
 
     @extend_schema(
         tags=TAGS,
@@ -483,6 +483,61 @@ class DialogAttachmentUploadView(_MemberView):
         return Response(DialogAttachmentItem(attachment).data, status=status.HTTP_201_CREATED)
 
 
+class DialogAttachmentDiscardView(_MemberView):
+    @extend_schema(
+        tags=TAGS,
+        summary="Take back an upload",
+        description="Deletes one of the caller's uploads in this dialog that no message has taken yet, "
+        "file included (the composer's remove button), so that it stops counting against the uploads "
+        "that may wait. 404 for anything else.",
+        responses={204: None, 404: _error("Not an upload of the caller's waiting in this dialog.")},
+    )
+    def delete(self, request: Request, dialog_id: int, attachment_id: int) -> Response:
+        member_id = _member_id(request)
+        _dialog_or_404(member_id, dialog_id)
+        discarded = services.attachments_discard(
+            uploader_id=member_id, attachment_ids=[attachment_id], dialog_id=dialog_id
+        )
+        if not discarded:
+            raise NotFound(_("There is no such upload."))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DialogPreviewView(_MemberView):
+    """The composer's Preview tab. Here rather than in the thread app's preview: a message renders
+    differently from a post (mentions only of the dialog's participants, no post quotes)."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        # No max_length here: the service refuses a long text with its own code (``too_long``).
+        body = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Markdown, as typed.")
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        html = serializers.CharField(help_text="Sanitized, safe to insert: what the message would show.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Preview a message",
+        description="Renders Markdown exactly as a message of the caller's in this dialog would be stored "
+        f"(forum.markup; mentions link only to participants). Nothing is stored. At most {BODY_MAX_LENGTH} "
+        "characters (400 `too_long`); at most `MARKUP_PREVIEW_PER_MINUTE` previews a minute per member, "
+        "post previews included (429 with Retry-After).",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: _error("The text is too long."),
+            404: _error("No such dialog for the caller."),
+            429: _error("Too many previews in a minute."),
+        },
+    )
+    def post(self, request: Request, dialog_id: int) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        html = services.message_preview(
+            author_id=_member_id(request), dialog_id=dialog_id, body=given.validated_data["body"]
+        )
+        return Response(self.OutputSerializer({"html": html}).data)
+
+
 # --- Blocks and privacy -------------------------------------------------------------------------------
 
 
@@ -554,3 +609,36 @@ class DialogPrivacyView(_MemberView):
         given.is_valid(raise_exception=True)
         privacy = services.dialog_privacy_set(user_id=_member_id(request), **given.validated_data)
         return Response(self.OutputSerializer(privacy).data)
+
+
+class DialogSettingsView(_MemberView):
+    class InputSerializer(serializers.Serializer[Any]):
+        followed_only = serializers.BooleanField(
+            required=False, help_text="Accept new dialogs only from the people one follows (and staff)."
+        )
+        enter_sends = serializers.BooleanField(
+            required=False,
+            help_text="In the dialog page's message box, Enter sends (Shift+Enter starts a new line); "
+            "otherwise Enter starts a new line and Ctrl+Enter sends.",
+        )
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        followed_only = serializers.BooleanField()
+        enter_sends = serializers.BooleanField()
+
+    @extend_schema(tags=TAGS, summary="The caller's dialog settings", responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(services.dialog_settings_get(user_id=_member_id(request))).data)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Change the caller's dialog settings",
+        description="Only the settings given change.",
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+    )
+    def patch(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        changed = services.dialog_settings_set(user_id=_member_id(request), **given.validated_data)
+        return Response(self.OutputSerializer(changed).data)

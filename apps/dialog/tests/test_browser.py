@@ -10,6 +10,7 @@ own queues and its own Redis keys.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,3 +120,73 @@ def test_a_dialog_page_is_live_and_catches_up_after_a_drop(stack: web.Stack) -> 
             lambda: services.message_seen(user_id=bob_id, dialog_id=dialog_id, message_id=missed[-1]),
             what="the read receipt after catching up",
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dialog_reads_as_a_conversation_and_enter_sends_as_the_member_chose(stack: web.Stack) -> None:
+    """Bubbles, the member's own apart from the others'; a message arriving live on a new day comes
+    after a "Today" separator; with Enter to send on, Enter sends and Shift+Enter starts a line; with it
+    off, Enter starts a line and Ctrl+Enter sends."""
+    import datetime
+
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from apps.dialog.models import Message
+
+    alice_id, _alice_name, alice_session = member()
+    bob_id, bob_name, _bob_session = member()
+    dialog_id = services.dialog_start(starter_id=alice_id, recipient_id=bob_id).id
+    old = services.message_create(author_id=bob_id, dialog_id=dialog_id, body="Yesterday's news").id
+    Message.objects.filter(pk=old).update(created_at=timezone.now() - datetime.timedelta(days=1))
+    services.dialog_settings_set(user_id=alice_id, enter_sends=True)
+
+    with web.chromium() as browser:
+        page = web.new_page(browser, origin=stack.origin, session_key=alice_session)
+        page.goto(f"{stack.origin}/dialogs/{dialog_id}/")
+        expect(page.locator("body")).to_have_attribute("data-realtime", "connected")
+        expect(page.locator(".messages__day")).to_have_text(["Yesterday"])
+        expect(page.locator(f"#message-{old}")).to_have_class("message message--theirs")
+        expect(page.locator("[data-send-hint]")).to_contain_text(
+            "Enter sends, Shift+Enter starts a new line."
+        )
+
+        # Bob writes: his message arrives live, on a day of its own.
+        live = say(bob_id, dialog_id, "Good morning")
+        expect(page.locator(".messages__day")).to_have_text(["Yesterday", "Today"])
+        arrived = page.locator(f"#message-{live}")
+        expect(arrived).to_have_class("message message--theirs message--new")
+        expect(arrived.locator(".message__author")).to_have_text(bob_name)
+        assert page.locator("ol.messages > li").evaluate_all(
+            "items => items.map(item => item.className)"
+        ) == [
+            "messages__day",
+            "message message--theirs",
+            "messages__day",
+            "message message--theirs message--new",
+        ]
+
+        # Shift+Enter starts a line; Enter sends.
+        box = page.locator("textarea[name=body]")
+        box.click()
+        box.press_sequentially("On my")
+        box.press("Shift+Enter")
+        box.press_sequentially("way")
+        expect(box).to_have_value("On my\nway")
+        box.press("Enter")
+        mine = page.locator("li.message--mine", has_text="On my")
+        expect(mine).to_have_count(1)
+        expect(mine.locator(".message__body")).to_have_text(re.compile(r"On my\s+way"))
+
+        # Off: Enter is a new line, Ctrl+Enter sends.
+        web.backstage(lambda: services.dialog_settings_set(user_id=alice_id, enter_sends=False))
+        page.goto(f"{stack.origin}/dialogs/{dialog_id}/")
+        expect(page.locator("[data-send-hint]")).to_contain_text("Ctrl+Enter sends.")
+        box = page.locator("textarea[name=body]")
+        box.click()
+        box.press_sequentially("Two")
+        box.press("Enter")
+        box.press_sequentially("lines")
+        expect(box).to_have_value("Two\nlines")
+        box.press("Control+Enter")
+        expect(page.locator("li.message--mine", has_text="lines")).to_have_count(1)

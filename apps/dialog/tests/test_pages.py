@@ -3,6 +3,7 @@ that do not grow with what a page holds."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -11,8 +12,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from apps.dialog import services
+from apps.dialog.models import Message
 from apps.dialog.tests.conftest import Api, Web, username
 from forum.tests.test_pages import Page
 
@@ -130,7 +133,7 @@ def test_blocking_and_the_privacy_choice_through_pages(
     assert by_name.status_code == 302 and services.block_exists(user_id=alice, blocked_id=carol)
     assert web(alice).post("/dialogs/blocks/", {"username": "no-such-name"}).status_code == 404
 
-    assert web(carol).post("/dialogs/privacy/", {"followed_only": "on"}).status_code == 302
+    assert web(carol).post("/dialogs/settings/", {"followed_only": "on"}).status_code == 302
     assert services.dialog_privacy_get(user_id=carol).followed_only
     refused_new = web(bob).post(
         "/dialogs/new/", {"recipients": username(django_user_model, carol), "body": "Hi"}
@@ -140,6 +143,85 @@ def test_blocking_and_the_privacy_choice_through_pages(
     )
     nobody = web(bob).post("/dialogs/new/", {"recipients": "no-such-name", "body": "Hi"})
     assert nobody.status_code == 403 and "You cannot message this member." in nobody.content.decode()
+
+
+# --- A conversation: bubbles, days, the box at hand, Enter to send ----------------------------------------
+
+
+def test_a_dialog_reads_as_a_conversation_grouped_by_day(
+    web: Web, django_user_model: Any, alice: int, bob: int
+) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    written = [
+        services.message_create(author_id=author, dialog_id=dialog_id, body=body).id
+        for author, body in (
+            (alice, "Two days ago"),
+            (bob, "Yesterday one"),
+            (bob, "Yesterday two"),
+            (alice, "Now"),
+        )
+    ]
+    now = timezone.now()
+    for message_id, days_ago in zip(written, (2, 1, 1, 0), strict=True):
+        Message.objects.filter(pk=message_id).update(created_at=now - datetime.timedelta(days=days_ago))
+
+    page = Page(web(alice).get(f"/dialogs/{dialog_id}/").content.decode())
+    items = [attrs for tag, attrs in page.elements if tag == "li" and "class" in attrs]
+    shape = [
+        ("day", attrs["data-day"])
+        if "messages__day" in attrs["class"]
+        else (attrs["class"], attrs["data-message-id"])
+        for attrs in items
+        if "messages__day" in attrs["class"] or "data-message-id" in attrs
+    ]
+    day = [(now - datetime.timedelta(days=n)).date().isoformat() for n in (2, 1, 0)]
+    assert shape == [
+        ("day", day[0]),
+        ("message message--mine", str(written[0])),
+        ("day", day[1]),
+        ("message message--theirs", str(written[1])),
+        ("message message--theirs message--continued", str(written[2])),
+        ("day", day[2]),
+        ("message message--mine", str(written[3])),
+    ]
+    assert "Yesterday" in page.text and "Today" in page.text
+    # The box sits in the sticky section; Enter does not send unless the member chose it.
+    [composer] = [attrs for tag, attrs in page.elements if "dialog__composer" in attrs.get("class", "")]
+    assert composer["data-enter-sends"] == "false"
+    assert "/static/dialog/enter-sends.js" in [script["src"] for script in page.find("script")]
+
+
+def test_enter_to_send_is_a_setting_on_the_settings_page_and_in_the_api(
+    web: Web, api_as: Api, alice: int, bob: int
+) -> None:
+    dialog_id = services.dialog_start(starter_id=alice, recipient_id=bob).id
+    settings_page = Page(web(alice).get("/accounts/settings/").content.decode())
+    assert [
+        attrs["method"] for attrs in settings_page.find("form") if attrs.get("action") == "/dialogs/settings/"
+    ] == ["post"]
+    assert {attrs.get("name") for attrs in settings_page.find("input")} >= {"enter_sends", "followed_only"}
+
+    saved = web(alice).post("/dialogs/settings/", {"enter_sends": "on", "next": "/accounts/settings/"})
+    assert saved.status_code == 302 and saved["Location"] == "/accounts/settings/"
+    assert services.dialog_settings_get(user_id=alice).enter_sends
+    assert not services.dialog_settings_get(user_id=alice).followed_only
+    page = Page(web(alice).get(f"/dialogs/{dialog_id}/").content.decode())
+    [composer] = [attrs for tag, attrs in page.elements if "dialog__composer" in attrs.get("class", "")]
+    assert composer["data-enter-sends"] == "true"
+    assert "Enter sends, Shift+Enter starts a new line." in page.text
+    # Somewhere else to go back to is not followed.
+    away = web(alice).post("/dialogs/settings/", {"next": "https://evil.example.com/"})
+    assert away["Location"] == "/dialogs/"
+
+    api = api_as(alice)
+    assert api.get("/api/v1/dialogs/settings").json() == {"followed_only": False, "enter_sends": False}
+    changed = api.patch("/api/v1/dialogs/settings", {"enter_sends": True}, format="json")
+    assert changed.status_code == 200 and changed.json() == {"followed_only": False, "enter_sends": True}
+    assert api.patch("/api/v1/dialogs/settings", {"followed_only": True}, format="json").json() == {
+        "followed_only": True,
+        "enter_sends": True,
+    }
+    assert api.patch("/api/v1/dialogs/settings", {"enter_sends": "maybe"}, format="json").status_code == 400
 
 
 def test_guests_sign_in_and_outsiders_and_staff_get_not_found(

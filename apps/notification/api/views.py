@@ -16,8 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.notification import services
+from forum.api import PAGE_PARAMETER, page_asked
 from forum.errors import ErrorSerializer
-from forum.paging import page_number
+from forum.paging import page_as_asked
 
 TAGS = ["notifications"]
 EMAIL_CHOICES = [channel.value for channel in services.EmailChannel]
@@ -69,19 +70,15 @@ class NotificationListView(APIView):
         summary="The caller's notifications",
         description="Newest activity first, 20 a page. An unknown `kind` is ignored (every kind). "
         "Live: a `notification.new` frame on the caller's WebSocket says when to fetch again.",
-        parameters=[
-            OpenApiParameter("page", int, description="1 for the first page (the default)."),
-            OpenApiParameter("kind", str, description="Only this kind."),
-        ],
+        parameters=[PAGE_PARAMETER, OpenApiParameter("kind", str, description="Only this kind.")],
         responses={200: OutputSerializer},
     )
     def get(self, request: Request) -> Response:
+        asked = page_asked(request)
         page = services.notifications_page(
-            user_id=_member_id(request),
-            page=page_number(request.query_params.get("page")),
-            kind=request.query_params.get("kind", ""),
+            user_id=_member_id(request), page=asked, kind=request.query_params.get("kind", "")
         )
-        return Response(self.OutputSerializer(page).data)
+        return Response(self.OutputSerializer(page_as_asked(page, asked)).data)
 
 
 class UnreadCountView(APIView):

@@ -41,5 +41,5 @@ def test_a_member_sees_every_grant_with_its_state(make_member: Callable[..., int
 
 def test_a_guest_is_refused_with_the_json_error_shape(client: Client) -> None:
     response = client.get("/api/v1/me/statuses")
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"

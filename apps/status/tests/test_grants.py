@@ -7,11 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from apps.authorization.services import has_perm, limit, permissions_for
 from apps.status.services import (
     GrantState,
+    StatusBadge,
+    status_badges_for,
     status_grant,
     status_grants_of,
     status_revoke,
@@ -69,6 +73,34 @@ def test_holding_both_gives_the_most_generous_of_each(make_member: Callable[...,
     assert held.values[THREADS] == 10
     assert held.values["forum.read_exclusive"] is True and held.values["forum.read_extended"] is True
     assert statuses_held_by(user_ids=[member, without]) == {member: ["agent", "reader"], without: []}
+
+
+def test_status_badges_for_a_page_of_members_in_one_query(make_member: Callable[..., int]) -> None:
+    both, revoked, later, without = make_member(), make_member(), make_member(), make_member()
+    status_grant(user_id=both, status_code="reader", source="purchase")
+    status_grant(user_id=both, status_code="agent", source="purchase")
+    status_grant(user_id=both, status_code="agent", source="staff")  # a second grant: one badge
+    status_revoke(grant_id=status_grant(user_id=revoked, status_code="agent", source="staff").grant_id)
+    status_grant(
+        user_id=later,
+        status_code="agent",
+        source="purchase",
+        starts_at=timezone.now() + datetime.timedelta(days=1),
+    )
+    asked = [both, revoked, later, without]
+
+    with CaptureQueriesContext(connection) as queries:
+        badges = status_badges_for(user_ids=asked)
+
+    assert len(queries) == 1
+    assert badges == {
+        both: (StatusBadge("agent", "Agent"), StatusBadge("reader", "Reader")),  # in catalogue order
+        revoked: (),
+        later: (),
+        without: (),
+    }
+    with translation.override("ru"):
+        assert status_badges_for(user_ids=[both])[both][0].name == translation.gettext("Agent") != "Agent"
 
 
 def test_a_revoked_grant_stops_granting_and_says_so(make_member: Callable[..., int], outbox: Outbox) -> None:

@@ -17,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.thread import selectors, services
-from apps.thread.api.views import PAGE_PARAMETER, _error, _member_id, _viewer
+from apps.thread.api.views import _error, _member_id, _viewer
 from apps.thread.models import BOOKMARK_NOTE_MAX_LENGTH
-from forum.paging import page_number
+from forum.api import PAGE_PARAMETER, page_asked
+from forum.paging import page_as_asked
 
 TAGS = ["bookmarks"]
 
@@ -60,10 +61,9 @@ class BookmarkListView(APIView):
         responses={200: OutputSerializer},
     )
     def get(self, request: Request) -> Response:
-        page = selectors.bookmark_page(
-            viewer=_viewer(request), page=page_number(request.query_params.get("page"))
-        )
-        return Response(self.OutputSerializer(page).data)
+        asked = page_asked(request)
+        page = selectors.bookmark_page(viewer=_viewer(request), page=asked)
+        return Response(self.OutputSerializer(page_as_asked(page, asked)).data)
 
 
 class PostBookmarkView(APIView):

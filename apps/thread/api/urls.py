@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.views import APIView
 
-from apps.thread.api import bookmarks, drafts, views
+from apps.thread.api import bookmarks, drafts, members, preview, views
 
 
 def _also_with_slash(route: str, view: type[APIView], name: str) -> list[URLPattern]:
@@ -33,7 +33,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("posts/<int:post_id>", views.PostView.as_view(), name="post"),
     path("posts/<int:post_id>/reaction", views.PostReactionView.as_view(), name="post-reaction"),
     path("attachments", views.AttachmentUploadView.as_view(), name="attachments"),
+    path("attachments/<int:attachment_id>", preview.AttachmentDiscardView.as_view(), name="attachment"),
+    path("markup/preview", preview.MarkupPreviewView.as_view(), name="markup-preview"),
     path("moderation/threads", views.ModerationQueueView.as_view(), name="moderation-threads"),
+    path("members/<int:user_id>/threads", members.MemberThreadsView.as_view(), name="member-threads"),
+    path("members/<int:user_id>/posts", members.MemberPostsView.as_view(), name="member-posts"),
     *_also_with_slash("bookmarks", bookmarks.BookmarkListView, "bookmarks"),
     *_also_with_slash("posts/<int:post_id>/bookmark", bookmarks.PostBookmarkView, "post-bookmark"),
     *_also_with_slash("threads/<int:thread_id>/draft", drafts.ThreadDraftView, "thread-draft"),

@@ -11,21 +11,21 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated, IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.thread import selectors, services
 from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
+from forum.api import PAGE_PARAMETER, page_asked
 from forum.errors import ErrorSerializer, NotFound
-from forum.paging import page_number
+from forum.paging import page_as_asked
 
 TAGS = ["threads"]
-PAGE_PARAMETER = OpenApiParameter("page", int, description="1 for the first page (the default).")
 
 
 def _viewer(request: Request) -> selectors.Viewer:
@@ -144,6 +144,14 @@ class PostItem(serializers.Serializer[Any]):
     )
 
 
+class PostInThreadItem(PostItem):
+    """A post with its thread, where the thread is not otherwise in the answer."""
+
+    is_unread = serializers.BooleanField(help_text="Always false here: read marks belong to thread pages.")
+    thread_title = serializers.CharField()
+    forum_id = serializers.IntegerField()
+
+
 class ThreadRefOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     forum_id = serializers.IntegerField()
@@ -215,10 +223,9 @@ class ForumThreadsView(APIView):
         viewer = _viewer(request)
         if forum_id not in selectors.forums_visible(viewer=viewer):
             raise NotFound(_("There is no such forum."))
-        page = selectors.thread_page(
-            viewer=viewer, forum_id=forum_id, page=page_number(request.query_params.get("page"))
-        )
-        return Response(ThreadPage(page).data)
+        asked = page_asked(request)
+        page = selectors.thread_page(viewer=viewer, forum_id=forum_id, page=asked)
+        return Response(ThreadPage(page_as_asked(page, asked)).data)
 
     @extend_schema(
         tags=TAGS,
@@ -274,15 +281,15 @@ class ThreadPostsView(APIView):
         responses={200: OutputSerializer},
     )
     def get(self, request: Request, thread_id: int) -> Response:
+        asked = page_asked(request)
         viewer = _viewer(request)
         thread = _visible_thread(viewer, thread_id)
         read_position = None if viewer.user_id is None else thread.read_position or 0
         posts = selectors.post_page(
-            thread=thread,
-            page=page_number(request.query_params.get("page")),
-            read_position=read_position,
-            viewer_id=viewer.user_id,
+            thread=thread, page=asked, read_position=read_position, viewer_id=viewer.user_id
         )
+        # Past the end: nothing is shown, so nothing is marked read.
+        posts = page_as_asked(posts, asked)
         if viewer.user_id is not None and posts.items:
             services.thread_mark_read(
                 user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
@@ -311,7 +318,8 @@ class ThreadPostsView(APIView):
 
 
 class PostView(APIView):
-    permission_classes = [IsAuthenticated]
+    # Anyone may read a post they may see; editing and deleting are for members (and the services).
+    permission_classes = [IsAuthenticatedOrReadOnly]
 
     class InputSerializer(serializers.Serializer[Any]):
         body = serializers.CharField(
@@ -327,6 +335,29 @@ class PostView(APIView):
             max_length=100,
             help_text="Ids of the post's attachments to delete, files included.",
         )
+
+    @extend_schema(
+        tags=TAGS,
+        summary="A post",
+        description="One post, as its thread page shows it to the caller (their reaction and bookmark), "
+        "with its thread's title. 404 for a post that is deleted, or in a thread the caller may not see "
+        "(awaiting moderation and not theirs, or in a forum they may not read), as for one that does "
+        "not exist.",
+        responses={200: PostInThreadItem},
+    )
+    def get(self, request: Request, post_id: int) -> Response:
+        viewer = _viewer(request)
+        location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
+        if location is None or location.deleted:
+            raise NotFound(_("There is no such post."))
+        try:
+            thread = _visible_thread(viewer, location.thread_id)
+        except NotFound:
+            raise NotFound(_("There is no such post.")) from None
+        post = selectors.post_row(thread=thread, post_id=post_id, viewer_id=viewer.user_id)
+        if post is None:
+            raise NotFound(_("There is no such post."))
+        return Response(PostInThreadItem(selectors.post_in_thread(post=post, thread=thread)).data)
 
     @extend_schema(
         tags=TAGS,
@@ -537,10 +568,8 @@ class ModerationQueueView(APIView):
         responses={200: ThreadPage},
     )
     def get(self, request: Request) -> Response:
+        asked = page_asked(request)
         viewer = _viewer(request)
         services.moderation_require(user_id=_member_id(request))
-        return Response(
-            ThreadPage(
-                selectors.moderation_queue(viewer=viewer, page=page_number(request.query_params.get("page")))
-            ).data
-        )
+        page = selectors.moderation_queue(viewer=viewer, page=asked)
+        return Response(ThreadPage(page_as_asked(page, asked)).data)

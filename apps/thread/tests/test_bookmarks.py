@@ -207,9 +207,9 @@ def test_the_api(api_as: Api, tree: Tree, post_id: int, member: int, staff: int)
 
 def test_guests_are_refused_by_the_api(api_as: Api, post_id: int) -> None:
     guest = api_as(None)
-    assert guest.get("/api/v1/bookmarks").status_code == 403
-    assert guest.put(f"/api/v1/posts/{post_id}/bookmark", {}, format="json").status_code == 403
-    assert guest.delete(f"/api/v1/posts/{post_id}/bookmark").status_code == 403
+    assert guest.get("/api/v1/bookmarks").status_code == 401
+    assert guest.put(f"/api/v1/posts/{post_id}/bookmark", {}, format="json").status_code == 401
+    assert guest.delete(f"/api/v1/posts/{post_id}/bookmark").status_code == 401
     assert guest.get("/api/v1/bookmarks").json()["error"]["code"] == "not_authenticated"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from PIL import Image
 
+from apps.status.services import status_grant
 from apps.thread import services
 from apps.thread.tests.conftest import Tree
+from apps.user.services import avatar_set, profile_update
 from forum.testing.fixtures import local_upload_storages
 
 
@@ -27,6 +31,44 @@ def test_the_index_shows_the_tree_and_keeps_the_welcome(client: Client, tree: Tr
     page = client.get("/").content.decode()
     assert "Welcome to Forum" in page
     assert "General" in page and "Long stories" in page and "Agents only" not in page
+
+
+def test_a_category_with_nothing_the_viewer_may_see_is_not_listed(
+    client: Client, django_user_model: Any, make_member: Callable[..., int]
+) -> None:
+    """A guest saw the "Members' lounge" heading with nothing under it: its only forum is closed."""
+    lounge = services.forum_create(name="Lounge", kind="category", position=9).id
+    services.forum_create(name="Agents only", parent_id=lounge, read_permission="forum.read_exclusive")
+    open_category = services.forum_create(name="Community", kind="category", position=1).id
+    services.forum_create(name="General", parent_id=open_category)
+
+    guest = client.get("/").content.decode()
+    assert "Community" in guest and "General" in guest
+    assert "Lounge" not in guest and "Agents only" not in guest
+    agent = make_member()
+    status_grant(user_id=agent, status_code="agent", source="staff")
+    insider = signed_in(django_user_model, agent).get("/").content.decode()
+    assert "Lounge" in insider and "Agents only" in insider
+
+
+def test_the_new_thread_form_is_shown_only_to_who_may_post_there(
+    django_user_model: Any, tree: Tree, member: int
+) -> None:
+    """The form of a forum one may not post in was shown and refused only when sent: now the page
+    itself is refused, with the reason, and the forum offers no button to it."""
+    announcements = services.forum_create(
+        name="Announcements", parent_id=tree.category, post_permission="thread.moderate"
+    ).id
+    browser = signed_in(django_user_model, member)
+    refused = browser.get(f"/forums/{announcements}/new/")
+    assert refused.status_code == 403
+    assert "You may not post in this forum." in refused.content.decode()
+    assert 'name="title"' not in refused.content.decode()
+    assert f"/forums/{announcements}/new/" not in browser.get(f"/forums/{announcements}/").content.decode()
+    # A category takes no threads either; a forum one may post in shows its form and button.
+    assert browser.get(f"/forums/{tree.category}/new/").status_code == 400
+    assert browser.get(f"/forums/{tree.general}/new/").status_code == 200
+    assert f"/forums/{tree.general}/new/" in browser.get(f"/forums/{tree.general}/").content.decode()
 
 
 def test_a_member_starts_a_thread_replies_and_edits_through_forms(
@@ -169,11 +211,24 @@ def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
         assert thread.first_post_id is not None
         return thread.first_post_id
 
-    # Attachments and reactions (the reader's own among them) are one query each, whatever the page.
+    def card_of(author: int, number: int) -> None:
+        """What an author card shows, as heavy as it gets: a status, a signature, an avatar for some."""
+        status_grant(user_id=author, status_code="agent" if number % 2 else "reader", source="staff")
+        profile_update(user_id=author, signature=f"Yours, **number {number}**")
+        if number % 3 == 0:
+            picture = io.BytesIO()
+            Image.new("RGB", (64, 64), "teal").save(picture, format="PNG")
+            picture.seek(0)
+            avatar_set(user_id=author, file=picture, filename="me.png")
+
+    # Attachments and reactions (the reader's own among them) are one query each, whatever the page;
+    # the authors' cards (profiles, badges, roles) a few more, whatever the page.
+    card_of(staff, 0)
     _with_file_and_reactions(staff, [other, fan], start)
     one = _queries(reader, f"/threads/{thread_id}/")
     for number in range(29):
         author = make_member()
+        card_of(author, number + 1)
         _with_file_and_reactions(
             author,
             [other, fan],
@@ -187,6 +242,9 @@ def test_a_thread_page_runs_the_same_queries_for_one_post_or_thirty(
         page = reader.get(f"/threads/{thread_id}/").content.decode()
     assert page.count('aria-pressed="true"') == 20 and page.count("/thumbnail/") == 0
     assert page.count('.pdf" download>') == 20
+    # Twenty authors: twenty cards, each with a link to the profile, badges, a signature.
+    assert page.count('class="author-card__name"') == 20 and page.count('<details class="signature"') == 20
+    assert page.count('class="badge badge--status"') == 20 and page.count('class="author-card__image"') == 7
     assert _queries(reader, f"/threads/{thread_id}/?page=2") == one
     # Read to the end already: the read mark only moves forward, so going back writes nothing.
     assert _queries(reader, f"/threads/{thread_id}/") == one - 1

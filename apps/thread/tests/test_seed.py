@@ -9,10 +9,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models import Count
 from django.test import Client
 
 from apps.thread.management.commands import seed_forum
-from apps.thread.models import Forum, Post, ReadMark, Thread, ThreadState
+from apps.thread.models import Forum, MemberScore, Post, ReadMark, Thread, ThreadState
 
 
 def _counts() -> dict[str, int]:
@@ -86,6 +87,9 @@ def test_the_bulk_seed_computes_the_counters_the_services_would_keep(client: Cli
         assert forum.post_count == sum(thread.post_count for thread in public)
         latest = public.order_by("-last_post_at", "-id").first()
         assert forum.last_thread_id == (latest.pk if latest else None)
+    counted = Post.objects.filter(thread__state=ThreadState.APPROVED).values("author_id")
+    expected = {row["author_id"]: row["posts"] for row in counted.annotate(posts=Count("pk"))}
+    assert dict(MemberScore.objects.filter(post_count__gt=0).values_list("user_id", "post_count")) == expected
 
     seed_forum.bench_member_statuses(member_ids[0])
     targets = seed_forum.bench_targets(member_id=member_ids[0], member_username="bench-0001")

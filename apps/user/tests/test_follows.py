@@ -56,7 +56,7 @@ def test_follow_and_unfollow_are_idempotent_and_one_way(
 
 def test_the_follow_api(alice: int, bob: int) -> None:
     url = f"/api/v1/users/{bob}/follow/"
-    assert api(None).put(url).status_code == 403
+    assert api(None).put(url).status_code == 401
     assert api(alice).put(url).json() == {"following": True}
     assert api(alice).put(url).json() == {"following": True}
     assert follows(user_id=alice, target_id=bob)

@@ -307,6 +307,8 @@ def test_profiles_for_query_count_does_not_grow(make_member: Callable[..., int])
     assert [badge.code for badge in cards[ids[1]].badges] == ["agent"]
     assert cards[ids[0]].avatar_url and not cards[ids[5]].avatar_url
     assert 999_999 not in cards
+    joined = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "date_joined"))
+    assert {user_id: card.date_joined for user_id, card in cards.items()} == joined
 
 
 def test_profiles_for_member_without_profile_row(alice: int) -> None:

@@ -12,7 +12,11 @@
  *   - a new message that arrives while the tab is visible is acknowledged with a read receipt; one
  *     that arrives in a hidden tab, when the tab is shown again (Page Visibility API);
  *   - typing in the form whispers "typing" on the topic dialog:<id> (never stored), and the others'
- *     whispers show "<name> is typing…" for a few seconds.
+ *     whispers show "<name> is typing…" for a few seconds;
+ *   - messages arrive in the page's shape (templates/dialog/_message.html): a bubble, the member's
+ *     own or another's, a day separator before the first of a day (days and times in UTC, as the
+ *     server shows them), the name once for a run of one author's messages;
+ *   - opened without a #message-<id> to go to, the page shows its latest message.
  * Without JavaScript the pages work as plain pages; nothing here is needed to read or write.
  */
 (function () {
@@ -130,20 +134,60 @@
     return item;
   }
 
-  function messageElement(message) {
+  // The day (YYYY-MM-DD) and the time of a moment, in UTC: the zone the server renders the page in.
+  function dayOf(iso) {
+    return new Date(iso).toISOString().slice(0, 10);
+  }
+
+  function timeOf(iso) {
+    return new Date(iso).toLocaleTimeString(document.documentElement.lang || undefined, {
+      hour: "2-digit",
+      minute: "2-digit",
+      timeZone: "UTC",
+    });
+  }
+
+  function dayElement(day) {
     var item = document.createElement("li");
-    item.className = "message" + (message.author_id === viewerId ? " message--mine" : " message--new");
+    item.className = "messages__day";
+    item.setAttribute("data-day", day);
+    var label = document.createElement("span");
+    var today = new Date().toISOString().slice(0, 10);
+    label.textContent =
+      day === today
+        ? root.getAttribute("data-label-today")
+        : new Date(day + "T00:00:00Z").toLocaleDateString(document.documentElement.lang || undefined, {
+            day: "numeric",
+            month: "long",
+            year: "numeric",
+            timeZone: "UTC",
+          });
+    item.appendChild(label);
+    return item;
+  }
+
+  function messageElement(message, continued) {
+    var mine = message.author_id === viewerId;
+    var item = document.createElement("li");
+    item.className =
+      "message" + (mine ? " message--mine" : " message--theirs message--new") + (continued ? " message--continued" : "");
     item.id = "message-" + message.id;
     item.setAttribute("data-message-id", String(message.id));
     item.setAttribute("data-author-id", String(message.author_id));
+    item.setAttribute("data-day", dayOf(message.created_at));
+    var bubble = document.createElement("div");
+    bubble.className = "message__bubble";
 
     var header = document.createElement("header");
     header.className = "message__header";
     var author = document.createElement("strong");
-    author.textContent = message.author || nameOf(message.author_id) || "—";
+    author.className = "message__author";
+    author.textContent = mine
+      ? root.getAttribute("data-label-you")
+      : message.author || nameOf(message.author_id) || "—";
     var time = document.createElement("time");
     time.setAttribute("datetime", message.created_at);
-    time.textContent = new Date(message.created_at).toLocaleString();
+    time.textContent = timeOf(message.created_at);
     var edited = document.createElement("span");
     edited.className = "message__edited";
     edited.textContent = root.getAttribute("data-label-edited");
@@ -153,13 +197,13 @@
     header.appendChild(time);
     header.appendChild(document.createTextNode(" "));
     header.appendChild(edited);
-    item.appendChild(header);
+    bubble.appendChild(header);
 
     // Rendered and sanitized by the server when the message was written (forum.markup).
     var body = document.createElement("div");
     body.className = "message__body";
     body.innerHTML = message.html;
-    item.appendChild(body);
+    bubble.appendChild(body);
 
     if (message.attachments && message.attachments.length) {
       var files = document.createElement("ul");
@@ -167,32 +211,74 @@
       message.attachments.forEach(function (attachment) {
         files.appendChild(attachmentItem(attachment));
       });
-      item.appendChild(files);
+      bubble.appendChild(files);
     }
-    if (message.author_id === viewerId) {
-      var actions = document.createElement("p");
+    if (mine) {
+      var actions = document.createElement("div");
       actions.className = "message__actions";
       var edit = document.createElement("a");
       edit.href = editUrl(message.id);
       edit.textContent = root.getAttribute("data-label-edit");
       actions.appendChild(edit);
-      item.appendChild(actions);
+      bubble.appendChild(actions);
     }
+    item.appendChild(bubble);
     return item;
+  }
+
+  // What follows the message box: the box is sticky (drawn at the window's bottom while it scrolls by),
+  // so where the conversation ends is told by the element after it, which is not.
+  function endMark() {
+    var box = root.querySelector(".dialog__composer");
+    return box ? box.nextElementSibling : null;
+  }
+
+  // Whether the reader is at the end of the conversation (not scrolled up to older messages): then
+  // what arrives is scrolled into view.
+  function atEnd() {
+    var mark = endMark();
+    return mark !== null && mark.getBoundingClientRect().top <= window.innerHeight + 120;
+  }
+
+  function showEnd() {
+    var mark = endMark();
+    if (mark) {
+      window.scrollTo(0, window.scrollY + mark.getBoundingClientRect().top - window.innerHeight);
+      return;
+    }
+    var items = messageList().querySelectorAll("[data-message-id]");
+    if (items.length) items[items.length - 1].scrollIntoView({ block: "end" });
   }
 
   function insert(message) {
     if (message.id <= 0 || document.getElementById("message-" + message.id)) return false;
+    var following = atEnd();
     var list = messageList();
     var empty = list.querySelector("[data-empty]");
     if (empty) empty.remove();
-    var element = messageElement(message);
     var next = null;
+    var previous = null;
     Array.prototype.forEach.call(list.querySelectorAll("[data-message-id]"), function (other) {
-      if (!next && Number(other.getAttribute("data-message-id")) > message.id) next = other;
+      if (next) return;
+      if (Number(other.getAttribute("data-message-id")) > message.id) next = other;
+      else previous = other;
     });
-    list.insertBefore(element, next);
+    var day = dayOf(message.created_at);
+    var sameDay = previous !== null && previous.getAttribute("data-day") === day;
+    var continued = sameDay && Number(previous.getAttribute("data-author-id")) === message.author_id;
+    var element = messageElement(message, continued);
+    // Messages come in order of their ids, and so of their days: before the next one, or before the
+    // separator that opens the next one's day when that is not this message's day.
+    var anchor = next;
+    var separator = next ? next.previousElementSibling : null;
+    if (separator && separator.classList.contains("messages__day") && separator.getAttribute("data-day") !== day) {
+      anchor = separator;
+    }
+    var opensDay = !sameDay && !(separator && anchor === next && separator.getAttribute("data-day") === day);
+    if (opensDay) list.insertBefore(dayElement(day), anchor);
+    list.insertBefore(element, anchor);
     if (message.id > lastId) lastId = message.id;
+    if (following && !next) showEnd();
     return true;
   }
 
@@ -305,7 +391,15 @@
 
   function onMessageDeleted(payload) {
     var element = document.getElementById("message-" + payload.message_id);
-    if (element) element.remove();
+    if (element) {
+      var before = element.previousElementSibling;
+      var after = element.nextElementSibling;
+      element.remove();
+      // A day left without messages loses its separator.
+      if (before && before.classList.contains("messages__day") && (!after || after.classList.contains("messages__day"))) {
+        before.remove();
+      }
+    }
     updateSeenBy();
   }
 
@@ -386,6 +480,16 @@
       if (event.detail && event.detail.state === "connected") catchUp();
     });
     if (window.forumRealtime && window.forumRealtime.state === "connected") catchUp();
+    // A conversation is read from its end: the latest messages and the box, unless the address asks
+    // for a message of its own (#message-<id>) or the page is a page of older ones. Once the page has
+    // its final heights (the composer's toolbar, images), and only if the reader has not scrolled yet.
+    if (!window.location.hash && live && messageList().querySelector("[data-message-id]")) {
+      var toEnd = function () {
+        if (window.scrollY === 0) showEnd();
+      };
+      if (document.readyState === "complete") window.setTimeout(toEnd, 0);
+      else window.addEventListener("load", toEnd);
+    }
   }
 
   // --- Frames ------------------------------------------------------------------------------------

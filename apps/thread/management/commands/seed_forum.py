@@ -439,7 +439,8 @@ def _bench_forums(sizes: BenchSizes) -> list[int]:
 
 
 def recount_all() -> None:
-    """Every thread's and forum's counters and last post, from the posts (the bulk seed's last step)."""
+    """Every thread's, forum's and member's counters and last post, from the posts (the bulk seed's
+    last step)."""
     approved = ThreadState.APPROVED.value
     with connection.cursor() as cursor:
         cursor.execute(
@@ -479,6 +480,18 @@ def recount_all() -> None:
             WHERE f.id = base.id
             """,
             [approved, approved],
+        )
+        # Each member's counted posts (the author cards), as the services keep them.
+        cursor.execute(
+            """
+            INSERT INTO thread_memberscore (user_id, reactions_received, post_count)
+            SELECT p.author_id, 0, count(*)
+            FROM thread_post AS p JOIN thread_thread AS t ON t.id = p.thread_id
+            WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL AND t.state = %s
+            GROUP BY p.author_id
+            ON CONFLICT (user_id) DO UPDATE SET post_count = EXCLUDED.post_count
+            """,
+            [approved],
         )
 
 

@@ -1,0 +1,358 @@
+"""Django admin of the moderation app: the staff action log (read-only, filterable, exported as CSV),
+warning types and escalation rules (administrators), warnings (support issues and revokes them through
+the services, so that points, escalations, notifications and the log follow) and the sanctions
+escalations put on members (read-only); bans of accounts, email addresses and networks (administrators,
+given and lifted through the services).
+"""
+
+from __future__ import annotations
+
+import csv
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from apps.admin.models import (
+    ActionLogEntry,
+    AddressBan,
+    Ban,
+    EmailBan,
+    EscalationRule,
+    MemberWarning,
+    Restriction,
+    WarningType,
+)
+from apps.admin.services import (
+    address_ban_add,
+    address_ban_remove,
+    ban_issue,
+    ban_lift,
+    email_ban_add,
+    email_ban_remove,
+    restriction_lift,
+    warning_issue,
+    warning_revoke,
+)
+from forum.errors import ApplicationError
+
+CSV_COLUMNS = (
+    "id",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "target_kind",
+    "target_id",
+    "target_label",
+    "reason",
+    "extra",
+)
+
+
+def _actor(request: HttpRequest) -> int:
+    assert request.user.pk is not None, "the admin lets only staff in"
+    return int(request.user.pk)
+
+
+@admin.register(ActionLogEntry)
+class ActionLogEntryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Append-only: nobody adds, changes or deletes a row here (the database refuses it too)."""
+
+    list_display = (
+        "created_at",
+        "actor_name",
+        "action",
+        "target_kind",
+        "target_id",
+        "target_label",
+        "reason",
+    )
+    list_filter = ("action", "target_kind", "created_at")
+    search_fields = ("actor_name", "target_label", "reason", "=target_id")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=gettext_lazy("Export the selected entries as CSV"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[ActionLogEntry]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="staff-action-log.csv"'
+        writer = csv.writer(response)
+        writer.writerow(CSV_COLUMNS)
+        for row in queryset.order_by("created_at", "id").values_list(*CSV_COLUMNS):
+            # A cell starting with =, +, - or @ would run as a formula in a spreadsheet: quote it.
+            writer.writerow([_csv_safe(value) for value in row])
+        return response
+
+
+def _csv_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        value = str(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@admin.register(WarningType)
+class WarningTypeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "points", "expires_after_days", "is_active")
+    list_filter = ("is_active",)
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("points", "sanction", "days", "is_active")
+    list_filter = ("sanction", "is_active")
+
+
+class WarningForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = MemberWarning
+        fields = ("member", "warning_type", "reason")
+
+
+@admin.register(MemberWarning)
+class MemberWarningAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("created_at", "member", "warning_type", "points", "issued_by", "expires_at", "revoked_at")
+    list_filter = ("warning_type", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("member__username", "reason")
+    list_select_related = ("member", "warning_type", "issued_by")
+    raw_id_fields = ("member",)
+    actions = ["revoke"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = WarningForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return [field.name for field in MemberWarning._meta.fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: MemberWarning, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing is edited after the fact: revoke instead
+        try:
+            row = warning_issue(
+                actor_id=request.user.pk,
+                member_id=obj.member_id,
+                warning_type_id=obj.warning_type_id,
+                reason=obj.reason,
+            )
+        except ApplicationError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            obj.pk = None
+            return
+        obj.pk = row.id
+
+    def response_add(self, request: HttpRequest, obj: MemberWarning, post_url_continue: Any = None) -> Any:
+        if obj.pk is None:
+            return self.response_post_save_add(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    @admin.action(description=gettext_lazy("Revoke the selected warnings"))
+    def revoke(self, request: HttpRequest, queryset: QuerySet[MemberWarning]) -> None:
+        done = 0
+        for warning_id in queryset.filter(revoked_at__isnull=True).values_list("pk", flat=True):
+            try:
+                warning_revoke(actor_id=request.user.pk, warning_id=warning_id)
+            except ApplicationError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return
+            done += 1
+        self.message_user(request, _("Warnings revoked: %(count)d") % {"count": done})
+
+
+@admin.register(Restriction)
+class RestrictionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("starts_at", "member", "sanction", "ends_at", "ended_at", "rule")
+    list_filter = ("sanction", ("ended_at", admin.EmptyFieldListFilter))
+    search_fields = ("member__username",)
+    list_select_related = ("member", "rule")
+    actions = ["lift"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        # Ending early is a change to a sanction: allowed with the view permission the Support group has
+        # (the service checks the engine: a ban's restriction needs ``moderation.ban``).
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)
+        return found
+
+    @admin.action(description=gettext_lazy("End the selected restrictions now"))
+    def lift(self, request: HttpRequest, queryset: QuerySet[Restriction]) -> None:
+        done = 0
+        for restriction_id in queryset.filter(ended_at__isnull=True).values_list("pk", flat=True):
+            try:
+                restriction_lift(actor_id=_actor(request), restriction_id=restriction_id)
+            except ApplicationError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return
+            done += 1
+        self.message_user(request, _("Restrictions ended: %(count)d") % {"count": done})
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Bans (administrators: the Support group has no permission on these models) ---------------------
+
+
+class BanForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Ban
+        fields = ("member", "kind", "reason", "ends_at")
+
+
+@admin.register(Ban)
+class BanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Bans are given and lifted through the services: the engine, sessions, events and log follow."""
+
+    list_display = ("starts_at", "member", "kind", "ends_at", "issued_by", "lifted_at", "lifted_by")
+    list_filter = ("kind", ("lifted_at", admin.EmptyFieldListFilter), "starts_at")
+    search_fields = ("member__username", "reason")
+    list_select_related = ("member", "issued_by", "lifted_by")
+    raw_id_fields = ("member",)
+    actions = ["lift"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = BanForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return [field.name for field in Ban._meta.fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Ban, form: Any, change: bool) -> None:
+        if change:
+            return  # nothing is edited after the fact: lift instead
+        try:
+            row = ban_issue(
+                actor_id=_actor(request),
+                member_id=obj.member_id,
+                kind=obj.kind,
+                reason=obj.reason,
+                ends_at=obj.ends_at,
+            )
+        except ApplicationError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            obj.pk = None
+            return
+        obj.pk = row.id
+
+    def response_add(self, request: HttpRequest, obj: Ban, post_url_continue: Any = None) -> Any:
+        if obj.pk is None:
+            return self.response_post_save_add(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    @admin.action(description=gettext_lazy("Lift the selected bans"))
+    def lift(self, request: HttpRequest, queryset: QuerySet[Ban]) -> None:
+        done = 0
+        for ban_id in queryset.filter(lifted_at__isnull=True).values_list("pk", flat=True):
+            try:
+                ban_lift(actor_id=_actor(request), ban_id=ban_id)
+            except ApplicationError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return
+            done += 1
+        self.message_user(request, _("Bans lifted: %(count)d") % {"count": done})
+
+
+class _ListBanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Email and address bans: added and removed through the services (logged, lists reloaded)."""
+
+    search_fields: ClassVar[tuple[str, ...]] = ("reason",)
+    readonly_fields = ("created_at", "created_by")
+    actions = ["remove"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # deletes without the services: removed through "remove"
+        return found
+
+    def _add(self, request: HttpRequest, obj: Any) -> int:
+        raise NotImplementedError
+
+    def _remove(self, request: HttpRequest, ban_id: int) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return
+        try:
+            obj.pk = self._add(request, obj)
+        except ApplicationError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            obj.pk = None
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        if obj.pk is None:
+            return self.response_post_save_add(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._remove(request, obj.pk)
+
+    @admin.action(description=gettext_lazy("Remove the selected bans"))
+    def remove(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        for ban_id in ids:
+            self._remove(request, ban_id)
+        self.message_user(request, _("Bans removed: %(count)d") % {"count": len(ids)})
+
+
+@admin.register(EmailBan)
+class EmailBanAdmin(_ListBanAdmin):
+    list_display = ("pattern", "reason", "created_at", "created_by")
+    search_fields = ("pattern", "reason")
+    fields = ("pattern", "reason", "created_at", "created_by")
+
+    def _add(self, request: HttpRequest, obj: Any) -> int:
+        return email_ban_add(actor_id=_actor(request), pattern=obj.pattern, reason=obj.reason)
+
+    def _remove(self, request: HttpRequest, ban_id: int) -> None:
+        email_ban_remove(actor_id=_actor(request), ban_id=ban_id)
+
+
+@admin.register(AddressBan)
+class AddressBanAdmin(_ListBanAdmin):
+    list_display = ("network", "reason", "created_at", "created_by")
+    search_fields = ("network", "reason")
+    fields = ("network", "reason", "created_at", "created_by")
+
+    def _add(self, request: HttpRequest, obj: Any) -> int:
+        return address_ban_add(actor_id=_actor(request), network=obj.network, reason=obj.reason)
+
+    def _remove(self, request: HttpRequest, ban_id: int) -> None:
+        address_ban_remove(actor_id=_actor(request), ban_id=ban_id)

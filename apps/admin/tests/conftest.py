@@ -1,0 +1,109 @@
+"""Fixtures of the moderation tests: English messages, an isolated Redis namespace, members of every
+kind (a member, another member, support, an admin), clients signed in as any of them, and ``handle``:
+the subscribers of this app and of the notification app run on what was really published, as a worker
+would run them (tests run in a transaction that never commits, so the bus never sends anything)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from celery import current_app
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.authorization.services import role_assign
+from forum import bus
+from forum.models import OutboxEvent
+
+
+@pytest.fixture(autouse=True)
+def isolated(english: None, redis_namespace: str, db: None, settings: Any) -> Iterator[None]:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    yield
+
+
+@pytest.fixture
+def member(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def other(make_member: Callable[..., int]) -> int:
+    return make_member()
+
+
+@pytest.fixture
+def support(make_member: Callable[..., int]) -> int:
+    user_id = make_member()
+    role_assign(user_id=user_id, role="support")
+    return user_id
+
+
+@pytest.fixture
+def admin(make_member: Callable[..., int]) -> int:
+    user_id = make_member()
+    role_assign(user_id=user_id, role="admin")
+    return user_id
+
+
+Api = Callable[[int | None], APIClient]
+Web = Callable[[int | None], Client]
+
+
+@pytest.fixture
+def api_as(django_user_model: Any) -> Api:
+    def make(user_id: int | None) -> APIClient:
+        client = APIClient()
+        if user_id is not None:
+            client.force_authenticate(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def web(django_user_model: Any) -> Web:
+    def make(user_id: int | None) -> Client:
+        client = Client()
+        if user_id is not None:
+            client.force_login(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make
+
+
+class Handler:
+    """Runs this app's and the notification app's subscribers on the events not handled yet."""
+
+    PREFIXES = ("forum_admin.", "notification.")
+
+    def __init__(self) -> None:
+        self.done: set[str] = set()
+
+    def __call__(self) -> int:
+        handled = 0
+        while True:
+            rows = [
+                row
+                for row in OutboxEvent.objects.order_by("created_at", "id")
+                if str(row.id) not in self.done
+            ]
+            if not rows:
+                return handled
+            for row in rows:
+                self.done.add(str(row.id))
+                for subscriber in bus.subscribers_of(row.name, row.version):
+                    if subscriber.task_name.startswith(self.PREFIXES):
+                        task = current_app.tasks[subscriber.task_name]
+                        task.run(str(row.id), row.name, row.version, row.payload)
+                        handled += 1
+
+    def skip(self) -> None:
+        self.done.update(str(pk) for pk in OutboxEvent.objects.values_list("id", flat=True))
+
+
+@pytest.fixture
+def handle() -> Handler:
+    return Handler()
