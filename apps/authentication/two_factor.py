@@ -1,6 +1,6 @@
 """Second factors of an account: django-otp's TOTP device and backup codes, sign-in challenges, QR codes.
 
-Private to the authentication app: ``services.py`` calls these and decides what a refusal says. Each
+Private to the authentication app: ``services`` calls these and decides what a refusal says. Each
 account has at most one TOTP device: unconfirmed while being enrolled, confirmed once a code from it
 was right. Backup codes are one django-otp static device with its single-use tokens.
 """
