@@ -23,6 +23,7 @@ from forum.paging import PAGE_NUMBER_MAX, api_page_number
 
 __all__ = [
     "PAGE_PARAMETER",
+    "AttachmentOutput",
     "ForumAutoSchema",
     "LanguageInfoSerializer",
     "LanguageView",
@@ -44,6 +45,32 @@ def page_asked(request: Request) -> int:
     """The ``?page=`` of an API call: 1 when missing; a 400 naming ``page`` when it is no page number.
     Past the end, the reader moves it into range and ``forum.paging.page_as_asked`` empties it."""
     return api_page_number(request.query_params.get("page"))
+
+
+class AttachmentOutput(serializers.Serializer[Any]):
+    """An uploaded file as every app's API shows it (posts, dialog messages, tickets): each app
+    subclasses it with the names of its two download routes (which check the reader) and its own
+    ``url`` help text, and adds the id of what holds the file where it has one."""
+
+    url_name = ""
+    thumbnail_url_name = ""
+
+    id = serializers.IntegerField()
+    original_name = serializers.CharField(help_text="Cleaned; its extension is the stored type's.")
+    content_type = serializers.CharField(help_text="Decided from the content, not the name.")
+    size = serializers.IntegerField(help_text="Bytes, as stored (photos lose their metadata).")
+    width = serializers.IntegerField(allow_null=True)
+    height = serializers.IntegerField(allow_null=True)
+    url = serializers.SerializerMethodField(help_text="Same origin; 404 to anyone who may not see it.")
+    thumbnail_url = serializers.SerializerMethodField(help_text="WebP, for images only.")
+
+    def get_url(self, attachment: Any) -> str:
+        return reverse(self.url_name, args=[attachment.id, attachment.original_name])
+
+    def get_thumbnail_url(self, attachment: Any) -> str | None:
+        if not attachment.has_thumbnail:
+            return None
+        return reverse(self.thumbnail_url_name, args=[attachment.id, attachment.original_name])
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -22,7 +21,7 @@ from rest_framework.views import APIView
 
 from apps.dialog import selectors, services
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
-from forum.api import PAGE_PARAMETER, page_asked
+from forum.api import PAGE_PARAMETER, AttachmentOutput, page_asked
 from forum.errors import ErrorSerializer, NotFound, ValidationFailed
 from forum.paging import page_as_asked
 
@@ -96,26 +95,14 @@ class DialogPageOutput(serializers.Serializer[Any]):
     dialogs = DialogItem(many=True, source="items")
 
 
-class DialogAttachmentItem(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+class DialogAttachmentItem(AttachmentOutput):
+    url_name = "dialog:attachment"
+    thumbnail_url_name = "dialog:attachment-thumbnail"
+
     message_id = serializers.IntegerField(
         allow_null=True, help_text="Empty until a message takes the upload."
     )
-    original_name = serializers.CharField()
-    content_type = serializers.CharField(help_text="Decided from the content, not the name.")
-    size = serializers.IntegerField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
     url = serializers.SerializerMethodField(help_text="Same origin; 404 to anyone but the participants.")
-    thumbnail_url = serializers.SerializerMethodField(help_text="WebP, for images only.")
-
-    def get_url(self, attachment: Any) -> str:
-        return reverse("dialog:attachment", args=[attachment.id, attachment.original_name])
-
-    def get_thumbnail_url(self, attachment: Any) -> str | None:
-        if not attachment.has_thumbnail:
-            return None
-        return reverse("dialog:attachment-thumbnail", args=[attachment.id, attachment.original_name])
 
 
 class DialogMessageItem(serializers.Serializer[Any]):

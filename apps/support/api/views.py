@@ -35,7 +35,7 @@ from apps.support.models import (
     TicketKind,
     TicketState,
 )
-from forum.api import PAGE_PARAMETER, page_asked
+from forum.api import PAGE_PARAMETER, AttachmentOutput, page_asked
 from forum.errors import ErrorSerializer, NotFound, ValidationFailed
 from forum.paging import page_as_asked
 
@@ -129,25 +129,13 @@ class SupportTicketPageOutput(serializers.Serializer[Any]):
     tickets = SupportTicketItem(many=True, source="items")
 
 
-class SupportAttachmentItem(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    original_name = serializers.CharField()
-    content_type = serializers.CharField(help_text="Decided from the content, not the name.")
-    size = serializers.IntegerField()
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
+class SupportAttachmentItem(AttachmentOutput):
+    url_name = "support:attachment"
+    thumbnail_url_name = "support:attachment-thumbnail"
+
     url = serializers.SerializerMethodField(
         help_text="Same origin; 404 to anyone who may not see the message."
     )
-    thumbnail_url = serializers.SerializerMethodField(help_text="WebP, for images only.")
-
-    def get_url(self, attachment: Any) -> str:
-        return reverse("support:attachment", args=[attachment.id, attachment.original_name])
-
-    def get_thumbnail_url(self, attachment: Any) -> str | None:
-        if not attachment.has_thumbnail:
-            return None
-        return reverse("support:attachment-thumbnail", args=[attachment.id, attachment.original_name])
 
 
 class SupportMessageItem(serializers.Serializer[Any]):

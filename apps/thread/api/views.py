@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -21,7 +20,7 @@ from rest_framework.views import APIView
 
 from apps.thread import selectors, services
 from apps.thread.models import BODY_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
-from forum.api import PAGE_PARAMETER, page_asked
+from forum.api import PAGE_PARAMETER, AttachmentOutput, page_asked
 from forum.errors import ErrorSerializer, NotFound
 from forum.paging import page_as_asked
 
@@ -101,24 +100,12 @@ class ThreadPage(serializers.Serializer[Any]):
     threads = ThreadItem(many=True, source="items")
 
 
-class AttachmentItem(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
+class AttachmentItem(AttachmentOutput):
+    url_name = "thread-attachment"
+    thumbnail_url_name = "thread-attachment-thumbnail"
+
     post_id = serializers.IntegerField(allow_null=True, help_text="Empty until a post takes the upload.")
-    original_name = serializers.CharField(help_text="Cleaned; its extension is the stored type's.")
-    content_type = serializers.CharField(help_text="Decided from the content, not the name.")
-    size = serializers.IntegerField(help_text="Bytes, as stored (photos lose their metadata).")
-    width = serializers.IntegerField(allow_null=True)
-    height = serializers.IntegerField(allow_null=True)
     url = serializers.SerializerMethodField(help_text="Same origin; answers 404 to who may not see the post.")
-    thumbnail_url = serializers.SerializerMethodField(help_text="WebP, for images only.")
-
-    def get_url(self, attachment: Any) -> str:
-        return reverse("thread-attachment", args=[attachment.id, attachment.original_name])
-
-    def get_thumbnail_url(self, attachment: Any) -> str | None:
-        if not attachment.has_thumbnail:
-            return None
-        return reverse("thread-attachment-thumbnail", args=[attachment.id, attachment.original_name])
 
 
 class PostItem(serializers.Serializer[Any]):
