@@ -117,6 +117,15 @@ class InvoiceRef:
         )
 
 
+def _new_public_id() -> str:
+    """22 random URL-safe characters (128 bits) that never start with "-": the id is typed on command
+    lines (``manage.py payment_pay ID``), where a leading dash reads as an option."""
+    while True:
+        candidate = secrets.token_urlsafe(16)
+        if not candidate.startswith("-"):
+            return candidate
+
+
 def _btc(amount_sats: int) -> str:
     """Satoshis as a BTC decimal string, from integers only (no float ever rounds an amount)."""
     whole, fraction = divmod(amount_sats, 100_000_000)
@@ -236,7 +245,7 @@ def invoice_create(
         index = _take_index()
         invoice = Invoice.objects.create(
             # 128 random bits: an invoice's id is its only name in URLs, so it must not be guessable.
-            public_id=secrets.token_urlsafe(16),
+            public_id=_new_public_id(),
             member_id=member_id,
             product_app=product.app_label,
             product_code=product.code,

@@ -59,3 +59,11 @@ def test_payments_are_refused_clearly_without_an_account_key(
     settings.PAYMENT_XPUB = ""
     with pytest.raises(services.PaymentsUnavailable):
         services.invoice_create(member_id=alice, product_app=product.app_label, product_code=product.code)
+
+
+def test_invoice_ids_never_start_with_a_dash() -> None:
+    """An id is typed on command lines (`manage.py payment_pay ID`), where a leading dash reads as an
+    option; token_urlsafe starts one id in 64 with it."""
+    ids = [services._new_public_id() for _ in range(2000)]
+    assert not any(value.startswith("-") for value in ids)
+    assert all(len(value) == 22 for value in ids) and len(set(ids)) == len(ids)
