@@ -17,6 +17,7 @@ from django.utils import translation
 from apps.dialog.services import block_add
 from apps.notification import services
 from apps.notification.models import Notification, Watch
+from apps.notification.services import delivery
 from apps.notification.tests.conftest import Handler, Member, Tree, start_thread
 from apps.status.services import status_grant
 from apps.thread import services as threads
@@ -351,8 +352,9 @@ def test_a_large_fan_out_is_pushed_in_shares_that_cover_every_recipient_once(
     monkeypatch: pytest.MonkeyPatch,
     outbox: Callable[[str], list[dict[str, Any]]],
 ) -> None:
-    monkeypatch.setattr(services, "_PUSH_INLINE_MAX", 3)
-    monkeypatch.setattr(services, "_PUSH_SHARE", 4)
+    # The limits are read where the fan-out is pushed, the delivery module of the services package.
+    monkeypatch.setattr(delivery, "_PUSH_INLINE_MAX", 3)
+    monkeypatch.setattr(delivery, "_PUSH_SHARE", 4)
     thread_id, _first = start_thread(alice, tree.general)
     watchers = [make_member() for _ in range(9)]
     for watcher in watchers:

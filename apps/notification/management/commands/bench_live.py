@@ -86,8 +86,8 @@ MEMBER_USERNAME = "live-{number:04d}"
 AUTHOR_USERNAME = "live-author"
 FORUM_NAME = "Live delivery bench"
 THREAD_TITLE = "Watched by {count} members"
-# The frames matched (apps/dialog/handlers.py pushes the first, apps/notification/services.py the
-# second, whose payload carries the notification's id and kind).
+# The frames matched (apps/dialog/handlers.py pushes the first, apps/notification/services/delivery.py
+# the second, whose payload carries the notification's id and kind).
 DIALOG_FRAME = "dialog.message_created"
 NOTIFICATION_FRAME = NEW_FRAME
 REPLY_KIND = REPLY.code
