@@ -176,6 +176,8 @@ TEMPLATES = [
                 "apps.notification.context_processors.notifications",
                 # The ban notice under the header: a query only for a banned member.
                 "apps.admin.context_processors.ban_notice",
+                # The moderation queue's count in the staff header: no query for anyone else.
+                "apps.admin.context_processors.moderation_queue",
             ],
         },
     },
@@ -227,6 +229,10 @@ CACHES = {
 # show changes; 0 turns the cache off. Off by default in the test profile: tests share Redis and
 # their databases roll back without telling the cache (the page cache's own tests turn it on).
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=0 if FORUM_ENV == "test" else 300)
+# Parts of members' pages built once per permission set and language are kept this long at most
+# (forum/versioned_cache.py), and dropped at once when their app's version moves; 0 turns it off
+# (the default in the test profile, for the page cache's reasons; its own tests turn it on).
+KEPT_PARTS_SECONDS = env.int("KEPT_PARTS_SECONDS", default=0 if FORUM_ENV == "test" else 300)
 # After a Redis call fails, a process skips Redis for this long (throttles use their in-process
 # counters, live sends are dropped, guests' pages are rendered): an outage costs one timeout per
 # interval, not one per call (forum/outage.py).
@@ -320,6 +326,8 @@ CELERY_BEAT_SCHEDULE = {
     "forum.prune_idempotency_keys": {"task": "forum.prune_idempotency_keys", "schedule": 3600.0},
     # Status grants whose end has passed become expired, with a status.expired event each.
     "status.expire_grants": {"task": "status.expire_grants", "schedule": 60.0},
+    # Statuses given automatically are granted and taken back by their rules, once a day (and on events).
+    "status.evaluate_rules": {"task": "status.evaluate_rules", "schedule": 86400.0},
     # Dialog messages whose scheduled "was it seen?" check was lost are checked (apps/notification).
     "notification.dialog_notices_sweep": {"task": "notification.dialog_notices_sweep", "schedule": 60.0},
     # Members whose status ends within NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS are warned, once a grant.
@@ -340,6 +348,8 @@ CELERY_BEAT_SCHEDULE = {
     "support.delete_orphan_uploads": {"task": "support.delete_orphan_uploads", "schedule": 3600.0},
     # Warnings past their end are marked expired; escalations' sanctions past their end are lifted.
     "forum_admin.expire_warnings": {"task": "forum_admin.expire_warnings", "schedule": 60.0},
+    # Threads held for premoderation publish nothing: the staff header's count learns of them here.
+    "forum_admin.refresh_queue_count": {"task": "forum_admin.refresh_queue_count", "schedule": 30.0},
     "forum_admin.end_restrictions": {"task": "forum_admin.end_restrictions", "schedule": 60.0},
 }
 
@@ -437,7 +447,15 @@ UPLOAD_ALLOWED_TYPES: list[str] = env.list(
 )
 MEILISEARCH_URL = env.str("MEILISEARCH_URL", default="")
 MEILISEARCH_API_KEY = env.str("MEILISEARCH_API_KEY", default="")
-SEARCH_BACKEND = "meilisearch" if MEILISEARCH_URL else "postgres"
+# Meilisearch (docs/search.md): the prefix of the index's name (forums sharing a server), how long one
+# request may take (seconds), and how long a write waits for the server to apply it.
+MEILISEARCH_INDEX_PREFIX = env.str("MEILISEARCH_INDEX_PREFIX", default="forum_")
+MEILISEARCH_TIMEOUT_SECONDS = env.int("MEILISEARCH_TIMEOUT_SECONDS", default=3)
+MEILISEARCH_TASK_TIMEOUT_SECONDS = env.int("MEILISEARCH_TASK_TIMEOUT_SECONDS", default=30)
+# The test profile keeps PostgreSQL even with MEILISEARCH_URL set (CI sets it for the Meilisearch
+# backend's own tests, which use an index of their own): the other tests roll their database back
+# after each test, and an index on another server would not follow.
+SEARCH_BACKEND = "meilisearch" if MEILISEARCH_URL and not TESTING else "postgres"
 
 # --- Email -----------------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
@@ -528,6 +546,10 @@ SUPPORT_UPLOAD_ORPHAN_HOURS = env.float("SUPPORT_UPLOAD_ORPHAN_HOURS", default=2
 # --- Notifications ---------------------------------------------------------------------------------
 # A dialog message is notified only if its recipient has not seen it this many seconds later.
 NOTIFICATION_DIALOG_DELAY_SECONDS = env.float("NOTIFICATION_DIALOG_DELAY_SECONDS", default=10.0)
+# A timed status bought again within this many days after its end starts from that end (continuity).
+STATUS_RENEWAL_GRACE_DAYS = env.int("STATUS_RENEWAL_GRACE_DAYS", default=7)
+# A status given automatically is taken back this many days after its rules stopped holding.
+STATUS_AUTOMATIC_GRACE_DAYS = env.int("STATUS_AUTOMATIC_GRACE_DAYS", default=7)
 # Members are warned this many hours before a status they hold ends (once a grant).
 NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS = env.float("NOTIFICATION_STATUS_EXPIRY_WARNING_HOURS", default=72.0)
 # The hour (UTC) from which each day's digest emails go.
@@ -601,6 +623,24 @@ PAYMENT_GAP_LIMIT = env.int("PAYMENT_GAP_LIMIT", default=20)
 # On-demand checks (a checkout page's "check now", the API's /check) per member a minute: each one is
 # two reads of the chain API, which a public Esplora rate-limits in turn (0: no limit).
 PAYMENT_CHECKS_PER_MINUTE = env.int("PAYMENT_CHECKS_PER_MINUTE", default=6)
+# Fiat prices (docs/payments.md, "Fiat prices"): the currencies products may be priced in (amounts in
+# hundredths), and where the rates come from: PAYMENT_RATE_URL (CoinGecko's simple/price or Kraken's
+# Ticker JSON), read by the payment.fetch_rates beat task every PAYMENT_RATE_FETCH_SECONDS, or rates
+# staff set in the admin. Never read during a request. A rate older than its source's maximum age
+# makes no invoice.
+PAYMENT_FIAT_CURRENCIES = [
+    code.upper() for code in env.list("PAYMENT_FIAT_CURRENCIES", default=["USD", "EUR", "RUB"])
+]
+PAYMENT_RATE_URL = env.str("PAYMENT_RATE_URL", default="")
+PAYMENT_RATE_TIMEOUT_SECONDS = env.float("PAYMENT_RATE_TIMEOUT_SECONDS", default=10.0)
+PAYMENT_RATE_FETCH_SECONDS = env.float("PAYMENT_RATE_FETCH_SECONDS", default=300.0)
+PAYMENT_RATE_MAX_AGE_SECONDS = env.int("PAYMENT_RATE_MAX_AGE_SECONDS", default=1800)
+PAYMENT_ADMIN_RATE_MAX_AGE_SECONDS = env.int("PAYMENT_ADMIN_RATE_MAX_AGE_SECONDS", default=86400)
+if PAYMENT_RATE_URL:
+    CELERY_BEAT_SCHEDULE["payment.fetch_rates"] = {
+        "task": "payment.fetch_rates",
+        "schedule": PAYMENT_RATE_FETCH_SECONDS,
+    }
 # bitcoinlib keeps configuration and logs of its own: under .data/ (a temporary folder in tests).
 PAYMENT_BITCOINLIB_DIR = env.str(
     "PAYMENT_BITCOINLIB_DIR",

@@ -11,6 +11,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from forum import asyncapi, health, internal_auth, metrics, pages
+from forum.search import views as search_views
 
 api_v1 = [
     path("", include("forum.api_urls")),
@@ -24,6 +25,7 @@ api_v1 = [
     path("", include("apps.support.api.urls")),
     path("", include("apps.admin.api.urls")),
     path("", include("apps.payment.api.urls")),
+    path("", include("apps.frame.api.urls")),
 ]
 
 # Service-to-service endpoints: signed calls only (forum.internal_auth), kept out of the public schema.
@@ -33,10 +35,14 @@ internal_v1 = [
 
 urlpatterns = [
     path("", include("apps.thread.urls")),
+    path("search/", search_views.search_page, name="search"),
     path("", include("apps.user.urls")),
     path("", include("apps.dialog.urls")),
     path("", include("apps.support.urls")),
     path("", include("apps.admin.urls")),
+    path("", include("apps.frame.urls")),
+    path("", include("apps.payment.urls")),
+    path("", include("apps.status.urls")),
     path("notifications/", include("apps.notification.urls")),
     path("accounts/", include("apps.authentication.urls")),
     path("accounts/", include("apps.authorization.urls")),

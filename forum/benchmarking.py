@@ -1,5 +1,5 @@
 """Shared tools of the benchmark commands: run wrk and read its figures, watch the machine's load,
-run a server as a child process group, and print a table.
+run a server as a child process group, print a table, and summarise a cProfile of one request.
 
 Kernel code: it knows no app, so any benchmark command (``bench_servers``, ``bench_forum``) can use it.
 """
@@ -7,17 +7,21 @@ Kernel code: it knows no app, so any benchmark command (``bench_servers``, ``ben
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import os
+import pstats
 import re
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -228,3 +232,63 @@ def manage(env: Mapping[str, str], *arguments: str) -> str:
     if completed.returncode != 0:
         raise CommandError(f"manage.py {' '.join(arguments)} failed:\n{completed.stdout}{completed.stderr}")
     return completed.stdout
+
+
+# --- Where one request's time goes -------------------------------------------------------------------
+
+
+def _short_path(filename: str, root: Path) -> str:
+    """A profiled function's file, shortened: relative to the project, to site-packages or to the
+    standard library."""
+    path = Path(filename)
+    parts = path.parts
+    if "site-packages" in parts:
+        return str(Path(*parts[parts.index("site-packages") + 1 :]))
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(root))
+    with contextlib.suppress(ValueError):
+        return "stdlib/" + str(path.relative_to(sysconfig.get_paths()["stdlib"]))
+    return filename
+
+
+def profile_summary(
+    profile: cProfile.Profile, *, root: Path, lines: int = 25, hide: Sequence[str] = ()
+) -> str:
+    """The functions that took the most time in ``profile``: the top ``lines`` by cumulative time (what
+    they called included), by own time, and by cumulative time among the project's own files (under
+    ``root``, outside site-packages), as aligned text: calls, own and cumulative milliseconds, the
+    function and where it is (``apps/thread/views.py:210``). Functions of files ending in one of
+    ``hide`` (the harness that sent the request) are left out of the rankings, not of the times."""
+    stats = pstats.Stats(profile)
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    calls = sum(entry[1] for entry in entries.values())
+    rows: list[tuple[str, float, float, str, str]] = []
+    ours: list[tuple[str, float, float, str, str]] = []
+    for (filename, line, name), (primitive, total, own, cumulative, _callers) in entries.items():
+        if filename != "~" and any(filename.endswith(suffix) for suffix in hide):
+            continue
+        short = "" if filename == "~" else _short_path(filename, root)
+        count = str(total) if total == primitive else f"{total}/{primitive}"
+        row = (count, own * 1000, cumulative * 1000, name, f"{short}:{line}" if short else "")
+        rows.append(row)
+        if (
+            filename != "~"
+            and "site-packages" not in Path(filename).parts
+            and Path(filename).is_relative_to(root)
+        ):
+            ours.append(row)
+    out = [f"{calls} function calls, {stats.total_tt * 1000:.1f} ms under the profiler"]  # type: ignore[attr-defined]
+    rankings = (
+        ("cumulative time", rows, 2),
+        ("own time", rows, 1),
+        ("cumulative time, the project's own code", ours, 2),
+    )
+    for title, ranked, column in rankings:
+        out += ["", f"top {lines} by {title}:", f"{'calls':>10} {'own ms':>9} {'cum ms':>9}  function"]
+        for count, own_ms, cumulative_ms, name, where in sorted(ranked, key=lambda row: -float(row[column]))[
+            :lines
+        ]:
+            out.append(
+                f"{count:>10} {own_ms:9.2f} {cumulative_ms:9.2f}  {name}" + (f"  {where}" if where else "")
+            )
+    return "\n".join(out)

@@ -35,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from kombu import Connection, Producer
 
+from forum import versioned_cache
 from forum.events import Event, event_from_payload, event_payload
 from forum.models import OutboxEvent, ProcessedEvent
 from forum.outage import Breaker
@@ -105,6 +106,8 @@ def publish(event: Event) -> uuid.UUID:
         request_id=current_request_id() or "",
     )
     transaction.on_commit(functools.partial(_dispatch_committed, row), robust=True)
+    # What the pages keep of the publishing app goes stale once this commits (forum.versioned_cache).
+    versioned_cache.changed(event.name.split(".", 1)[0])
     return row.id
 
 

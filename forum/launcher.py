@@ -290,6 +290,10 @@ class Launcher:
         call_command("seed_forum", "--demo")  # the thread app's command: by name, the kernel imports no app
         call_command("seed_support")  # the support app's demo tickets and reports, on top of the forum's
         call_command("seed_moderation")  # the admin app's demo warning, on top of the support demo
+        call_command("seed_frames")  # the frame app's demo frames, one worn by a demo member
+        call_command("seed_status")  # the status app's plans (Agent, paid) and rules (Reader, automatic)
+        call_command("seed_payment")  # the payment app's demo invoices (jonas) for seed_status's plans
+        call_command("search_reindex", "--if-empty")  # the demo searchable at once (a first start)
         # The launcher keeps no connection open while the servers run.
         connections.close_all()
         self._check_stop()

@@ -1,10 +1,15 @@
-"""Tables of the kernel: the transactional outbox and the record of events each handler has handled."""
+"""Tables of the kernel: the transactional outbox, the record of events each handler has handled, the
+API's idempotency keys and the documents of the PostgreSQL search backend."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
+from django.db.models import F
 from django.db.models.functions import Now
 
 
@@ -78,3 +83,64 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.key}"
+
+
+class SearchDocument(models.Model):
+    """One searchable document of the PostgreSQL search backend (forum/search/postgres.py).
+
+    The owning apps describe their documents (forum.search.base.Document) and this table keeps them
+    with what the permission filter needs (forum_id, visible, participant_ids), so that permissions
+    are part of the SQL that searches. ``search_vector`` is written by the backend's upsert, never by
+    the ORM: titles with weight A, bodies with weight B, both with the ``russian`` configuration
+    (Cyrillic words through the Russian stemmer, Latin ones through the English one: docs/search.md).
+    ``object_id`` is the owning app's id, a plain integer: the kernel knows no app's models.
+    """
+
+    kind = models.CharField(max_length=10)
+    object_id = models.BigIntegerField()
+    app = models.CharField(max_length=50)
+    title = models.TextField(blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    search_vector = SearchVectorField(null=True, editable=False)
+    author_id = models.BigIntegerField(null=True, blank=True)
+    forum_id = models.BigIntegerField(null=True, blank=True)
+    thread_id = models.BigIntegerField(null=True, blank=True)
+    dialog_id = models.BigIntegerField(null=True, blank=True)
+    participant_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    has_attachments = models.BooleanField(default=False)
+    language = models.CharField(max_length=2, blank=True, default="")
+    url = models.CharField(max_length=500, blank=True, default="")
+    visible = models.BooleanField(default=True)
+    indexed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "search document"
+        verbose_name_plural = "search documents"
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id"], name="search_document_once")]
+        indexes = [
+            # One full-text index per kind (every search is of one kind at a time): a common word's
+            # posts are not scanned to count its threads, and no bitmap of the kind is needed.
+            *(
+                GinIndex(
+                    fields=["search_vector"], name=f"search_vector_{kind}", condition=models.Q(kind=kind)
+                )
+                for kind in ("post", "thread", "message")
+            ),
+            # Members by name (lower(title), lower(body)) with gin_trgm_ops: written in SQL by the
+            # migration 0003, as Django wraps an expression with its operator class in parentheses
+            # PostgreSQL refuses.
+            GinIndex(fields=["participant_ids"], name="search_document_participants"),
+            # Newest first within a kind, in the order searches sort by (nulls last, then the id).
+            models.Index(
+                F("kind"),
+                F("created_at").desc(nulls_last=True),
+                F("object_id").desc(),
+                name="search_document_recent",
+            ),
+            models.Index(fields=["indexed_at"], name="search_document_indexed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

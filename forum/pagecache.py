@@ -38,6 +38,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
 
+from forum import versioned_cache
 from forum.outage import Breaker
 
 __all__ = ["ChangeOutsideTransactionError", "changed", "guest_page"]
@@ -118,6 +119,8 @@ def changed(scope: str) -> None:
     if not connection.in_atomic_block:
         raise ChangeOutsideTransactionError(f"changed({scope!r}) needs an open transaction")
     transaction.on_commit(functools.partial(_new_generation, scope), robust=True)
+    # What members' pages keep of the scope goes stale with it (forum.versioned_cache).
+    versioned_cache.changed(scope)
 
 
 def _has_messages(request: HttpRequest) -> bool:
@@ -154,8 +157,12 @@ def _served(request: HttpRequest, content_type: str, body: bytes) -> HttpRespons
     return response
 
 
-def guest_page(scope: str) -> Callable[[View], View]:
-    """Serve the decorated view's pages to guests from the cache (see the module's notes)."""
+def guest_page(scope: str, *, also: tuple[str, ...] = ()) -> Callable[[View], View]:
+    """Serve the decorated view's pages to guests from the cache (see the module's notes).
+
+    ``also`` names more scopes whose changes the page shows, as ``forum.versioned_cache`` keeps their
+    versions (each app's events bump the app's scope): a page kept under older versions is stale.
+    """
 
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -178,6 +185,11 @@ def guest_page(scope: str) -> Callable[[View], View]:
                 _failed(address, f"rendering {request.path}")
                 return view(request, *args, **kwargs)
             cache_breaker.succeeded(address)
+            if also:
+                current = versioned_cache.versions(also)
+                if current is None:  # the versions are out of reach: render, keep nothing
+                    return view(request, *args, **kwargs)
+                generation = (generation, current)
             entry = found.get(page_key)
             if entry is not None and entry[0] == generation:
                 return _served(request, entry[1], entry[2])

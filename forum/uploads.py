@@ -28,6 +28,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import IO, Any, TypeVar
 
 from django.conf import settings
@@ -45,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from PIL import Image, ImageOps
 
-from forum.errors import NotFound, ValidationFailed
+from forum.errors import Conflict, NotFound, ValidationFailed
 
 R = TypeVar("R")
 
@@ -60,11 +61,13 @@ __all__ = [
     "accept_upload",
     "default_policy",
     "delete_upload",
+    "delete_waiting",
     "policy_storage",
     "private_storage",
     "safe_filename",
     "serve_download",
     "sniff_content_type",
+    "store_waiting_upload",
 ]
 
 # The alias in STORAGES of the files that only a view serves, after its permission check.
@@ -516,6 +519,43 @@ def store_upload(
     except BaseException:
         delete_upload(accepted.storage_key, accepted.thumbnail_key, storage=storage)
         raise
+
+
+def store_waiting_upload(
+    file: UploadedFile[bytes] | IO[bytes],
+    *,
+    field_name: str,
+    waiting: QuerySet[Any],
+    most_waiting: int,
+    too_many: str,
+    keep: Callable[[dict[str, Any]], R],
+    policy: UploadPolicy | None = None,
+) -> R:
+    """``store_upload`` for an upload that waits for the post or message that takes it, refused with
+    Conflict (``too_many_pending_attachments``, ``too_many`` with ``%(count)d`` filled in) when
+    ``waiting`` (the uploader's uploads nothing took yet, as the app counts them) holds
+    ``most_waiting`` or more. The app checks its own permission first."""
+    count = waiting.count()
+    if count >= most_waiting:
+        raise Conflict(too_many % {"count": count}, code="too_many_pending_attachments")
+    return store_upload(file, field_name=field_name, keep=keep, policy=policy)
+
+
+def delete_waiting(waiting: QuerySet[Any], *, storage: Storage | None = None) -> int:
+    """Delete the attachment rows of ``waiting`` (an uploader's uploads that nothing took, already
+    filtered) under lock in one transaction; their files go after the commit, from ``storage`` (the
+    private one unless given). Returns how many rows went.
+
+    A storage that fails after the commit leaves a file behind (logged, and no row knows it), never an
+    error for a discard that is done."""
+    with transaction.atomic():
+        rows = list(waiting.select_for_update().values_list("pk", "storage_key", "thumbnail_key"))
+        waiting.model.objects.filter(pk__in=[pk for pk, _key, _thumbnail in rows]).delete()
+        for _pk, key, thumbnail in rows:
+            transaction.on_commit(
+                partial(delete_upload, key, thumbnail or None, storage=storage), robust=True
+            )
+    return len(rows)
 
 
 def delete_unclaimed(

@@ -12,8 +12,11 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -24,20 +27,27 @@ from apps.admin.models import (
     EmailBan,
     EscalationRule,
     MemberWarning,
+    ModerationQueueEntry,
     Restriction,
     WarningType,
 )
 from apps.admin.services import (
+    QUEUE_SHOW,
+    REPORT_REASONS,
+    WARN_PERMISSION,
     address_ban_add,
     address_ban_remove,
     ban_issue,
     ban_lift,
     email_ban_add,
     email_ban_remove,
+    moderation_queue,
+    moderation_queue_act,
     restriction_lift,
     warning_issue,
     warning_revoke,
 )
+from apps.authorization.services import has_perm
 from forum.errors import ApplicationError
 
 CSV_COLUMNS = (
@@ -356,3 +366,88 @@ class AddressBanAdmin(_ListBanAdmin):
 
     def _remove(self, request: HttpRequest, ban_id: int) -> None:
         address_ban_remove(actor_id=_actor(request), ban_id=ban_id)
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(value) for value in values if value.isascii() and value.isdigit() and 0 < int(value) < 2**63]
+
+
+@admin.register(ModerationQueueEntry)
+class ModerationQueueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The one moderation queue in the admin: the same items as /moderation/ (threads awaiting
+    premoderation, replies held by an escalation, open reports), the same filters (what to show, a
+    report's reason) and the same bulk acts (approve, reject with a reason, dismiss), through the same
+    services (``moderation_queue``, ``moderation_queue_act``). Staff with ``moderation.warn`` only."""
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(
+            user.is_active and user.is_staff and has_perm(user_id=user.pk, permission=WARN_PERMISSION)
+        )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        # Only the list: the queue's items are other apps' threads and tickets, opened on their pages.
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path("", self.admin_site.admin_view(self.changelist_view), name="{}_{}_changelist".format(*info))
+        ]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self._allowed(request):
+            raise PermissionDenied
+        actor = _actor(request)
+        if request.method == "POST":
+            try:
+                result = moderation_queue_act(
+                    actor_id=actor,
+                    action=request.POST.get("action", ""),
+                    thread_ids=_ids(request.POST.getlist("thread")),
+                    ticket_ids=_ids(request.POST.getlist("ticket")),
+                    post_ids=_ids(request.POST.getlist("post")),
+                    reason=request.POST.get("reason", ""),
+                )
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            else:
+                self.message_user(request, _("Done: %(count)d") % {"count": result.done}, messages.SUCCESS)
+                for problem in result.failed:
+                    self.message_user(request, problem, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        show = request.GET.get("show", "all")
+        show = show if show in QUEUE_SHOW else "all"
+        reason = request.GET.get("reason", "")
+        reason = reason if reason in REPORT_REASONS else ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Moderation queue"),
+            "queue": moderation_queue(viewer_id=actor, show=show, reason=reason),
+            "show": show,
+            "reason": reason,
+            "shows": [
+                ("all", _("All")),
+                ("threads", _("Threads awaiting moderation")),
+                ("posts", _("Replies awaiting approval")),
+                ("reports", _("Open reports")),
+            ],
+            "reasons": REPORT_REASONS,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/forum_admin/moderation_queue.html", context)

@@ -1,13 +1,16 @@
-"""The ban notice every page shows a banned member (templates/moderation/_ban_notice.html)."""
+"""The ban notice every page shows a banned member (templates/moderation/_ban_notice.html), and the
+moderation queue's count in the staff header."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
 from apps.admin.bans import ban_running
+from apps.admin.queue_count import queue_count_for
 from apps.authorization.services import permissions_for
 
 
@@ -34,3 +37,20 @@ def ban_notice(request: HttpRequest) -> dict[str, Any]:
             }
         }
     return {"active_ban": {"reason": ban.reason, "ends_at": held.banned_until, "full": ban.kind == "full"}}
+
+
+class _QueueCount:
+    """``count``: the moderation queue's size for a member of staff, None for anyone else; looked up
+    only when a template reads it (the site header)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        user = getattr(request, "user", None)
+        self._user_id = int(user.pk) if user is not None and user.is_authenticated and user.pk else None
+
+    @cached_property
+    def count(self) -> int | None:
+        return queue_count_for(viewer_id=self._user_id)
+
+
+def moderation_queue(request: HttpRequest) -> dict[str, Any]:
+    return {"moderation_queue": _QueueCount(request)}

@@ -7,11 +7,16 @@ post) are not moderation and are left out.
 
 from __future__ import annotations
 
+from apps.admin.queue_count import queue_count_refresh
 from apps.admin.services import Action, log_action
 from apps.authorization.events import RoleAssigned
 from apps.status.events import StatusGranted, StatusRevoked
+from apps.support.events import ReportFiled, ReportResolved, TicketStateChanged
 from apps.thread.events import (
+    PostApproved,
     PostDeleted,
+    PostHeld,
+    PostRejected,
     PostRestored,
     ThreadApproved,
     ThreadClosed,
@@ -117,6 +122,45 @@ def on_post_restored(event: PostRestored) -> None:
     )
 
 
+@subscribe(PostApproved, name="forum_admin.on_post_approved")
+def on_post_approved(event: PostApproved) -> None:
+    # A reply held by premoderation (an escalation) published by a moderator.
+    log_action(
+        actor_id=event.approved_by,
+        action=Action.POST_APPROVE,
+        target_kind="post",
+        target_id=event.post_id,
+        extra={"thread_id": event.thread_id, "forum_id": event.forum_id, "author_id": event.author_id},
+    )
+
+
+@subscribe(PostRejected, name="forum_admin.on_post_rejected")
+def on_post_rejected(event: PostRejected) -> None:
+    log_action(
+        actor_id=event.rejected_by,
+        action=Action.POST_REJECT,
+        target_kind="post",
+        target_id=event.post_id,
+        reason=event.reason,
+        extra={"thread_id": event.thread_id, "forum_id": event.forum_id, "author_id": event.author_id},
+    )
+
+
+@subscribe(ReportResolved, name="forum_admin.on_report_resolved")
+def on_report_resolved(event: ReportResolved) -> None:
+    # A report found to need no action is a moderation decision (from the ticket, the queue, the admin
+    # or the API); "action taken" is logged by the act itself (hide, warn, ...).
+    if event.outcome != "no_action" or event.actor_id is None:
+        return
+    log_action(
+        actor_id=event.actor_id,
+        action=Action.REPORT_DISMISS,
+        target_kind=event.target_kind,
+        target_id=event.target_id,
+        extra={"ticket_id": event.ticket_id, "reports": len(event.reporter_ids)},
+    )
+
+
 @subscribe(RoleAssigned, name="forum_admin.on_role_assigned")
 def on_role_assigned(event: RoleAssigned) -> None:
     log_action(
@@ -155,3 +199,47 @@ def on_status_revoked(event: StatusRevoked) -> None:
 
 def _iso(value: object) -> str | None:
     return None if value is None else str(getattr(value, "isoformat", lambda: value)())
+
+
+# The moderation queue's count in the staff header: what changes it counts it again (and pushes it).
+
+
+@subscribe(ReportFiled, name="forum_admin.queue_count_on_report_filed")
+def queue_count_on_report_filed(event: ReportFiled) -> None:
+    if not event.merged:  # a merged report joins a ticket the count holds already
+        queue_count_refresh()
+
+
+@subscribe(TicketStateChanged, name="forum_admin.queue_count_on_ticket_state")
+def queue_count_on_ticket_state(event: TicketStateChanged) -> None:
+    queue_count_refresh()  # a report's ticket resolved, closed or reopened
+
+
+@subscribe(ThreadApproved, name="forum_admin.queue_count_on_thread_approved")
+def queue_count_on_thread_approved(event: ThreadApproved) -> None:
+    queue_count_refresh()
+
+
+@subscribe(ThreadRejected, name="forum_admin.queue_count_on_thread_rejected")
+def queue_count_on_thread_rejected(event: ThreadRejected) -> None:
+    queue_count_refresh()
+
+
+@subscribe(ThreadDeleted, name="forum_admin.queue_count_on_thread_deleted")
+def queue_count_on_thread_deleted(event: ThreadDeleted) -> None:
+    queue_count_refresh()  # a thread deleted while it waited leaves the queue
+
+
+@subscribe(PostHeld, name="forum_admin.queue_count_on_post_held")
+def queue_count_on_post_held(event: PostHeld) -> None:
+    queue_count_refresh()
+
+
+@subscribe(PostApproved, name="forum_admin.queue_count_on_post_approved")
+def queue_count_on_post_approved(event: PostApproved) -> None:
+    queue_count_refresh()
+
+
+@subscribe(PostRejected, name="forum_admin.queue_count_on_post_rejected")
+def queue_count_on_post_rejected(event: PostRejected) -> None:
+    queue_count_refresh()

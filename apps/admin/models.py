@@ -26,6 +26,8 @@ class Action(models.TextChoices):
     THREAD_DELETE = "thread_delete", _("Thread deleted")
     POST_HIDE = "post_hide", _("Post hidden")
     POST_RESTORE = "post_restore", _("Post restored")
+    POST_APPROVE = "post_approve", _("Held reply approved")
+    POST_REJECT = "post_reject", _("Held reply rejected")
     WARN = "warn", _("Member warned")
     WARNING_REVOKE = "warning_revoke", _("Warning revoked")
     ESCALATE = "escalate", _("Escalation applied")
@@ -35,6 +37,7 @@ class Action(models.TextChoices):
     ROLE_CHANGE = "role_change", _("Role changed")
     STATUS_GRANT = "status_grant", _("Status granted by staff")
     STATUS_REVOKE = "status_revoke", _("Status revoked by staff")
+    REPORT_DISMISS = "report_dismiss", _("Report dismissed")
 
 
 class ActionLogEntry(models.Model):
@@ -140,7 +143,7 @@ class MemberWarning(models.Model):
 
 
 class Sanction(models.TextChoices):
-    PREMODERATE = "premoderate", _("New threads wait for a moderator")
+    PREMODERATE = "premoderate", _("New threads and replies wait for a moderator")
     NO_POSTING = "no_posting", _("No posting")
     BAN = "ban", _("Banned (reading only)")
 
@@ -293,3 +296,18 @@ class BanListVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.version)
+
+
+class ModerationQueueEntry(models.Model):
+    """No table: the moderation queue's place in the Django admin (its changelist is the queue, made
+    of the thread app's pending threads and the support app's open reports, read through their
+    services). Unmanaged, so that the admin index lists it like any model."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        verbose_name = _("moderation queue")
+        verbose_name_plural = _("moderation queue")
+
+    def __str__(self) -> str:
+        return str(self._meta.verbose_name)

@@ -72,7 +72,16 @@ from apps.support.services import (
     ticket_open,
     topic_by_code,
 )
-from apps.thread.services import PendingThreadRow, thread_approve, thread_reject, threads_pending
+from apps.thread.services import (
+    PendingPostRow,
+    PendingThreadRow,
+    post_approve,
+    post_reject,
+    posts_pending,
+    thread_approve,
+    thread_reject,
+    threads_pending,
+)
 from forum.bus import publish
 from forum.errors import Conflict, NotFound, ValidationFailed
 
@@ -120,7 +129,8 @@ KIND_WARNED = "moderation.warned"
 
 # What each escalation's sanction takes away in the permission engine. A ban is the engine's own.
 SANCTION_DENIES: Mapping[str, tuple[str, ...]] = {
-    Sanction.PREMODERATE: ("thread.skip_premoderation",),
+    # New threads and replies alike wait for a moderator (the thread app declares the second).
+    Sanction.PREMODERATE: ("thread.skip_premoderation", "post.skip_premoderation"),
     Sanction.NO_POSTING: ("thread.create", "post.create"),
 }
 
@@ -835,17 +845,20 @@ REPORT_REASONS: Mapping[str, Any] = {
     "illegal": gettext_lazy("Illegal content"),
     "other": gettext_lazy("Something else"),
 }
-QUEUE_SHOW = ("all", "threads", "reports")
+QUEUE_SHOW = ("all", "threads", "posts", "reports")
 QUEUE_ACTIONS = ("approve", "reject", "dismiss")
 
 
 @dataclass(frozen=True)
 class ModerationQueue:
-    """What waits for staff: threads held for premoderation and open reports (their tickets)."""
+    """What waits for staff: threads held for premoderation, open reports (their tickets) and replies
+    held by an escalation's premoderation."""
 
     threads: tuple[PendingThreadRow, ...]
     threads_total: int
     reports: tuple[TicketRef, ...]
+    posts: tuple[PendingPostRow, ...] = ()
+    posts_total: int = 0
 
 
 def moderation_queue(*, viewer_id: int, show: str = "all", reason: str = "") -> ModerationQueue:
@@ -856,12 +869,19 @@ def moderation_queue(*, viewer_id: int, show: str = "all", reason: str = "") -> 
         raise NotFound(_("There is no such page."))
     threads: tuple[PendingThreadRow, ...] = ()
     total = 0
-    if show != "reports":
+    if show in ("all", "threads"):
         threads, total = threads_pending(moderator_id=viewer_id)
     reports: tuple[TicketRef, ...] = ()
-    if show != "threads":
+    if show in ("all", "reports"):
         reports = tuple(ticket for ticket in report_tickets_open() if not reason or reason in ticket.reasons)
-    return ModerationQueue(threads=threads, threads_total=total, reports=reports)
+    posts: tuple[PendingPostRow, ...] = ()
+    posts_total = 0
+    if show in ("all", "posts"):
+        held = posts_pending(moderator_id=viewer_id)
+        posts, posts_total = held.items, held.total
+    return ModerationQueue(
+        threads=threads, threads_total=total, reports=reports, posts=posts, posts_total=posts_total
+    )
 
 
 @dataclass(frozen=True)
@@ -871,12 +891,18 @@ class QueueResult:
 
 
 def moderation_queue_act(
-    *, actor_id: int, action: str, thread_ids: Sequence[int], ticket_ids: Sequence[int], reason: str = ""
+    *,
+    actor_id: int,
+    action: str,
+    thread_ids: Sequence[int],
+    ticket_ids: Sequence[int],
+    reason: str = "",
+    post_ids: Sequence[int] = (),
 ) -> QueueResult:
-    """Bulk acts on the queue: ``approve`` or ``reject`` (with ``reason``) the selected threads,
-    ``dismiss`` the selected reports (resolved with no action; ``reason`` kept as an internal note).
-    Each item goes through its owning app's service, so it is checked and logged there; an item that
-    fails is reported and the others go on."""
+    """Bulk acts on the queue: ``approve`` or ``reject`` (with ``reason``) the selected threads and
+    held replies, ``dismiss`` the selected reports (resolved with no action; ``reason`` kept as an
+    internal note). Each item goes through its owning app's service, so it is checked and logged there;
+    an item that fails is reported and the others go on."""
     if not has_perm(user_id=actor_id, permission=WARN_PERMISSION):
         raise NotFound(_("There is no such page."))
     if action not in QUEUE_ACTIONS:
@@ -888,17 +914,29 @@ def moderation_queue_act(
         )
     done = 0
     failed: list[str] = []
-    items = ticket_ids if action == "dismiss" else thread_ids
-    for item_id in items:
+    items = (
+        [("ticket", item_id) for item_id in ticket_ids]
+        if action == "dismiss"
+        else [("thread", item_id) for item_id in thread_ids] + [("post", item_id) for item_id in post_ids]
+    )
+    for kind, item_id in items:
         try:
-            if action == "approve":
+            if kind == "post":
+                if action == "approve":
+                    post_approve(moderator_id=actor_id, post_id=item_id)
+                else:
+                    post_reject(moderator_id=actor_id, post_id=item_id, reason=reason)
+            elif action == "approve":
                 thread_approve(moderator_id=actor_id, thread_id=item_id)
             elif action == "reject":
                 thread_reject(moderator_id=actor_id, thread_id=item_id, reason=reason)
             else:
                 report_resolve(actor_id=actor_id, ticket_id=item_id, outcome="no_action", note=reason)
         except (Conflict, NotFound, ValidationFailed) as error:
-            failed.append(f"#{item_id}: {error.message}")
+            if kind == "post":
+                failed.append(_("Post #%(id)d: %(problem)s") % {"id": item_id, "problem": error.message})
+            else:
+                failed.append(f"#{item_id}: {error.message}")
             continue
         done += 1
     return QueueResult(done=done, failed=tuple(failed))

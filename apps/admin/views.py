@@ -13,8 +13,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from apps.admin import services
-from forum.errors import ApplicationError
+from apps.admin import forms, services, ticket_acts
+from apps.authorization.services import has_perm
+from apps.support.services import HANDLE_PERMISSION
+from forum.errors import ApplicationError, NotFound
 
 
 def _member_id(request: HttpRequest) -> int:
@@ -52,8 +54,9 @@ def _ids(values: list[str]) -> list[int]:
 @never_cache
 @login_required
 def moderation_queue(request: HttpRequest) -> HttpResponse:
-    """The one moderation queue (staff; 404 for anyone else): threads awaiting moderation and open
-    reports, filtered by kind and reason, with bulk approve, reject and dismiss."""
+    """The one moderation queue (staff; 404 for anyone else): threads awaiting moderation, replies held
+    by premoderation and open reports, filtered by kind and reason, with bulk approve, reject and
+    dismiss."""
     member_id = _member_id(request)
     if request.method == "POST":
         try:
@@ -63,6 +66,7 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
                 thread_ids=_ids(request.POST.getlist("thread")),
                 ticket_ids=_ids(request.POST.getlist("ticket")),
                 reason=request.POST.get("reason", ""),
+                post_ids=_ids(request.POST.getlist("post")),
             )
         except ApplicationError as error:
             if error.status == 404:
@@ -86,3 +90,43 @@ def moderation_queue(request: HttpRequest) -> HttpResponse:
         "query": request.GET.urlencode(),
     }
     return render(request, "moderation/queue.html", context)
+
+
+@never_cache
+@login_required
+@require_POST
+def ticket_act(request: HttpRequest, ticket_id: int) -> HttpResponse:
+    """An act on a report's ticket from its page (staff; 404 for anyone else, 403 for an act the
+    engine does not allow the viewer): back to the ticket with what was done or why not."""
+    member_id = _member_id(request)
+    if not has_perm(user_id=member_id, permission=HANDLE_PERMISSION):
+        raise NotFound(_("There is no such ticket."))
+    ticket_url = reverse("support:ticket", args=[ticket_id])
+    form = forms.TicketActForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            for error in errors:
+                messages.error(
+                    request, f"{form.fields[field].label or field}: {error}" if field != "__all__" else error
+                )
+        return redirect(f"{ticket_url}#moderation-acts")
+    arguments = form.act_arguments()
+    try:
+        result = ticket_acts.ticket_act(
+            actor_id=member_id,
+            ticket_id=ticket_id,
+            ban_ends_at=ticket_acts.ban_ends_at(form.cleaned_data["ban_days"]),
+            **arguments,
+        )
+    except ApplicationError as error:
+        if error.status == 403:
+            raise
+        messages.error(request, error.message)
+        for problems in error.fields.values():
+            for problem in problems:
+                messages.error(request, problem)
+        return redirect(f"{ticket_url}#moderation-acts")
+    messages.success(request, str(ticket_acts.DONE_MESSAGES[result.action]))
+    if result.resolved:
+        messages.success(request, _("The report is resolved; its reporters are told action was taken."))
+    return redirect(ticket_url)

@@ -1,4 +1,4 @@
-"""Second factors of an account: django-otp's TOTP device and backup codes, sign-in challenges, QR codes.
+"""Second factors of an account: django-otp's TOTP device and backup codes, sign-in challenges.
 
 Private to the authentication app: ``services`` calls these and decides what a refusal says. Each
 account has at most one TOTP device: unconfirmed while being enrolled, confirmed once a code from it
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import io
 import re
 import secrets
 import time
@@ -17,7 +16,6 @@ from base64 import b32encode
 from binascii import unhexlify
 from urllib.parse import quote, urlencode
 
-import segno
 from django.conf import settings
 from django.db import transaction
 from django_otp.oath import TOTP
@@ -45,7 +43,6 @@ __all__ = [
     "is_enabled",
     "key_base32",
     "pending_device",
-    "qr_svg",
 ]
 
 BACKUP_CODE_COUNT = 10
@@ -97,31 +94,6 @@ def enrolment_uri(device: TOTPDevice, *, issuer: str, account_name: str) -> str:
         quote_via=quote,
     )
     return f"otpauth://totp/{label}?{params}"
-
-
-def qr_svg(data: str, *, title: str) -> str:
-    """A QR code of ``data`` as an SVG element made here (no external image, no markup from input).
-
-    segno escapes the title; the rest is paths and numbers. The result stands alone as an SVG file
-    (it has its namespace) and may be put straight into a page.
-    """
-    code = segno.make(data, error="m")
-    out = io.BytesIO()
-    code.save(
-        out,
-        kind="svg",
-        xmldecl=False,
-        svgns=True,
-        nl=False,
-        scale=4,
-        border=4,
-        dark="#000",
-        light="#fff",
-        title=title,
-        svgclass="two-factor-qr",
-        lineclass=None,
-    )
-    return out.getvalue().decode()
 
 
 def devices_delete(user: User) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime
+import hashlib
 import logging
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -75,7 +76,9 @@ __all__ = [
     "limit",
     "permission_catalogue",
     "permission_declare",
+    "permission_key_for",
     "permission_scope",
+    "permission_set_key",
     "permission_values_validate",
     "permissions_for",
     "permissions_for_many",
@@ -392,6 +395,22 @@ def permissions_for_many(*, user_ids: Collection[int]) -> dict[int, PermissionSe
             if memo is not None:
                 memo[user_id] = loaded
     return found
+
+
+def permission_set_key(held: PermissionSet) -> str:
+    """A short stable hash of what ``held`` allows: the role, the ban and every permission's value,
+    never who holds it. Two members with the same effective permissions get the same key, so a part of
+    a page built for one may be served to the other (forum.versioned_cache); any change of a value,
+    a role or a ban (a status granted or run out, say) gives another key."""
+    values = sorted((code, repr(value)) for code, value in held.values.items())
+    facts = repr((held.role.value if held.role is not None else None, held.banned, values))
+    return hashlib.sha256(facts.encode()).hexdigest()[:24]
+
+
+def permission_key_for(*, user_id: int | None) -> str:
+    """``permission_set_key`` of the member's (a guest's for None) effective permissions now; the
+    same query as ``permissions_for`` (none when already loaded in this scope)."""
+    return permission_set_key(permissions_for(user_id=user_id))
 
 
 def has_perm(*, user_id: int | None, permission: str) -> bool:

@@ -26,13 +26,18 @@ def _body(required: bool = True) -> forms.CharField:
     )
 
 
+def usernames_in(text: str) -> list[str]:
+    """The usernames of a list typed by a member: separated by commas or spaces, an @ in front allowed,
+    each once."""
+    names = [name.lstrip("@") for name in re.split(r"[\s,;]+", text or "") if name.lstrip("@")]
+    return list(dict.fromkeys(names))
+
+
 class UsernamesField(forms.CharField):
     """Usernames separated by commas or spaces (an @ in front is allowed)."""
 
     def clean(self, value: Any) -> list[str]:
-        text = super().clean(value)
-        names = [name.lstrip("@") for name in re.split(r"[\s,;]+", text or "") if name.lstrip("@")]
-        names = list(dict.fromkeys(names))
+        names = usernames_in(super().clean(value))
         if len(names) > USERNAMES_MAX:
             raise forms.ValidationError(
                 ngettext(

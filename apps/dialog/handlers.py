@@ -19,7 +19,7 @@ from typing import Any
 
 from django.urls import reverse
 
-from apps.dialog import selectors, services
+from apps.dialog import search_documents, selectors, services
 from apps.dialog.events import (
     DialogCreated,
     DialogMessageCreated,
@@ -141,3 +141,26 @@ def on_participants_changed(event: DialogParticipantsChanged) -> None:
     }
     # Those who were taken out hear it too, so that the dialog leaves their list.
     _push("dialog.participants_changed", event.dialog_id, payload, also=event.removed_ids)
+
+
+# --- search: messages and who may find them, refreshed from the current state (search_documents.py) --
+
+
+@subscribe(DialogMessageCreated, name="dialog.search_on_message_created")
+def search_on_message_created(event: DialogMessageCreated) -> None:
+    search_documents.refresh_message(event.message_id)
+
+
+@subscribe(DialogMessageEdited, name="dialog.search_on_message_edited")
+def search_on_message_edited(event: DialogMessageEdited) -> None:
+    search_documents.refresh_message(event.message_id)
+
+
+@subscribe(DialogMessageDeleted, name="dialog.search_on_message_deleted")
+def search_on_message_deleted(event: DialogMessageDeleted) -> None:
+    search_documents.refresh_message(event.message_id)
+
+
+@subscribe(DialogParticipantsChanged, name="dialog.search_on_participants_changed")
+def search_on_participants_changed(event: DialogParticipantsChanged) -> None:
+    search_documents.refresh_dialog(event.dialog_id)

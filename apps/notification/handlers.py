@@ -25,9 +25,11 @@ from apps.notification.events import (
 )
 from apps.status.events import StatusGranted
 from apps.thread.events import (
+    PostApproved,
     PostCreated,
     PostDeleted,
     PostEdited,
+    PostRejected,
     ReactionAdded,
     ReactionCleared,
     ThreadApproved,
@@ -105,6 +107,29 @@ def on_thread_approved(event: ThreadApproved) -> None:
 @subscribe(ThreadRejected, name="notification.on_thread_rejected")
 def on_thread_rejected(event: ThreadRejected) -> None:
     services.thread_moderated_notify(
+        thread_id=event.thread_id,
+        author_id=event.author_id,
+        moderator_id=event.rejected_by,
+        approved=False,
+        reason=event.reason,
+    )
+
+
+@subscribe(PostApproved, name="notification.on_post_approved")
+def on_post_approved(event: PostApproved) -> None:
+    services.post_moderated_notify(
+        post_id=event.post_id,
+        thread_id=event.thread_id,
+        author_id=event.author_id,
+        moderator_id=event.approved_by,
+        approved=True,
+    )
+
+
+@subscribe(PostRejected, name="notification.on_post_rejected")
+def on_post_rejected(event: PostRejected) -> None:
+    services.post_moderated_notify(
+        post_id=event.post_id,
         thread_id=event.thread_id,
         author_id=event.author_id,
         moderator_id=event.rejected_by,

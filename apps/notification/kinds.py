@@ -210,6 +210,17 @@ def _rejected(facts: NotificationFacts) -> str:
     }
 
 
+def _post_approved(facts: NotificationFacts) -> str:
+    return _("Your reply in “%(title)s” was approved and is public now") % {"title": facts.param("title")}
+
+
+def _post_rejected(facts: NotificationFacts) -> str:
+    return _("Your reply in “%(title)s” was rejected: %(reason)s") % {
+        "title": facts.param("title"),
+        "reason": facts.param("reason"),
+    }
+
+
 def _status_name(facts: NotificationFacts) -> str:
     # Kept as the catalogue writes it (untranslated), and translated here, in the reader's language.
     name = facts.param("status_name") or facts.param("status_code")
@@ -226,10 +237,25 @@ def _granted(facts: NotificationFacts) -> str:
 
 
 def _expiring(facts: NotificationFacts) -> str:
+    if _renew_url(facts):
+        return _("Your status “%(status)s” ends soon, on %(date)s: renew it in one click") % {
+            "status": _status_name(facts),
+            "date": facts.param("ends_on"),
+        }
     return _("Your status “%(status)s” ends soon, on %(date)s") % {
         "status": _status_name(facts),
         "date": facts.param("ends_on"),
     }
+
+
+def _renew_url(facts: NotificationFacts) -> str:
+    """The status app's renewal page of a bought grant (a path of this site), or empty."""
+    url = facts.params.get("renew_url")
+    return url if isinstance(url, str) and url.startswith("/") and not url.startswith("//") else ""
+
+
+def _expiring_link(facts: NotificationFacts) -> str:
+    return _renew_url(facts) or _profile_link(facts)
 
 
 def _profile_link(facts: NotificationFacts) -> str:
@@ -300,6 +326,25 @@ THREAD_REJECTED = register(
         default_email=EmailChannel.IMMEDIATE,
     )
 )
+# Replies held by premoderation (an escalation's sanction), approved or rejected by a moderator.
+POST_APPROVED = register(
+    NotificationKind(
+        code="thread.post_approved",
+        label=gettext_lazy("Your replies approved"),
+        describe=_post_approved,
+        link=_post_link,
+        default_email=EmailChannel.IMMEDIATE,
+    )
+)
+POST_REJECTED = register(
+    NotificationKind(
+        code="thread.post_rejected",
+        label=gettext_lazy("Your replies rejected"),
+        describe=_post_rejected,
+        link=_thread_link,
+        default_email=EmailChannel.IMMEDIATE,
+    )
+)
 DIALOG_MESSAGE = register(
     NotificationKind(
         code="dialog.message",
@@ -324,7 +369,7 @@ STATUS_EXPIRING = register(
         code="status.expiring",
         label=gettext_lazy("Your statuses about to end"),
         describe=_expiring,
-        link=_profile_link,
+        link=_expiring_link,
         default_email=EmailChannel.IMMEDIATE,
     )
 )

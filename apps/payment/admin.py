@@ -5,23 +5,36 @@ actions, which ask for a reason and call the services, so that the reason lands 
 history and the events (``payment.invoice_settled`` once, ``_expired``) are published as for the
 watcher. Products are created by their apps (``services.product_register``); staff may only take one
 off sale here, since the app would overwrite a changed title or price the next time it registers it.
+Exchange rates: staff set the price of one bitcoin in a currency (``services.rate_set``); when
+PAYMENT_RATE_URL is set, the rates the task fetches from it show here too (and replace staff's).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import Q, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.payment.models import Invoice, InvoiceEvent, Payment, Product
-from apps.payment.services import gap_limit_status, invoice_cancel, invoice_settle_manually
+from apps.payment import rates
+from apps.payment.models import ExchangeRate, Invoice, InvoiceEvent, Payment, Product
+from apps.payment.services import (
+    gap_limit_status,
+    invoice_cancel,
+    invoice_settle_manually,
+    rate_set,
+    rate_usable_until,
+)
 from forum.errors import ApplicationError
 
 REASON_MAX_LENGTH = 500
@@ -29,17 +42,103 @@ REASON_MAX_LENGTH = 500
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ["app_label", "code", "title", "price_sats", "active", "updated_at"]
-    list_filter = ["app_label", "active"]
+    list_display = [
+        "app_label",
+        "code",
+        "title",
+        "price_sats",
+        "price_fiat_cents",
+        "fiat_currency",
+        "active",
+        "updated_at",
+    ]
+    list_filter = ["app_label", "active", "fiat_currency"]
     search_fields = ["app_label", "code", "title"]
-    fields = ["app_label", "code", "title", "price_sats", "active", "updated_at"]
-    readonly_fields = ["app_label", "code", "title", "price_sats", "updated_at"]
+    fields = [
+        "app_label",
+        "code",
+        "title",
+        "price_sats",
+        "price_fiat_cents",
+        "fiat_currency",
+        "return_url",
+        "active",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "app_label",
+        "code",
+        "title",
+        "price_sats",
+        "price_fiat_cents",
+        "fiat_currency",
+        "return_url",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # the selling apps register their products
 
     def has_delete_permission(self, request: HttpRequest, obj: Product | None = None) -> bool:
         return False  # invoices name products; taking one off sale is "active"
+
+
+class ExchangeRateForm(ModelForm):  # type: ignore[type-arg]
+    currency = forms.ChoiceField(label=_("Currency"), choices=())
+    fiat_per_btc = forms.CharField(
+        label=_("Price of one bitcoin"),
+        max_length=30,
+        help_text=_("In the currency, e.g. 67187.34. Invoices in this currency use it from now on."),
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["currency", "fiat_per_btc"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(code, code) for code in settings.PAYMENT_FIAT_CURRENCIES]  # type: ignore[attr-defined]
+        if self.instance.pk:
+            self.fields["currency"].disabled = True
+
+    def clean_fiat_per_btc(self) -> Decimal:
+        try:
+            return rates.parse_one(self.cleaned_data["fiat_per_btc"])
+        except rates.RateError:
+            raise forms.ValidationError(_("A rate is the price of one bitcoin, a positive number.")) from None
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Rates staff set, or the rate API's (source): saving goes through ``services.rate_set``, which
+    validates the rate as an exact decimal and stamps the time and the staff member."""
+
+    form = ExchangeRateForm
+    list_display = ["currency", "fiat_per_btc", "source", "updated_at", "updated_by", "usable"]
+    list_select_related = ["updated_by"]
+    readonly_fields = ["source", "updated_at", "updated_by"]
+
+    @admin.display(boolean=True, description=_("usable"))
+    def usable(self, obj: ExchangeRate) -> bool:
+        return timezone.now() <= rate_usable_until(source=obj.source, updated_at=obj.updated_at)
+
+    def get_fields(self, request: HttpRequest, obj: ExchangeRate | None = None) -> list[Any]:
+        return ["currency", "fiat_per_btc", *(["source", "updated_at", "updated_by"] if obj else [])]
+
+    def save_model(self, request: HttpRequest, obj: ExchangeRate, form: Any, change: bool) -> None:
+        try:
+            saved = rate_set(
+                currency=form.cleaned_data["currency"] if not change else obj.currency,
+                fiat_per_btc=form.cleaned_data["fiat_per_btc"],
+                staff_id=int(request.user.pk or 0) or None,
+            )
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        obj.pk = ExchangeRate.objects.get(currency=saved.currency).pk
+
+    def has_delete_permission(self, request: HttpRequest, obj: ExchangeRate | None = None) -> bool:
+        return bool(request.user.has_perm("payment.delete_exchangerate"))
 
 
 class FlaggedFilter(admin.SimpleListFilter):

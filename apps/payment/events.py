@@ -18,6 +18,10 @@ class InvoiceCreated(Event):
     amount_sats: int
     address: str
     expires_at: datetime.datetime
+    # For a fiat price: its hundredths, the currency and the price of one bitcoin used (a decimal string).
+    fiat_currency: str = ""
+    fiat_amount_cents: int | None = None
+    fiat_rate: str = ""
 
 
 @event("payment.invoice_settled", version=1)

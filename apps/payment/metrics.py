@@ -1,5 +1,5 @@
 """The payment app's figures for /metrics and the /health/ready details: the watcher's lag and
-failures, open invoices, and the gap-limit warning."""
+failures, open invoices, the gap-limit warning, and exchange rates too old to make invoices."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from apps.payment.services import gap_limit_status, watcher_status
+from apps.payment.services import gap_limit_status, rates_current, watcher_status
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,14 @@ def readiness_detail() -> dict[str, Any]:
             f"{gap['unpaid_ahead']} unpaid addresses ahead of the last paid one, over the gap limit of "
             f"{gap['gap_limit']}: raise the wallet's gap limit or it will miss payments"
         )
+    stale = [rate.currency for rate in rates_current() if not rate.usable]
+    if stale:
+        warnings.append(
+            f"exchange rates out of date ({', '.join(stale)}): invoices in these currencies are refused"
+        )
     for warning in warnings:
         logger.warning("payments: %s", warning)
-    return {"watcher": watcher, "gap": gap, "warnings": warnings}
+    return {"watcher": watcher, "gap": gap, "stale_rates": stale, "warnings": warnings}
 
 
 def payment_metrics() -> Iterator[Metric]:

@@ -12,12 +12,20 @@ from django.db import models
 
 
 class Product(models.Model):
-    """Something another app sells, registered through ``services.product_register``."""
+    """Something another app sells, registered through ``services.product_register``.
+
+    Priced either in satoshis (``price_sats``) or in a fiat currency (``price_fiat_cents`` hundredths of
+    ``fiat_currency``), converted at the rate of the moment each invoice is made.
+    """
 
     app_label = models.CharField(max_length=50)
     code = models.CharField(max_length=100)
     title = models.CharField(max_length=200)
-    price_sats = models.BigIntegerField()
+    price_sats = models.BigIntegerField(null=True, blank=True)
+    price_fiat_cents = models.BigIntegerField(null=True, blank=True)
+    fiat_currency = models.CharField(max_length=3, blank=True, default="")
+    # Where the checkout page sends the member once paid (a path on this site), "" for none.
+    return_url = models.CharField(max_length=200, blank=True, default="")
     active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -25,12 +33,46 @@ class Product(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["app_label", "code"], name="payment_product_unique_code"),
             models.CheckConstraint(
-                condition=models.Q(price_sats__gt=0), name="payment_product_price_positive"
+                condition=(
+                    models.Q(price_sats__gt=0, price_fiat_cents__isnull=True, fiat_currency="")
+                    | (
+                        models.Q(price_sats__isnull=True, price_fiat_cents__gt=0)
+                        & ~models.Q(fiat_currency="")
+                    )
+                ),
+                name="payment_product_one_price",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.app_label}:{self.code}"
+
+
+class RateSource(models.TextChoices):
+    API = "api", "rate API"
+    ADMIN = "admin", "set by staff"
+
+
+class ExchangeRate(models.Model):
+    """The price of one bitcoin in a fiat currency, exact (a decimal, never a float): fetched by the
+    ``payment.fetch_rates`` task from PAYMENT_RATE_URL or set by staff in the admin. Invoices lock the
+    rate of the moment they are made; a rate older than its source's maximum age makes no invoice."""
+
+    currency = models.CharField(max_length=3, unique=True)
+    fiat_per_btc = models.DecimalField(max_digits=24, decimal_places=8)
+    source = models.CharField(max_length=5, choices=RateSource.choices)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(fiat_per_btc__gt=0), name="payment_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 BTC = {self.fiat_per_btc} {self.currency}"
 
 
 class InvoiceState(models.TextChoices):
@@ -51,15 +93,20 @@ class Invoice(models.Model):
     title = models.CharField(max_length=200)
     amount_sats = models.BigIntegerField()
     fiat_currency = models.CharField(max_length=3, blank=True, default="")
-    # In hundredths of the currency; the rate is satoshis per whole unit, both locked at creation.
+    # In hundredths of the currency, and the price of one bitcoin in it, both locked at creation:
+    # amount_sats = ceil(fiat_amount_cents * 10**6 / fiat_rate), in integers (services._sats_for).
     fiat_amount_cents = models.BigIntegerField(null=True, blank=True)
-    fiat_rate_sats = models.BigIntegerField(null=True, blank=True)
+    fiat_rate = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    # Where the checkout page sends the member once paid, copied from the product (or given).
+    return_url = models.CharField(max_length=200, blank=True, default="")
     address = models.CharField(max_length=100, unique=True)
     derivation_index = models.PositiveIntegerField(unique=True)
     network = models.CharField(max_length=10)
     required_confirmations = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=10, choices=InvoiceState.choices, default=InvoiceState.NEW)
     paid_sats = models.BigIntegerField(default=0)
+    # The fewest confirmations among the payments counted, as the watcher last saw (for "n of N").
+    confirmations = models.PositiveIntegerField(default=0)
     overpaid = models.BooleanField(default=False)
     late = models.BooleanField(default=False)
     created_at = models.DateTimeField()

@@ -6,7 +6,8 @@ each call could become an HTTP call when the app is split into its own service.
 A selling app registers what it sells with ``product_register`` and fulfils it from the
 ``payment.invoice_settled`` event (``apps.payment.events.InvoiceSettled``), which names the product
 and the ``product_ref`` it gave ``invoice_create``; the event is published exactly once per invoice.
-Amounts are whole satoshis (``int``) everywhere.
+Amounts are whole satoshis (``int``) everywhere; a product priced in a fiat currency is converted
+when each invoice is made, at the exchange rate of that moment, which the invoice keeps.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import functools
 import logging
 import secrets
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import quote
 
 from django.conf import settings
@@ -24,43 +26,60 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.payment import bitcoin
+from apps.payment import bitcoin, rates
 from apps.payment.esplora import ChainOutput, EsploraClient, EsploraError
 from apps.payment.events import InvoiceCreated, InvoiceExpired, InvoiceFlagged, InvoiceInvalid, InvoiceSettled
 from apps.payment.models import (
     AddressCursor,
+    ExchangeRate,
     Invoice,
     InvoiceEvent,
     InvoiceState,
     Payment,
     Product,
+    RateSource,
     WatcherState,
 )
 from forum.bus import publish
 from forum.errors import ApplicationError, NotFound, ValidationFailed
 from forum.paging import Page, page_in_range
 from forum.ratelimit import rate_limit_hit
+from forum.realtime import send_to_topic
 
 __all__ = [
     "INVOICES_PER_PAGE",
+    "LIVE_KIND",
+    "LIVE_TOPIC",
     "STATES",
     "InvoiceRef",
+    "PaymentRef",
     "PaymentsUnavailable",
     "ProductRef",
+    "RateRef",
+    "RateUnavailable",
+    "Receipt",
     "WatchReport",
     "bip21_uri",
+    "btc_text",
+    "fiat_text",
     "gap_limit_status",
     "invoice_cancel",
     "invoice_check",
     "invoice_check_for_member",
     "invoice_create",
     "invoice_get",
+    "invoice_receipt",
     "invoice_settle_manually",
+    "invoice_topic_allowed",
     "invoices_of",
     "invoices_page",
     "invoices_watch",
     "product_deactivate",
     "product_register",
+    "rate_set",
+    "rate_usable_until",
+    "rates_current",
+    "rates_refresh",
     "required_confirmations",
     "watcher_status",
 ]
@@ -71,18 +90,36 @@ STATES = tuple(state.value for state in InvoiceState)
 OPEN_STATES = (InvoiceState.NEW, InvoiceState.PROCESSING)
 
 
+# The WebSocket topic of one invoice's checkout page (``invoice:<public id>``, its owner only) and the
+# kind of frame sent on it whenever its state, what was paid or its confirmations change.
+LIVE_TOPIC = "invoice"
+LIVE_KIND = "invoice.changed"
+
+
 class PaymentsUnavailable(ApplicationError):
     status = 503
     code = "payments_unavailable"
 
 
+class RateUnavailable(ApplicationError):
+    """No usable exchange rate for a fiat price: none yet, or older than its source's maximum age."""
+
+    status = 409
+    code = "rate_unavailable"
+
+
 @dataclass(frozen=True)
 class ProductRef:
+    """``price_sats`` for a product priced in satoshis; else ``price_fiat_cents`` of ``fiat_currency``."""
+
     app_label: str
     code: str
     title: str
-    price_sats: int
+    price_sats: int | None
     active: bool
+    price_fiat_cents: int | None = None
+    fiat_currency: str = ""
+    return_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,11 +141,48 @@ class InvoiceRef:
     created_at: datetime.datetime
     expires_at: datetime.datetime
     settled_at: datetime.datetime | None
+    fiat_currency: str = ""
+    fiat_amount_cents: int | None = None
+    # The price of one bitcoin in ``fiat_currency`` when the invoice was made, as an exact decimal string.
+    fiat_rate: str | None = None
+    confirmations: int = 0
+    return_url: str = ""
 
     @property
     def due_sats(self) -> int:
         """What is left to pay (to the same address)."""
         return max(0, self.amount_sats - self.paid_sats)
+
+    @property
+    def amount_btc(self) -> str:
+        return btc_text(self.amount_sats)
+
+    @property
+    def paid_btc(self) -> str:
+        return btc_text(self.paid_sats)
+
+    @property
+    def due_btc(self) -> str:
+        return btc_text(self.due_sats)
+
+    @property
+    def fiat_amount(self) -> str:
+        """``"12.50 USD"``, or "" for an invoice priced in satoshis."""
+        if self.fiat_amount_cents is None or not self.fiat_currency:
+            return ""
+        return fiat_text(self.fiat_amount_cents, self.fiat_currency)
+
+    @property
+    def fiat_rate_text(self) -> str:
+        """The locked rate without trailing zeros ("67187.34")."""
+        if self.fiat_rate is None:
+            return ""
+        text = self.fiat_rate
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
 
     @property
     def bip21_uri(self) -> str:
@@ -130,6 +204,17 @@ def _btc(amount_sats: int) -> str:
     """Satoshis as a BTC decimal string, from integers only (no float ever rounds an amount)."""
     whole, fraction = divmod(amount_sats, 100_000_000)
     return f"{whole}.{fraction:08d}".rstrip("0").rstrip(".")
+
+
+def btc_text(amount_sats: int) -> str:
+    """``"0.0005 BTC"``: what pages show, written from integers."""
+    return f"{_btc(amount_sats)} BTC"
+
+
+def fiat_text(cents: int, currency: str) -> str:
+    """``"12.50 USD"`` from 1250 hundredths, in integers."""
+    whole, hundredths = divmod(cents, 100)
+    return f"{whole}.{hundredths:02d} {currency}"
 
 
 def bip21_uri(*, address: str, amount_sats: int, label: str = "") -> str:
@@ -159,6 +244,11 @@ def _ref(invoice: Invoice) -> InvoiceRef:
         created_at=invoice.created_at,
         expires_at=invoice.expires_at,
         settled_at=invoice.settled_at,
+        fiat_currency=invoice.fiat_currency,
+        fiat_amount_cents=invoice.fiat_amount_cents,
+        fiat_rate=str(invoice.fiat_rate) if invoice.fiat_rate is not None else None,
+        confirmations=invoice.confirmations,
+        return_url=invoice.return_url,
     )
 
 
@@ -173,21 +263,210 @@ def _whole_sats(value: object, field: str) -> int:
     return value
 
 
+def _fiat_price(cents: object, currency: object, field: str) -> tuple[int, str]:
+    if not isinstance(currency, str) or currency.upper() not in settings.PAYMENT_FIAT_CURRENCIES:
+        raise ValidationFailed(
+            _("Prices may be in satoshis or in one of: %(currencies)s.")
+            % {"currencies": ", ".join(settings.PAYMENT_FIAT_CURRENCIES)},
+            fields={"currency": ["invalid"]},
+        )
+    if not isinstance(cents, int) or isinstance(cents, bool) or cents <= 0:
+        raise ValidationFailed(
+            _("A fiat price is a whole positive number of hundredths (cents)."), fields={field: ["invalid"]}
+        )
+    return cents, currency.upper()
+
+
+def _return_url(value: object) -> str:
+    """A path on this site ("/shop/"), never another site's address: the checkout page links to it."""
+    if value in (None, ""):
+        return ""
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or len(value) > 200
+        or any(character.isspace() for character in value)
+    ):
+        raise ValidationFailed(
+            _("A return address is a path on this site, such as /shop/."), fields={"return_url": ["invalid"]}
+        )
+    return value
+
+
+def _product_ref(product: Product) -> ProductRef:
+    return ProductRef(
+        app_label=product.app_label,
+        code=product.code,
+        title=product.title,
+        price_sats=product.price_sats,
+        active=product.active,
+        price_fiat_cents=product.price_fiat_cents,
+        fiat_currency=product.fiat_currency,
+        return_url=product.return_url,
+    )
+
+
 def product_register(
-    *, app_label: str, code: str, title: str, price_sats: int, active: bool = True
+    *,
+    app_label: str,
+    code: str,
+    title: str,
+    price_sats: int | None = None,
+    active: bool = True,
+    price_fiat_cents: int | None = None,
+    currency: str = "",
+    return_url: str = "",
 ) -> ProductRef:
-    """Create or update a product another app sells (its price applies to invoices made from now on)."""
-    price = _whole_sats(price_sats, "price_sats")
+    """Create or update a product another app sells (its price applies to invoices made from now on).
+
+    The price is ``price_sats`` whole satoshis, or ``price_fiat_cents`` hundredths of ``currency`` (one
+    of PAYMENT_FIAT_CURRENCIES), converted at each invoice's making. ``return_url`` is a path on this
+    site the checkout page links to once the invoice is paid (where the member finds what they bought).
+    """
+    if (price_sats is None) == (price_fiat_cents is None):
+        raise ValidationFailed(_("A product has one price: in satoshis or in a fiat currency."))
+    fiat_cents: int | None = None
+    fiat_currency = ""
+    sats: int | None = None
+    if price_sats is not None:
+        sats = _whole_sats(price_sats, "price_sats")
+    else:
+        fiat_cents, fiat_currency = _fiat_price(price_fiat_cents, currency, "price_fiat_cents")
     if not app_label or not code:
         raise ValidationFailed(_("A product needs an app label and a code."))
     product, _created = Product.objects.update_or_create(
-        app_label=app_label, code=code, defaults={"title": title[:200], "price_sats": price, "active": active}
+        app_label=app_label,
+        code=code,
+        defaults={
+            "title": title[:200],
+            "price_sats": sats,
+            "price_fiat_cents": fiat_cents,
+            "fiat_currency": fiat_currency,
+            "return_url": _return_url(return_url),
+            "active": active,
+        },
     )
-    return ProductRef(product.app_label, product.code, product.title, product.price_sats, product.active)
+    return _product_ref(product)
 
 
 def product_deactivate(*, app_label: str, code: str) -> None:
     Product.objects.filter(app_label=app_label, code=code).update(active=False)
+
+
+# --- Exchange rates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateRef:
+    currency: str
+    # The price of one bitcoin, an exact decimal string ("67187.34000000").
+    fiat_per_btc: str
+    source: str
+    updated_at: datetime.datetime
+    usable_until: datetime.datetime
+
+    @property
+    def usable(self) -> bool:
+        return timezone.now() <= self.usable_until
+
+
+def _max_age(source: str) -> datetime.timedelta:
+    seconds = (
+        settings.PAYMENT_ADMIN_RATE_MAX_AGE_SECONDS
+        if source == RateSource.ADMIN
+        else settings.PAYMENT_RATE_MAX_AGE_SECONDS
+    )
+    return datetime.timedelta(seconds=seconds)
+
+
+def rate_usable_until(*, source: str, updated_at: datetime.datetime) -> datetime.datetime:
+    """When a rate of this source, stored at ``updated_at``, stops making invoices."""
+    return updated_at + _max_age(source)
+
+
+def _rate_ref(row: ExchangeRate) -> RateRef:
+    return RateRef(
+        currency=row.currency,
+        fiat_per_btc=str(row.fiat_per_btc),
+        source=row.source,
+        updated_at=row.updated_at,
+        usable_until=row.updated_at + _max_age(row.source),
+    )
+
+
+def _usable_rate(currency: str) -> Decimal:
+    """The stored rate of ``currency`` if it is fresh enough; RateUnavailable (409) otherwise."""
+    row = ExchangeRate.objects.filter(currency=currency).first()
+    if row is None:
+        raise RateUnavailable(
+            _("Prices in %(currency)s cannot be paid yet: there is no exchange rate. Try again later.")
+            % {"currency": currency}
+        )
+    if timezone.now() > row.updated_at + _max_age(row.source):
+        raise RateUnavailable(
+            _(
+                "The exchange rate of %(currency)s is out of date, so the price in bitcoin cannot be "
+                "worked out now. Try again in a few minutes."
+            )
+            % {"currency": currency}
+        )
+    return Decimal(row.fiat_per_btc)
+
+
+def rates_current() -> list[RateRef]:
+    """Every stored rate, by currency (one query)."""
+    return [_rate_ref(row) for row in ExchangeRate.objects.order_by("currency")]
+
+
+def rate_set(*, currency: str, fiat_per_btc: Decimal | str, staff_id: int | None) -> RateRef:
+    """A rate staff set in the admin: usable for PAYMENT_ADMIN_RATE_MAX_AGE_SECONDS (a later fetch from
+    PAYMENT_RATE_URL, when one is set, replaces it)."""
+    code = currency.upper() if isinstance(currency, str) else ""
+    if code not in settings.PAYMENT_FIAT_CURRENCIES:
+        raise ValidationFailed(
+            _("Prices may be in satoshis or in one of: %(currencies)s.")
+            % {"currencies": ", ".join(settings.PAYMENT_FIAT_CURRENCIES)},
+            fields={"currency": ["invalid"]},
+        )
+    try:
+        rate = rates.parse_one(fiat_per_btc)
+    except rates.RateError:
+        raise ValidationFailed(
+            _("A rate is the price of one bitcoin, a positive number."), fields={"fiat_per_btc": ["invalid"]}
+        ) from None
+    row, _created = ExchangeRate.objects.update_or_create(
+        currency=code,
+        defaults={
+            "fiat_per_btc": rate,
+            "source": RateSource.ADMIN,
+            "updated_at": timezone.now(),
+            "updated_by_id": staff_id,
+        },
+    )
+    return _rate_ref(row)
+
+
+def rates_refresh() -> list[RateRef]:
+    """Read PAYMENT_RATE_URL and store the rates it gives (the beat task ``payment.fetch_rates``; never
+    from a request). Raises rates.RateError when the API fails: the stored rates stay, and age."""
+    if not settings.PAYMENT_RATE_URL:
+        return []
+    fetched = rates.fetch(settings.PAYMENT_RATE_URL, settings.PAYMENT_FIAT_CURRENCIES)
+    now = timezone.now()
+    with transaction.atomic():
+        for currency, rate in sorted(fetched.items()):
+            ExchangeRate.objects.update_or_create(
+                currency=currency,
+                defaults={
+                    "fiat_per_btc": rate,
+                    "source": RateSource.API,
+                    "updated_at": now,
+                    "updated_by": None,
+                },
+            )
+    return [_rate_ref(row) for row in ExchangeRate.objects.filter(currency__in=fetched).order_by("currency")]
 
 
 # --- Invoices -----------------------------------------------------------------------------------------
@@ -231,14 +510,46 @@ def _history(invoice: Invoice, kind: str, detail: str = "", *, actor_id: int | N
 
 
 def invoice_create(
-    *, member_id: int, product_app: str, product_code: str, product_ref: str = ""
+    *,
+    member_id: int,
+    product_app: str,
+    product_code: str,
+    product_ref: str = "",
+    price_sats: int | None = None,
+    price_fiat_cents: int | None = None,
+    currency: str = "",
+    return_url: str | None = None,
 ) -> InvoiceRef:
-    """A new invoice for a registered product, at a fresh address that no other invoice ever had."""
+    """A new invoice for a registered product, at a fresh address that no other invoice ever had.
+
+    At the product's price, or at ``price_sats`` / ``price_fiat_cents`` of ``currency`` when the selling
+    app gives one (a renewal's price, say). A fiat price is converted at the stored rate of the moment
+    (never fetched here), which the invoice keeps; without a usable rate it raises RateUnavailable.
+    ``return_url`` (a path on this site) replaces the product's for this invoice.
+    """
     if not settings.PAYMENT_XPUB:
         raise PaymentsUnavailable(_("Payments are not set up on this forum yet."))
     product = Product.objects.filter(app_label=product_app, code=product_code, active=True).first()
     if product is None:
         raise NotFound(_("This product is not for sale."))
+    fiat_cents: int | None = None
+    fiat_currency = ""
+    fiat_rate: Decimal | None = None
+    if price_sats is not None and price_fiat_cents is not None:
+        raise ValidationFailed(_("A product has one price: in satoshis or in a fiat currency."))
+    if price_sats is not None:
+        amount = _whole_sats(price_sats, "price_sats")
+    elif price_fiat_cents is not None:
+        fiat_cents, fiat_currency = _fiat_price(price_fiat_cents, currency, "price_fiat_cents")
+    elif product.price_sats is not None:
+        amount = product.price_sats
+    else:
+        assert product.price_fiat_cents is not None
+        fiat_cents, fiat_currency = product.price_fiat_cents, product.fiat_currency
+    if fiat_cents is not None:
+        fiat_rate = _usable_rate(fiat_currency)
+        amount = rates.sats_for(fiat_cents, fiat_rate)
+    back = product.return_url if return_url is None else _return_url(return_url)
     key = _account_key(settings.PAYMENT_XPUB, settings.PAYMENT_NETWORK)
     now = timezone.now()
     with transaction.atomic():
@@ -251,15 +562,24 @@ def invoice_create(
             product_code=product.code,
             product_ref=product_ref[:100],
             title=product.title,
-            amount_sats=product.price_sats,
+            amount_sats=amount,
+            fiat_currency=fiat_currency,
+            fiat_amount_cents=fiat_cents,
+            fiat_rate=fiat_rate,
+            return_url=back,
             address=bitcoin.address_at(key, index),
             derivation_index=index,
             network=settings.PAYMENT_NETWORK,
-            required_confirmations=required_confirmations(product.price_sats),
+            required_confirmations=required_confirmations(amount),
             created_at=now,
             expires_at=now + datetime.timedelta(minutes=settings.PAYMENT_INVOICE_EXPIRY_MINUTES),
         )
-        _history(invoice, "created", f"{invoice.amount_sats} sats to {invoice.address} (index {index})")
+        locked_at = f" ({fiat_cents}/100 {fiat_currency} at {fiat_rate} a bitcoin)" if fiat_rate else ""
+        _history(
+            invoice,
+            "created",
+            f"{invoice.amount_sats} sats to {invoice.address} (index {index}){locked_at}",
+        )
         publish(
             InvoiceCreated(
                 invoice_id=invoice.public_id,
@@ -270,6 +590,9 @@ def invoice_create(
                 amount_sats=invoice.amount_sats,
                 address=invoice.address,
                 expires_at=invoice.expires_at,
+                fiat_currency=fiat_currency,
+                fiat_amount_cents=fiat_cents,
+                fiat_rate=str(fiat_rate) if fiat_rate is not None else "",
             )
         )
     gap = gap_limit_status()
@@ -309,6 +632,44 @@ def invoices_page(*, member_id: int, page: int = 1, per_page: int = INVOICES_PER
     start = (number - 1) * per_page
     items = tuple(_ref(row) for row in rows[start : start + per_page])
     return Page(items=items, number=number, per_page=per_page, total=total)
+
+
+def invoice_topic_allowed(*, user_id: int, public_id: str) -> bool:
+    """May this member follow ``invoice:<public_id>``? Its owner only (False also when there is none)."""
+    return Invoice.objects.filter(public_id=public_id, member_id=user_id).exists()
+
+
+@dataclass(frozen=True)
+class PaymentRef:
+    txid: str
+    vout: int
+    amount_sats: int
+    block_height: int | None
+    seen_at: datetime.datetime
+
+    @property
+    def amount_btc(self) -> str:
+        return btc_text(self.amount_sats)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    invoice: InvoiceRef
+    payments: tuple[PaymentRef, ...]
+
+
+def invoice_receipt(*, public_id: str, viewer_id: int | None) -> Receipt:
+    """A settled invoice of the viewer with the payments that paid it (404 for anything else): two queries."""
+    invoice = invoice_get(public_id=public_id, viewer_id=viewer_id)
+    if invoice.state != InvoiceState.SETTLED:
+        raise NotFound(_("This invoice is not paid yet, so it has no receipt."))
+    payments = tuple(
+        PaymentRef(p.txid, p.vout, p.amount_sats, p.block_height, p.seen_at)
+        for p in Payment.objects.filter(invoice__public_id=public_id, gone_at__isnull=True).order_by(
+            "seen_at", "id"
+        )
+    )
+    return Receipt(invoice=invoice, payments=payments)
 
 
 def invoice_check_for_member(*, public_id: str, viewer_id: int) -> InvoiceRef:
@@ -402,7 +763,9 @@ def _apply(invoice: Invoice, outputs: list[ChainOutput], tip_height: int) -> Non
                 invoice, "payment_gone", f"{payment.txid}:{payment.vout} is no longer in the chain or mempool"
             )
     rows = list(payments.values())
+    seen_before = (invoice.state, invoice.paid_sats, invoice.confirmations)
     invoice.paid_sats = sum(p.amount_sats for p in rows if p.gone_at is None)
+    invoice.confirmations = min((_confirmations(p, tip_height) for p in rows if p.gone_at is None), default=0)
     invoice.checked_at = now
     before = invoice.state
     if before not in (InvoiceState.SETTLED, InvoiceState.INVALID):
@@ -423,6 +786,8 @@ def _apply(invoice: Invoice, outputs: list[ChainOutput], tip_height: int) -> Non
             invoice, invoice.state, f"{invoice.paid_sats} of {invoice.amount_sats} sats, tip {tip_height}"
         )
         _publish_state(invoice)
+    if (invoice.state, invoice.paid_sats, invoice.confirmations) != seen_before:
+        _send_live(invoice)
     for flag in flags:
         _history(invoice, f"flagged_{flag}", f"{invoice.paid_sats} of {invoice.amount_sats} sats")
         publish(
@@ -434,6 +799,24 @@ def _apply(invoice: Invoice, outputs: list[ChainOutput], tip_height: int) -> Non
                 paid_sats=invoice.paid_sats,
             )
         )
+
+
+def _send_live(invoice: Invoice) -> None:
+    """Tell the invoice's open checkout page (after the commit) that it changed; the page then fetches
+    its live part again, rendered for its owner."""
+    send_to_topic(
+        f"{LIVE_TOPIC}:{invoice.public_id}",
+        LIVE_KIND,
+        {
+            "invoice_id": invoice.public_id,
+            "state": invoice.state,
+            "paid_sats": invoice.paid_sats,
+            "due_sats": max(0, invoice.amount_sats - invoice.paid_sats),
+            "confirmations": invoice.confirmations,
+            "required_confirmations": invoice.required_confirmations,
+        },
+        on_commit=True,
+    )
 
 
 def _publish_state(invoice: Invoice, *, manual: bool = False) -> None:
@@ -498,6 +881,7 @@ def invoice_settle_manually(*, public_id: str, staff_id: int, reason: str) -> In
         invoice.save(update_fields=["state", "settled_at"])
         _history(invoice, "settled_manually", reason, actor_id=staff_id)
         _publish_state(invoice, manual=True)
+        _send_live(invoice)
     return _ref(invoice)
 
 
@@ -515,6 +899,7 @@ def invoice_cancel(*, public_id: str, staff_id: int, reason: str) -> InvoiceRef:
         invoice.save(update_fields=["state"])
         _history(invoice, "cancelled", reason, actor_id=staff_id)
         _publish_state(invoice)
+        _send_live(invoice)
     return _ref(invoice)
 
 

@@ -30,8 +30,15 @@ from apps.authorization.services import (
     permission_catalogue,
     permission_values_validate,
 )
-from apps.status.models import GrantSource, Status, StatusGrant
-from apps.status.services import grant_period_problems, status_define, status_grant, status_revoke
+from apps.status.models import GrantSource, PlanPurchase, Status, StatusGrant, StatusPlan, StatusRule
+from apps.status.services import (
+    grant_period_problems,
+    plan_price_problems,
+    plan_save,
+    status_define,
+    status_grant,
+    status_revoke,
+)
 from forum.errors import ApplicationError, ValidationFailed
 
 # The form's fields for permissions are named after their codes ("thread.create" ->
@@ -406,3 +413,80 @@ def _named(labels: Sequence[str]) -> str:
     if more > 0:
         shown += " " + ngettext("and %(count)d more", "and %(count)d more", more) % {"count": more}
     return shown
+
+
+class PlanForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The price's problems shown on its fields (the same checks as ``plan_save``)."""
+
+    class Meta:
+        model = StatusPlan
+        fields = ["status", "days", "price_sats", "price_fiat_cents", "currency", "active", "position"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        currency = str(cleaned.get("currency") or "").strip().upper()
+        cleaned["currency"] = currency
+        problems = plan_price_problems(
+            price_sats=cleaned.get("price_sats"),
+            price_fiat_cents=cleaned.get("price_fiat_cents"),
+            currency=currency,
+        )
+        for field, messages_ in problems.items():
+            for message in messages_:
+                self.add_error(field, message)
+        return cleaned
+
+
+@admin.register(StatusPlan)
+class StatusPlanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Plans are saved through ``plan_save``, which registers each with the payment app as the product
+    ``status-plan:<id>`` (off sale there when the plan is)."""
+
+    form = PlanForm
+
+    list_display = ["status", "days", "price_sats", "price_fiat_cents", "currency", "active", "position"]
+    list_filter = ["status", "active"]
+    fields = ["status", "days", "price_sats", "price_fiat_cents", "currency", "active", "position"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: StatusPlan | None = None) -> bool:
+        return False  # invoices and purchases name it; take it off sale instead
+
+    def save_model(self, request: HttpRequest, obj: StatusPlan, form: Any, change: bool) -> None:
+        saved = plan_save(
+            plan_id=obj.pk,
+            status_code=obj.status.code,
+            days=obj.days,
+            price_sats=obj.price_sats,
+            price_fiat_cents=obj.price_fiat_cents,
+            currency=obj.currency,
+            active=obj.active,
+            position=obj.position,
+        )
+        obj.pk = saved.plan_id
+
+
+@admin.register(StatusRule)
+class StatusRuleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """A status with rules is given automatically to every member for whom all its rules hold (on the
+    events that change what they count, and daily), and taken back STATUS_AUTOMATIC_GRACE_DAYS after
+    they stop holding."""
+
+    list_display = ["status", "kind", "threshold"]
+    list_filter = ["status", "kind"]
+    fields = ["status", "kind", "threshold"]
+
+
+@admin.register(PlanPurchase)
+class PlanPurchaseAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["invoice_id", "user", "plan", "paid_sats", "created_at"]
+    search_fields = ["invoice_id", "user__username"]
+    list_select_related = ["user", "plan__status"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by a settled invoice
+
+    def has_change_permission(self, request: HttpRequest, obj: PlanPurchase | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PlanPurchase | None = None) -> bool:
+        return False

@@ -40,3 +40,22 @@ class StatusRevoked(Event):
     user_id: int
     status_code: str
     revoked_by: int | None = None
+
+
+@event("status.rule_granted", version=1)
+class StatusRuleGranted(Event):
+    """The rules of a status given automatically came to hold for a member, who now holds it."""
+
+    grant_id: int
+    user_id: int
+    status_code: str
+
+
+@event("status.rule_revoked", version=1)
+class StatusRuleRevoked(Event):
+    """The rules stopped holding for longer than the grace period: the automatic grant was taken back."""
+
+    grant_id: int
+    user_id: int
+    status_code: str
+    failing_since: datetime.datetime

@@ -117,3 +117,143 @@ class StatusGrant(models.Model):
             "status": self.status.name,
             "member": self.user.username,
         }
+
+
+class StatusPlan(models.Model):
+    """A way to buy a status: for ``days`` days (null: for good) at a price.
+
+    The price is either whole satoshis (``price_sats``) or minor units of a fiat currency
+    (``price_fiat_cents`` of ``currency``, one of PAYMENT_FIAT_CURRENCIES), which the payment app turns
+    into satoshis at the rate of the moment each invoice is made, and locks on it.
+    """
+
+    status = models.ForeignKey(
+        Status, on_delete=models.PROTECT, related_name="plans", verbose_name=_("status")
+    )
+    days = models.PositiveIntegerField(
+        _("days"), null=True, blank=True, help_text=_("Leave empty for a permanent status.")
+    )
+    price_sats = models.PositiveBigIntegerField(_("price in satoshis"), null=True, blank=True)
+    price_fiat_cents = models.PositiveBigIntegerField(
+        _("price in a currency"),
+        null=True,
+        blank=True,
+        help_text=_("In hundredths (cents, kopecks); instead of a price in satoshis."),
+    )
+    currency = models.CharField(_("currency"), max_length=3, blank=True, default="")
+    active = models.BooleanField(_("on sale"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["status__position", "position", "days", "pk"]
+        verbose_name = _("status plan")
+        verbose_name_plural = _("status plans")
+        constraints = [
+            # One price: whole satoshis, or minor units of a currency.
+            models.CheckConstraint(
+                # isnull spelt out: a comparison with NULL is unknown, which a CHECK lets through.
+                condition=(
+                    models.Q(
+                        price_sats__isnull=False, price_sats__gt=0, price_fiat_cents__isnull=True, currency=""
+                    )
+                    | models.Q(
+                        price_sats__isnull=True, price_fiat_cents__isnull=False, price_fiat_cents__gt=0
+                    )
+                    & ~models.Q(currency="")
+                ),
+                name="status_plan_one_price",
+                violation_error_message=_("Give one price: in satoshis, or in a currency with its code."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(days__isnull=True) | models.Q(days__gt=0), name="status_plan_days_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status.name}: {self.days or '∞'}"
+
+
+class PlanPurchase(models.Model):
+    """A settled invoice for a plan, fulfilled once: the unique invoice id is what makes it so."""
+
+    invoice_id = models.CharField(_("invoice"), max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("member")
+    )
+    plan = models.ForeignKey(
+        StatusPlan, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("plan")
+    )
+    grant = models.ForeignKey(
+        StatusGrant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("grant"),
+    )
+    paid_sats = models.PositiveBigIntegerField(_("paid in satoshis"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("plan purchase")
+        verbose_name_plural = _("plan purchases")
+
+    def __str__(self) -> str:
+        return self.invoice_id
+
+
+class RuleKind(models.TextChoices):
+    POSTS_MIN = "posts_min", _("Posts at least")
+    DAYS_MEMBER_MIN = "days_member_min", _("Days since joining at least")
+    REACTION_SCORE_MIN = "reaction_score_min", _("Reaction score at least")
+    NOT_BANNED = "not_banned", _("Not banned")
+
+
+class StatusRule(models.Model):
+    """One condition of a status given automatically; a member holds it while every rule of it holds."""
+
+    status = models.ForeignKey(
+        Status, on_delete=models.CASCADE, related_name="rules", verbose_name=_("status")
+    )
+    kind = models.CharField(_("condition"), max_length=32, choices=RuleKind.choices)
+    threshold = models.PositiveIntegerField(_("at least"), default=0)
+
+    class Meta:
+        ordering = ["status__position", "kind", "pk"]
+        verbose_name = _("automatic rule")
+        verbose_name_plural = _("automatic rules")
+        constraints = [models.UniqueConstraint(fields=["status", "kind"], name="status_rule_once_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.threshold}"
+
+
+class MemberActivity(models.Model):
+    """What the rules count, kept by this app from other apps' events (posts, reactions received)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    posts = models.IntegerField(default=0)
+    reaction_score = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.posts} posts, {self.reaction_score} reactions"
+
+
+class AutomaticStanding(models.Model):
+    """A member's automatic grant of a status whose rules stopped holding at ``failing_since``:
+    taken back once the grace period has passed, forgotten when the rules hold again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.ForeignKey(Status, on_delete=models.CASCADE, related_name="+")
+    failing_since = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "status"], name="status_standing_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.status_id} failing since {self.failing_since:%Y-%m-%d}"

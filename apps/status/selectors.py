@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 
-from apps.status.models import Status, StatusGrant
+from apps.status.models import PlanPurchase, Status, StatusGrant, StatusPlan, StatusRule
 
 
 def statuses_listed() -> QuerySet[Status]:
@@ -100,3 +100,50 @@ def grant_for_update(*, grant_id: int) -> StatusGrant | None:
         .filter(pk=grant_id)
         .first()
     )
+
+
+def plans_on_sale(*, status_code: str | None) -> list[StatusPlan]:
+    plans = StatusPlan.objects.filter(active=True).select_related("status")
+    if status_code is not None:
+        plans = plans.filter(status__code=status_code)
+    return list(plans.order_by("status__position", "status__code", "position", "days", "pk"))
+
+
+def plan_on_sale(*, plan_id: int) -> StatusPlan | None:
+    return StatusPlan.objects.filter(pk=plan_id, active=True).select_related("status").first()
+
+
+def purchase_of_grant(*, grant_id: int) -> PlanPurchase | None:
+    return PlanPurchase.objects.filter(grant_id=grant_id).first()
+
+
+def renewable_plans_of(*, grant_ids: list[int]) -> set[int]:
+    """Which of these grants were bought with a plan still on sale (one query)."""
+    return set(
+        PlanPurchase.objects.filter(grant_id__in=grant_ids, plan__active=True).values_list(
+            "grant_id", flat=True
+        )
+    )
+
+
+def latest_timed_end(*, user_id: int, status_id: int) -> datetime.datetime | None:
+    """The end of the member's last timed grant of the status that was not revoked (automatic ones
+    left out: they end by rule, not by date)."""
+    latest: datetime.datetime | None = (
+        StatusGrant.objects.filter(
+            user_id=user_id, status_id=status_id, revoked_at__isnull=True, ends_at__isnull=False
+        )
+        .exclude(source="automatic")
+        .aggregate(latest=Max("ends_at"))["latest"]
+    )
+    return latest
+
+
+def rules_by_status() -> list[tuple[Status, list[StatusRule]]]:
+    """Every status given by rules, with its rules, in catalogue order (one query)."""
+    grouped: dict[int, tuple[Status, list[StatusRule]]] = {}
+    for rule in StatusRule.objects.select_related("status").order_by(
+        "status__position", "status__code", "kind"
+    ):
+        grouped.setdefault(rule.status_id, (rule.status, []))[1].append(rule)
+    return list(grouped.values())

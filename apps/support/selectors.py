@@ -14,10 +14,12 @@ import datetime
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from apps.authorization.services import has_perm
 from apps.support.models import (
@@ -468,6 +470,19 @@ class HistoryRow:
         return str(TicketEventKind(self.kind).label) if self.kind in TicketEventKind.values else self.kind
 
 
+# The acts the moderation app records on a ticket (ticket_action_record), as the history names them.
+ACTION_LABELS: dict[str, Any] = {
+    "post_hidden": gettext_lazy("post hidden"),
+    "post_restored": gettext_lazy("post restored"),
+    "thread_closed": gettext_lazy("thread closed"),
+    "thread_reopened": gettext_lazy("thread reopened"),
+    "thread_moved": gettext_lazy("thread moved"),
+    "thread_deleted": gettext_lazy("thread deleted"),
+    "member_warned": gettext_lazy("member warned"),
+    "member_banned": gettext_lazy("member banned"),
+}
+
+
 def _label(choices: type[TicketState] | type[Priority], value: object) -> str:
     if choices is Priority:
         found = priority_value(str(value))
@@ -491,7 +506,8 @@ def _change(kind: str, data: dict[str, object], names: dict[int, str], topics: d
         first = topics.get(before, "") if isinstance(before, int) else ""
         return f"{first} → {topics.get(after, '') if isinstance(after, int) else ''}"
     if kind == TicketEventKind.ACTION:
-        return str(data.get("action", ""))
+        action = str(data.get("action", ""))
+        return str(ACTION_LABELS.get(action, action))
     if (
         kind in (TicketEventKind.OPENED, TicketEventKind.REPORTED)
         and data.get("reason") in ReportReason.values

@@ -144,7 +144,22 @@ def _may_reply(detail: selectors.TicketDetail) -> bool:
     return True
 
 
-def _ticket_context(request: HttpRequest, detail: selectors.TicketDetail, **extra: Any) -> dict[str, Any]:
+def _subject(detail: selectors.TicketDetail) -> services.TicketSubject:
+    row = detail.row
+    return services.TicketSubject(
+        id=row.id,
+        kind=row.kind,
+        state=row.state,
+        is_active=row.is_active,
+        link_kind=row.link_kind,
+        link_id=row.link_id,
+        reported_member_id=detail.reported_member_id,
+    )
+
+
+def _ticket_context(
+    request: HttpRequest, detail: selectors.TicketDetail, *, with_panels: bool = True, **extra: Any
+) -> dict[str, Any]:
     context: dict[str, Any] = {
         "detail": detail,
         "ticket": detail.row,
@@ -169,6 +184,10 @@ def _ticket_context(request: HttpRequest, detail: selectors.TicketDetail, **extr
             resolve_form=forms.ResolveReportForm() if is_report and detail.row.is_active else None,
             staff=services.staff_members(),
             canned=selectors.canned_replies(),
+            # Other apps' panels (the moderation acts) are on the page, not in its live part.
+            panels=services.ticket_panels(viewer_id=_member_id(request), subject=_subject(detail))
+            if with_panels
+            else (),
         )
     else:
         context["reply_form"] = forms.ReplyForm()
@@ -189,7 +208,7 @@ def ticket_live(request: HttpRequest, ticket_id: int) -> HttpResponse:
     """The live part of a ticket's page (state, conversation), fetched again by ticket.js when the
     ticket's topic says it changed: rendered for this viewer, as the page is."""
     detail = _detail_or_404(_member_id(request), ticket_id)
-    return render(request, "support/_ticket_live.html", _ticket_context(request, detail))
+    return render(request, "support/_ticket_live.html", _ticket_context(request, detail, with_panels=False))
 
 
 @never_cache

@@ -69,7 +69,7 @@ class ThreadActivity:
     ) -> ActivityPage:
         visible = _visible_threads(viewer_id)
         posts = Post.objects.filter(
-            Q(author_id=author_id) & Q(deleted_at__isnull=True) & Q(thread__in=visible)
+            Q(author_id=author_id) & Q(deleted_at__isnull=True) & Q(held=False) & Q(thread__in=visible)
         )
         total = posts.count()
         number, offset = _page(page, per_page, total)

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -35,6 +36,7 @@ from apps.thread.services import (
     thread_reject,
 )
 from apps.user.services import users_brief
+from forum import pagecache
 from forum.errors import ApplicationError
 
 # The thread's page in the admin shows its latest posts; the rest are one link away (the post list,
@@ -152,6 +154,13 @@ class ForumAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return [*self.readonly_fields, "parent"] if obj is not None else list(self.readonly_fields)
 
     def save_model(self, request: HttpRequest, obj: Forum, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            # A forum's name, place or permissions are on every page of the forum (kept guests' pages,
+            # members' kept parts): they go once this commits.
+            pagecache.changed("thread")
+            self._save_forum(obj, change)
+
+    def _save_forum(self, obj: Forum, change: bool) -> None:
         if change:
             obj.save()
             return

@@ -5,7 +5,9 @@ Imports only the standard library and forum.events (checked by import-linter).
 A thread under premoderation is nobody's business but its author's and the moderators': its
 ``thread.created`` and the ``thread.post_created`` of its opening post are published when it becomes
 public (at once for a member who skips premoderation, otherwise on approval, after
-``thread.approved``), so that no feed, counter or notification learns of it before.
+``thread.approved``), so that no feed, counter or notification learns of it before. A reply held for
+premoderation likewise: ``thread.post_held`` when written, its ``thread.post_created`` only on
+``thread.post_approved``.
 """
 
 from __future__ import annotations
@@ -133,3 +135,39 @@ class ReactionCleared(Event):
     post_author_id: int
     reactor_id: int
     kind: str
+
+
+@event("thread.post_held", version=1)
+class PostHeld(Event):
+    """A reply of a member whose posts are premoderated, held for a moderator: nobody else learns of
+    it (no ``thread.post_created``) until ``thread.post_approved``."""
+
+    post_id: int
+    thread_id: int
+    forum_id: int
+    author_id: int
+
+
+@event("thread.post_approved", version=1)
+class PostApproved(Event):
+    """A held reply made public by a moderator, at ``position``; its ``thread.post_created`` follows
+    in the same transaction, as for any new reply."""
+
+    post_id: int
+    thread_id: int
+    forum_id: int
+    author_id: int
+    position: int
+    approved_by: int
+
+
+@event("thread.post_rejected", version=1)
+class PostRejected(Event):
+    """A held reply turned down by a moderator (it is deleted), telling its author why."""
+
+    post_id: int
+    thread_id: int
+    forum_id: int
+    author_id: int
+    rejected_by: int
+    reason: str

@@ -1,4 +1,5 @@
-"""Subscribers of the thread app: its own facts pushed live to the pages of their thread.
+"""Subscribers of the thread app: its own facts pushed live to the pages of their thread, and its
+search documents kept current (search_documents.py; named ``thread.search_*``).
 
 Each handler runs in a Celery task, after the change committed, so the request that made it never
 waits on Redis, and a Redis outage loses a push (logged by forum.realtime), never a post. The frames
@@ -8,8 +9,20 @@ A redelivered event pushes the same frame again, which pages take as a no-op.
 
 from __future__ import annotations
 
-from apps.thread import live, selectors
-from apps.thread.events import PostCreated, PostDeleted, PostEdited, ReactionAdded, ReactionCleared
+from apps.thread import live, search_documents, selectors
+from apps.thread.events import (
+    PostCreated,
+    PostDeleted,
+    PostEdited,
+    PostRestored,
+    ReactionAdded,
+    ReactionCleared,
+    ThreadApproved,
+    ThreadCreated,
+    ThreadDeleted,
+    ThreadMoved,
+    ThreadRejected,
+)
 from forum.bus import subscribe
 from forum.realtime import send_to_topic
 
@@ -50,3 +63,51 @@ def on_reaction_added(event: ReactionAdded) -> None:
 @subscribe(ReactionCleared, name="thread.on_reaction_cleared")
 def on_reaction_cleared(event: ReactionCleared) -> None:
     _push_reactions(event.thread_id, event.post_id)
+
+
+# --- search: every change of a post or a thread refreshes its documents from the current state ------
+
+
+@subscribe(PostCreated, name="thread.search_on_post_created")
+def search_on_post_created(event: PostCreated) -> None:
+    search_documents.refresh_post(event.post_id)
+
+
+@subscribe(PostEdited, name="thread.search_on_post_edited")
+def search_on_post_edited(event: PostEdited) -> None:
+    search_documents.refresh_post(event.post_id)
+
+
+@subscribe(PostDeleted, name="thread.search_on_post_deleted")
+def search_on_post_deleted(event: PostDeleted) -> None:
+    search_documents.refresh_post(event.post_id)
+
+
+@subscribe(PostRestored, name="thread.search_on_post_restored")
+def search_on_post_restored(event: PostRestored) -> None:
+    search_documents.refresh_post(event.post_id)
+
+
+@subscribe(ThreadCreated, name="thread.search_on_thread_created")
+def search_on_thread_created(event: ThreadCreated) -> None:
+    search_documents.refresh_thread(event.thread_id)
+
+
+@subscribe(ThreadApproved, name="thread.search_on_thread_approved")
+def search_on_thread_approved(event: ThreadApproved) -> None:
+    search_documents.refresh_thread(event.thread_id)
+
+
+@subscribe(ThreadRejected, name="thread.search_on_thread_rejected")
+def search_on_thread_rejected(event: ThreadRejected) -> None:
+    search_documents.refresh_thread(event.thread_id)
+
+
+@subscribe(ThreadMoved, name="thread.search_on_thread_moved")
+def search_on_thread_moved(event: ThreadMoved) -> None:
+    search_documents.refresh_thread(event.thread_id)
+
+
+@subscribe(ThreadDeleted, name="thread.search_on_thread_deleted")
+def search_on_thread_deleted(event: ThreadDeleted) -> None:
+    search_documents.refresh_thread(event.thread_id)

@@ -111,12 +111,30 @@ class Post(models.Model):
     deleted_by_id = models.BigIntegerField(null=True, blank=True)
     # {"like": 3, "wow": 1}: reactions per kind, kept by the services under this row's lock.
     reaction_counts = models.JSONField(default=dict, blank=True, editable=False)
+    # A reply of a member whose posts are premoderated (without ``post.skip_premoderation``), waiting
+    # for a moderator: seen by its author and moderators only, counted nowhere. Its position is the
+    # one it would have had when written, not reserved (several may share it); approval gives it the
+    # thread's next one. A rejected reply is deleted and keeps the flag and the reason.
+    held = models.BooleanField(default=False)
+    rejection_reason = models.CharField(max_length=REASON_MAX_LENGTH, blank=True)
 
     class Meta:
         ordering = ["thread", "position"]
         verbose_name = _("post")
         verbose_name_plural = _("posts")
-        constraints = [models.UniqueConstraint(fields=["thread", "position"], name="post_thread_position")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "position"], condition=models.Q(held=False), name="post_thread_position"
+            )
+        ]
+        indexes = [
+            # The moderation queue: replies awaiting approval, oldest first.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(held=True, deleted_at__isnull=True),
+                name="post_held_queue",
+            ),
+        ]
 
     def __str__(self) -> str:
         # Shown by the admin (messages, the post's page): load the thread with the post there.

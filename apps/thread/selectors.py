@@ -41,7 +41,7 @@ from apps.thread.models import (
     Thread,
     ThreadState,
 )
-from apps.user.services import Badge, profiles_for, users_brief
+from apps.user.services import Badge, EquippedFrame, profiles_for, users_brief
 from forum.paging import Page, page_in_range
 
 THREADS_PER_PAGE = 25
@@ -490,6 +490,7 @@ class AuthorCard:
     role: str  # authorization's Role: user, support, admin
     post_count: int  # posts that count (MemberScore), as their profile shows
     date_joined: datetime.datetime | None
+    frame: EquippedFrame | None = None  # the frame they wear, drawn around the avatar
 
     @property
     def is_staff(self) -> bool:
@@ -528,6 +529,8 @@ class PostRow:
     # signature, which a page shows once per author, under their first post on it.
     author_card: AuthorCard | None = None
     signature_shown: bool = False
+    # A reply awaiting a moderator's approval (premoderation), shown to its author and moderators only.
+    held: bool = False
 
     @property
     def reaction_counts(self) -> dict[str, int]:
@@ -535,7 +538,7 @@ class PostRow:
 
 
 def _visible_posts(thread_id: int) -> QuerySet[Post]:
-    return Post.objects.filter(thread_id=thread_id, deleted_at__isnull=True)
+    return Post.objects.filter(thread_id=thread_id, deleted_at__isnull=True, held=False)
 
 
 _ATTACHMENT_FIELDS = (
@@ -666,7 +669,7 @@ def _post_page_sql() -> str:
         f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id"), '
         f'(SELECT s."post_count" FROM "{scores}" s WHERE s."user_id" = p."author_id") '
         f'FROM (SELECT {page} FROM "{posts}" WHERE "thread_id" = %s AND "deleted_at" IS NULL '
-        'ORDER BY "position" LIMIT %s OFFSET %s) p ORDER BY p."position"'
+        'AND NOT "held" ORDER BY "position" LIMIT %s OFFSET %s) p ORDER BY p."position"'
     )
 
 
@@ -757,6 +760,7 @@ def _author_cards(post_counts: dict[int, int]) -> dict[int, AuthorCard]:
             role=str(roles.get(user_id, Role.USER)),
             post_count=post_counts[user_id],
             date_joined=profile.date_joined,
+            frame=profile.frame,
         )
         for user_id, profile in profiles.items()
     }
@@ -786,12 +790,22 @@ class PostLocation:
     author_id: int
     created_at: datetime.datetime
     deleted: bool
+    held: bool = False
+
+    def hidden_from(self, viewer: Viewer) -> bool:
+        """Whether the viewer may not see the post, whatever its thread: deleted, or held for a
+        moderator and the viewer neither its author nor a moderator."""
+        return self.deleted or (
+            self.held
+            and not viewer.moderator
+            and (viewer.user_id is None or viewer.user_id != self.author_id)
+        )
 
 
 def post_location(*, post_id: int) -> PostLocation | None:
     row = (
         Post.objects.filter(pk=post_id)
-        .values("id", "thread_id", "position", "author_id", "created_at", "deleted_at")
+        .values("id", "thread_id", "position", "author_id", "created_at", "deleted_at", "held")
         .first()
     )
     if row is None:
@@ -803,6 +817,7 @@ def post_location(*, post_id: int) -> PostLocation | None:
         author_id=row["author_id"],
         created_at=row["created_at"],
         deleted=row["deleted_at"] is not None,
+        held=row["held"],
     )
 
 
@@ -852,6 +867,7 @@ def quotable_posts(*, viewer: Viewer, post_ids: Sequence[int]) -> list[QuotableP
         Post.objects.filter(
             pk__in=wanted,
             deleted_at__isnull=True,
+            held=False,
             thread__in=threads_visible_to(viewer).filter(forum_id__in=list(forums)),
         ).values("id", "author_id", "author__username")
     )
@@ -892,7 +908,7 @@ def attachment_for_download(*, viewer: Viewer, attachment_id: int) -> Attachment
             return None
     else:
         location = post_location(post_id=row["post_id"])
-        if location is None or location.deleted:
+        if location is None or location.hidden_from(viewer):
             return None
         thread = thread_row(viewer=viewer, thread_id=location.thread_id)
         if thread is None or thread.forum_id not in forums_visible(viewer=viewer):
@@ -989,6 +1005,91 @@ def post_row(
     )[0]
 
 
+# The most replies awaiting approval a thread page lists (a moderator sees everyone's).
+HELD_SHOWN_MAX = 50
+
+
+def held_posts(*, viewer: Viewer, thread: ThreadRow, with_author_cards: bool = False) -> tuple[PostRow, ...]:
+    """The thread's replies awaiting a moderator that the viewer may see, oldest first: their own, or
+    everyone's for moderators; none for guests (no query). One query, and when there are some, their
+    attachments and authors (names, or cards with ``with_author_cards``) for all of them at once.
+    Whether the viewer may see the thread is the caller's check."""
+    if viewer.user_id is None:
+        return ()
+    posts = Post.objects.filter(thread_id=thread.id, held=True, deleted_at__isnull=True)
+    if not viewer.moderator:
+        posts = posts.filter(author_id=viewer.user_id)
+    posts = posts.order_by("created_at", "id")
+    if with_author_cards:
+        score = MemberScore.objects.filter(user_id=OuterRef("author_id")).values("post_count")[:1]
+        posts = posts.annotate(author_post_count=Subquery(score))
+        rows = list(posts.values(*_POST_FIELDS, "author_post_count")[:HELD_SHOWN_MAX])
+    else:
+        rows = list(posts.values(*_POST_FIELDS)[:HELD_SHOWN_MAX])
+    if not rows:
+        return ()
+    # Nobody reacts to a held reply nor keeps it: no reactions or bookmarks to read.
+    shown = _post_rows(
+        rows, thread=thread, read_position=None, viewer_id=None, with_author_cards=with_author_cards
+    )
+    return tuple(replace(post, held=True) for post in shown)
+
+
+@dataclass(frozen=True)
+class HeldPostRow:
+    """A reply awaiting approval as the moderation queue lists it, with its thread and forum."""
+
+    id: int
+    thread_id: int
+    thread_title: str
+    forum_id: int
+    forum_name: str
+    author_id: int
+    author: str
+    body: str
+    body_html: str
+    created_at: datetime.datetime
+
+
+def held_post_page(*, page: int = 1, per_page: int = THREADS_PER_PAGE) -> Page[HeldPostRow]:
+    """Replies awaiting approval in threads not deleted, oldest first (for moderators: the caller's
+    check): the count and a page of them with their thread, forum and author (two queries)."""
+    posts = Post.objects.filter(held=True, deleted_at__isnull=True, thread__deleted_at__isnull=True)
+    total = posts.count()
+    number = page_in_range(page, total, per_page)
+    start = (number - 1) * per_page
+    # The names come along the thread's and the forum's own keys and the one relation every app may
+    # follow, the foreign key to the user model: one query for the page.
+    rows = posts.order_by("created_at", "id").values(
+        "id",
+        "thread_id",
+        "thread__title",
+        "thread__forum_id",
+        "thread__forum__name",
+        "author_id",
+        "author__username",
+        "body",
+        "body_html",
+        "created_at",
+    )[start : start + per_page]
+    items = tuple(
+        HeldPostRow(
+            id=row["id"],
+            thread_id=row["thread_id"],
+            thread_title=row["thread__title"],
+            forum_id=row["thread__forum_id"],
+            forum_name=row["thread__forum__name"],
+            author_id=row["author_id"],
+            author=row["author__username"],
+            body=row["body"],
+            body_html=row["body_html"],
+            created_at=row["created_at"],
+        )
+        for row in rows
+    )
+    return Page(items=items, number=number, per_page=per_page, total=total)
+
+
 def post_reaction_counts(*, post_id: int) -> dict[str, int] | None:
     """A post's reaction counts now (kinds with none left out), or None when it is deleted or gone."""
     row = Post.objects.filter(pk=post_id, deleted_at__isnull=True).values_list("reaction_counts", flat=True)
@@ -1044,6 +1145,7 @@ def bookmarks_shown(*, viewer: Viewer) -> QuerySet[Bookmark]:
     return Bookmark.objects.filter(
         user_id=viewer.user_id,
         post__deleted_at__isnull=True,
+        post__held=False,
         post__thread__deleted_at__isnull=True,
         post__thread__state=ThreadState.APPROVED,
         post__thread__forum_id__in=list(forums),
@@ -1160,7 +1262,7 @@ def member_post_page(*, viewer: Viewer, author_id: int, page: int = 1) -> Page[P
     their threads, the author's name, and the attachments, the viewer's reactions and bookmarks of the
     whole page (eight queries at most, whatever the page holds)."""
     posts = Post.objects.filter(
-        author_id=author_id, deleted_at__isnull=True, thread__in=_threads_readable(viewer)
+        author_id=author_id, deleted_at__isnull=True, held=False, thread__in=_threads_readable(viewer)
     )
     total = posts.count()
     number = page_in_range(page, total, POSTS_PER_PAGE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -19,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.thread import forms, selectors, services
+from apps.thread import forms, kept_pages, selectors, services
 from forum.errors import ApplicationError, Forbidden, NotFound, ValidationFailed
 from forum.forms import add_application_error
 from forum.fragments import render_fragment
@@ -65,7 +66,7 @@ def _forum_table(request: HttpRequest, forums: list[selectors.ForumNode]) -> str
 @guest_page("thread")
 def index(request: HttpRequest) -> HttpResponse:
     viewer = _viewer(request)
-    forums = selectors.forum_index(viewer=viewer)
+    forums = kept_pages.forum_index(viewer=viewer)
     return render(
         request, "thread/index.html", {"forums": forums, "forum_table": _forum_table(request, forums)}
     )
@@ -85,7 +86,7 @@ def _visible_forum(
 def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
     forum, forums = _visible_forum(viewer, forum_id)
-    threads = selectors.thread_page(
+    threads = kept_pages.thread_page(
         viewer=viewer, forum_id=forum_id, page=page_number(request.GET.get("page"))
     )
     context = {
@@ -186,6 +187,12 @@ def _can_react(viewer: selectors.Viewer, thread: selectors.ThreadRow) -> bool:
     return viewer.user_id is not None and thread.state == "approved" and viewer.can("reaction.add")
 
 
+def _can_report(viewer: selectors.Viewer) -> bool:
+    """Whether the Report buttons show (the support app's quota, from the permissions read already:
+    no query); whether today's reports are used up is told by the report form."""
+    return viewer.user_id is not None and viewer.can("report.create_per_day")
+
+
 def _posts_context(
     viewer: selectors.Viewer, thread: selectors.ThreadRow, forum: selectors.ForumNode
 ) -> dict[str, Any]:
@@ -195,6 +202,7 @@ def _posts_context(
         "moderator": viewer.moderator,
         "can_react": _can_react(viewer, thread),
         "can_reply": _can_reply(viewer, thread, forum),
+        "can_report": _can_report(viewer),
         "reaction_labels": selectors.reaction_labels(),
     }
 
@@ -209,12 +217,9 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         if position is not None:
             page = selectors.page_of_position(thread_id=thread_id, position=position)
             return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
-    posts = selectors.post_page(
-        thread=thread,
-        page=page_number(request.GET.get("page")),
-        read_position=read_position,
-        viewer_id=viewer.user_id,
-        with_author_cards=True,
+    # The posts kept per thread, page and language; the member's marks read for this request.
+    posts = kept_pages.post_page(
+        viewer=viewer, thread=thread, page=page_number(request.GET.get("page")), read_position=read_position
     )
     # The mark only moves forward: a page already read costs no write.
     if viewer.user_id is not None and posts.items and posts.items[-1].position > (read_position or 0):
@@ -232,6 +237,7 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         "can_reply": for_posts["can_reply"],
         "reply_form": forms.ReplyForm(initial=_draft_initial(viewer, thread_id=thread_id)),
         "can_react": for_posts["can_react"],
+        "can_report": for_posts["can_report"],
         "reject_form": forms.RejectForm(),
         "move_targets": [node for node in forums.values() if not node.is_category and node.id != forum.id]
         if viewer.moderator
@@ -239,6 +245,19 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
     }
     context["posts_html"] = render_fragment(
         "thread/_posts.jinja", {"posts": posts.items, **for_posts}, request
+    )
+    # Replies awaiting approval that the viewer may see (their own; all, for moderators), under the
+    # last page: nobody reacts to, quotes, keeps or reports them yet.
+    # Asked on every page, so that every page of a thread costs the same queries.
+    held = selectors.held_posts(viewer=viewer, thread=thread, with_author_cards=True)
+    context["held_html"] = (
+        render_fragment(
+            "thread/_posts.jinja",
+            {**for_posts, "posts": held, "can_react": False, "can_reply": False, "can_report": False},
+            request,
+        )
+        if held and not posts.has_next
+        else ""
     )
     return render(request, "thread/thread.html", context)
 
@@ -300,6 +319,11 @@ def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
     except ApplicationError as error:
         services.attachments_discard(uploader_id=member_id, attachment_ids=ids)
         return _refused(request, "thread/post_new.html", context(), form, error)
+    if post.held:
+        messages.info(
+            request,
+            _("Your reply awaits a moderator's approval: until then only you and the moderators see it."),
+        )
     return redirect(reverse("thread-post", args=[post.id]))
 
 
@@ -307,9 +331,12 @@ def post_goto(request: HttpRequest, post_id: int) -> HttpResponse:
     """A link to one post: the page of its thread where it stands."""
     viewer = _viewer(request)
     location = selectors.post_location(post_id=post_id)
-    if location is None or location.deleted:
+    if location is None or location.hidden_from(viewer):
         raise NotFound(_("There is no such post."))
-    _thread_or_404(viewer, location.thread_id)
+    thread, _forums = _thread_or_404(viewer, location.thread_id)
+    if location.held:  # listed under the thread's last page, awaiting approval
+        page = max(1, -(-(thread.reply_count + 1) // selectors.POSTS_PER_PAGE))
+        return HttpResponseRedirect(_thread_url(location.thread_id, page=page, post_id=post_id))
     page = selectors.page_of_position(thread_id=location.thread_id, position=location.position)
     return HttpResponseRedirect(_thread_url(location.thread_id, page=page, post_id=post_id))
 
@@ -319,7 +346,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
     """The text, plus a checkbox per attachment to remove and files to add (multipart)."""
     viewer = _viewer(request)
     location = selectors.post_location(post_id=post_id)
-    if location is None or location.deleted:
+    if location is None or location.hidden_from(viewer):
         raise NotFound(_("There is no such post."))
     thread, forums = _thread_or_404(viewer, location.thread_id)
     # Someone else's post (or one past the edit window) is refused on the form as on its submission.
@@ -449,7 +476,7 @@ def _visible_post(
     """A post the viewer may see, as its thread page would show it, with its thread and the forums the
     viewer sees; a 404 otherwise, the same as for no such post (three queries)."""
     location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
-    if location is None or location.deleted:
+    if location is None or location.hidden_from(viewer):
         raise NotFound(_("There is no such post."))
     try:
         thread, forums = _thread_or_404(viewer, location.thread_id)

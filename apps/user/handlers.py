@@ -1,1 +1,13 @@
-"""Subscribers of the user app to other apps' events (none yet)."""
+"""Subscribers of the user app to other apps' events: a new account becomes a member document of
+the search (search_documents.py)."""
+
+from __future__ import annotations
+
+from apps.authentication.events import AccountCreated
+from apps.user import search_documents
+from forum.bus import subscribe
+
+
+@subscribe(AccountCreated, name="user.search_on_account_created")
+def search_on_account_created(event: AccountCreated) -> None:
+    search_documents.refresh_member(event.user_id)

@@ -9,7 +9,8 @@ Follows: ``follow``, ``unfollow``, ``follows`` and ``following_ids`` (the dialog
 dialogs only from the people they follow).
 
 Profiles: ``profiles_for`` gives a page of authors' cards (name, avatar, signature, badges, join
-date) at once; ``member_profile`` the whole public profile; ``profile_update``, ``avatar_set`` and
+date, the frame worn: the frame app's ``equipped_frames_for``) at once; ``member_profile`` the
+whole public profile; ``profile_update``, ``avatar_set`` and
 ``avatar_remove`` change a member's own. A member's threads, posts and counters belong to the thread
 app, which already calls this app (``users_brief``), so this app may not call it back (no cycles
 between apps): the thread app hands this app a ``MemberActivitySource`` at start-up
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from apps.frame.services import EquippedFrame, equipped_frames_for
 from apps.status.services import status_badges_for
 from apps.user.events import MemberFollowed
 from apps.user.models import (
@@ -51,6 +53,7 @@ from apps.user.selectors import (
     profile_source,
     user_rows_by_ids,
 )
+from forum import versioned_cache
 from forum.bus import publish
 from forum.errors import NotFound, ValidationFailed
 from forum.markup import render
@@ -60,10 +63,12 @@ from forum.uploads import UploadPolicy, accept_upload, default_policy, delete_up
 __all__ = [
     "AVATAR_MAX_BYTES",
     "AVATAR_TYPES",
+    "PAGES_SCOPE",
     "USERS_BRIEF_MAX",
     "ActivityItem",
     "ActivityPage",
     "Badge",
+    "EquippedFrame",
     "MemberActivitySource",
     "MemberCounters",
     "MemberProfile",
@@ -78,6 +83,8 @@ __all__ = [
     "following_ids",
     "follows",
     "member_activity_source_register",
+    "member_badges",
+    "member_badges_for",
     "member_posts",
     "member_profile",
     "member_threads",
@@ -156,6 +163,7 @@ class ProfileCard:
     badges: tuple[Badge, ...]
     profile_url: str
     date_joined: datetime
+    frame: EquippedFrame | None = None  # the frame they wear, drawn around the avatar
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,7 @@ class MemberProfile:
     badges: tuple[Badge, ...]
     profile_url: str
     counters: MemberCounters | None
+    frame: EquippedFrame | None = None  # the frame they wear, drawn around the avatar
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,11 @@ class ProfileSource:
     website: str
     location: str
     avatar_url: str
+
+
+# The scope of what this app's pages keep (forum.versioned_cache): a profile, an avatar or an account
+# changed moves it; so does every event the app publishes (``user.*``).
+PAGES_SCOPE = "user"
 
 
 def _avatar_url(user_id: int, thumbnail_key: str | None) -> str:
@@ -237,10 +251,13 @@ def _badges_for(user_ids: list[int]) -> dict[int, tuple[Badge, ...]]:
 
 def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
     """Cards of the accounts among ``user_ids`` (unknown ids are left out): one query for the
-    accounts and profiles, and one for the status badges of all of them."""
+    accounts and profiles, one for the status badges of all of them, and one for the frames they wear
+    (the frame app's ``equipped_frames_for``)."""
     wanted = _wanted_ids(user_ids)
     rows = profile_rows_by_ids(user_ids=wanted)
-    badges = _badges_for([int(row["pk"]) for row in rows])
+    found_ids = [int(row["pk"]) for row in rows]
+    badges = _badges_for(found_ids)
+    frames = equipped_frames_for(user_ids=found_ids)
     return {
         int(row["pk"]): ProfileCard(
             user_id=int(row["pk"]),
@@ -250,13 +267,28 @@ def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
             badges=badges.get(int(row["pk"]), ()),
             profile_url=_profile_url(int(row["pk"])),
             date_joined=row["date_joined"],
+            frame=frames.get(int(row["pk"])),
         )
         for row in rows
     }
 
 
-def member_profile(*, user_id: int) -> MemberProfile:
-    """The public profile of an account; ``NotFound`` when no account has this id."""
+def member_badges(*, user_id: int) -> tuple[Badge, ...]:
+    """The badges of the statuses the member holds now (one query)."""
+    return _badges_for([user_id]).get(user_id, ())
+
+
+def member_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[Badge, ...]]:
+    """The badges of the statuses each member holds now, for a page of members in one query (every
+    asked id is a key): what a kept page's author cards read for each request."""
+    return _badges_for(_wanted_ids(user_ids))
+
+
+def member_profile(*, user_id: int, with_badges: bool = True) -> MemberProfile:
+    """The public profile of an account; ``NotFound`` when no account has this id.
+
+    ``with_badges=False`` leaves the badges out (one query fewer): for a profile kept while its badges,
+    which a status's end changes without any event, are read for each request (``member_badges``)."""
     rows = profile_rows_by_ids(user_ids=_wanted_ids([user_id]))
     if not rows:
         raise NotFound(_("There is no such member."))
@@ -272,9 +304,10 @@ def member_profile(*, user_id: int) -> MemberProfile:
         website=str(row["profile__website"] or ""),
         location=str(row["profile__location"] or ""),
         avatar_url=_avatar_url(user_id, row["profile__avatar_thumbnail_key"]),
-        badges=_badges_for([user_id]).get(user_id, ()),
+        badges=member_badges(user_id=user_id) if with_badges else (),
         profile_url=_profile_url(user_id),
         counters=source.member_counters(user_id=user_id) if source is not None else None,
+        frame=equipped_frames_for(user_ids=[user_id]).get(user_id),
     )
 
 
@@ -351,6 +384,7 @@ def profile_update(
             for name, value in changes.items():
                 setattr(profile, name, value)
             profile.save(update_fields=[*changes, "updated_at"])
+            versioned_cache.changed(PAGES_SCOPE)
     return profile_source_get(user_id=user_id)
 
 
@@ -378,6 +412,7 @@ def avatar_set(*, user_id: int, file: UploadedFile[bytes] | IO[bytes], filename:
             profile.avatar_thumbnail_key = accepted.thumbnail_key
             profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
             transaction.on_commit(lambda: delete_upload(*old, public=True), robust=True)
+            versioned_cache.changed(PAGES_SCOPE)
     except Exception:
         delete_upload(accepted.storage_key, accepted.thumbnail_key, public=True)  # no orphan files
         raise
@@ -394,6 +429,7 @@ def avatar_remove(*, user_id: int) -> None:
         profile.avatar_key = profile.avatar_thumbnail_key = ""
         profile.save(update_fields=["avatar_key", "avatar_thumbnail_key", "updated_at"])
         transaction.on_commit(lambda: delete_upload(*old, public=True), robust=True)
+        versioned_cache.changed(PAGES_SCOPE)
 
 
 def avatar_storage_key(*, user_id: int) -> str:

@@ -3,29 +3,35 @@
 Every page works without JavaScript: plain links and POST forms; refusals come back as form errors
 with their status (400, 413), or as the friendly error page (404 for an unknown member).
 
-The equipped frame (the frame app, later) has its place already: ``templates/user/_frame.html`` is
-included around the avatar with ``frame`` in the context, None for now. When the frame app publishes
-its read (say ``apps.frame.services.frames_equipped_for(user_ids=[...])``), ``_frame_of`` below asks
-it, and the partial draws it; nothing else in the pages changes.
+The frame the member wears (the frame app's, read by ``services.member_profile`` through
+``apps.frame.services.equipped_frames_for``) is drawn around the avatar by ``templates/user/_frame.html``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from apps.authorization.services import permission_key_for
+from apps.status.services import automatic_progress_for
 from apps.user import forms, services
 from forum.errors import ApplicationError
 from forum.forms import add_application_error
+from forum.pagecache import guest_page
 from forum.paging import page_number
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
+from forum.versioned_cache import kept
 
 # How many of a member's threads and posts the profile shows; the lists of their own pages are longer.
 RECENT_COUNT = 5
@@ -42,25 +48,73 @@ def _member_id(request: HttpRequest) -> int:
     return int(user_id)
 
 
-def _frame_of(user_id: int) -> Any:
-    """The member's equipped frame, for templates/user/_frame.html; None until the frame app has one."""
-    return None
+def _activity_html(request: HttpRequest, user_id: int, viewer_id: int | None) -> str:
+    """The profile's lists of the member's threads and posts, as HTML.
+
+    What they hold depends on the member, on what the reader may see (their permission set: two readers
+    with the same permissions see the same lists) and on the language, and changes with the thread app's
+    data: built once per member, permission set and language and kept until the thread app's version
+    moves (forum.versioned_cache; every thread event moves it). The owner may see their own threads
+    awaiting moderation, so their lists are kept for them alone.
+    """
+
+    def build() -> str:
+        context = {
+            "member_id": user_id,
+            "threads": services.member_threads(
+                viewer_id=viewer_id, author_id=user_id, page=1, per_page=RECENT_COUNT
+            ),
+            "posts": services.member_posts(
+                viewer_id=viewer_id, author_id=user_id, page=1, per_page=RECENT_COUNT
+            ),
+        }
+        return render_to_string("user/_profile_activity.html", context)
+
+    reader = ("owner",) if viewer_id == user_id else ("readers", permission_key_for(user_id=viewer_id))
+    parts = (user_id, reader, get_language(), timezone.get_current_timezone_name())
+    return mark_safe(kept("user.profile_activity", parts, ACTIVITY_SCOPES, build, local=True))  # noqa: S308  rendered by Django, escaped
 
 
+# The profile's lists show the thread app's data (titles, posts, what is deleted, moved or held).
+ACTIVITY_SCOPES = ("thread",)
+# What a guest's profile page shows besides the lists: the account and profile (this app), the status
+# badges, the frame, a ban (each app's events move its scope; forum.versioned_cache).
+GUEST_PROFILE_SCOPES = (services.PAGES_SCOPE, "status", "frame", "moderation", "authorization")
+
+
+# What the profile's header shows but its badges: the account and profile, the post count and score,
+# the frame worn.
+MEMBER_SCOPES = (services.PAGES_SCOPE, "thread", "frame")
+
+
+def _member(user_id: int) -> services.MemberProfile:
+    """The member's public profile, kept per language until one of ``MEMBER_SCOPES`` moves; the status
+    badges are read for each request (a status's end moves no version: it is noticed by a task, up to a
+    minute later, while the badges follow the clock)."""
+    member = kept(
+        "user.member_profile",
+        (user_id, get_language()),
+        MEMBER_SCOPES,
+        lambda: services.member_profile(user_id=user_id, with_badges=False),
+        local=True,
+    )
+    return replace(member, badges=services.member_badges(user_id=user_id))
+
+
+@guest_page("thread", also=GUEST_PROFILE_SCOPES)
 def profile(request: HttpRequest, user_id: int) -> HttpResponse:
-    member = services.member_profile(user_id=user_id)
+    member = _member(user_id)
     viewer_id = _viewer_id(request)
     context = {
         "member": member,
-        "frame": _frame_of(user_id),
+        "frame": member.frame,
         "is_owner": viewer_id == user_id,
         "following": viewer_id is not None
         and viewer_id != user_id
         and services.follows(user_id=viewer_id, target_id=user_id),
-        "threads": services.member_threads(
-            viewer_id=viewer_id, author_id=user_id, page=1, per_page=RECENT_COUNT
-        ),
-        "posts": services.member_posts(viewer_id=viewer_id, author_id=user_id, page=1, per_page=RECENT_COUNT),
+        "activity": _activity_html(request, user_id, viewer_id),
+        # The statuses given by rules and the owner's progress toward them (the status app's section).
+        "automatic_statuses": automatic_progress_for(user_id=user_id) if viewer_id == user_id else [],
     }
     return render(request, "user/profile.html", context)
 

@@ -20,8 +20,11 @@ from celery import current_app
 from django.contrib.auth import get_user_model
 from websockets.sync.client import ClientConnection
 
+from apps.authorization.services import role_assign
 from apps.dialog import services as dialog_services
 from apps.notification import services as notification_services
+from apps.payment import services as payment_services
+from apps.support import services as support_services
 from apps.thread import services as thread_services
 from forum.asyncapi import asyncapi_document
 from forum.bus import subscribers_of
@@ -85,6 +88,13 @@ class Socket:
         if frame["type"] == "event":
             self.kinds.add(frame["kind"])
         return frame
+
+    def subscribe(self, topic: str) -> None:
+        """Follows ``topic``: the answer comes after any event frames already on their way."""
+        send(self.ws, {"type": "subscribe", "topic": topic})
+        while (frame := self.next())["type"] == "event":
+            pass
+        assert frame == {"type": "subscribed", "topic": topic}, frame
 
     def until(self, *kinds: str) -> None:
         """Reads (and checks) frames until each of ``kinds`` has come."""
@@ -153,9 +163,41 @@ def test_the_frames_the_apps_push_are_the_documented_ones(server: processes.Chil
         handlers.run()
         bob.until("dialog.message_deleted")
 
+        # The admin app's queue count, to staff on modqueue:all, when a report changes it.
+        dave_id, dave_cookie = member()
+        role_assign(user_id=dave_id, role="support")
+        dave = Socket(stack.enter_context(open_socket(server, dave_cookie)), document)
+        assert dave.next()["type"] == "ready"
+        dave.subscribe("modqueue:all")
+        ticket = support_services.report_file(
+            reporter_id=alice_id, target_kind="member", target_id=carol_id, reason="spam"
+        ).ticket_id
+        handlers.run()
+        dave.until("moderation.queue_count")
+
+        # The support app's ticket pages: the reporter's side and the staff's side.
+        alice.subscribe(f"ticket:{ticket}")
+        dave.subscribe(f"ticketstaff:{ticket}")
+        support_services.report_resolve(actor_id=dave_id, ticket_id=ticket, outcome="no_action")
+        handlers.run()
+        alice.until("ticket.changed")
+        dave.until("ticket.changed")
+
+        # The payment app's checkout page, to the invoice's owner.
+        payment_services.product_register(
+            app_label="status", code="asyncapi-30", title="Agent, 30 days", price_sats=50_000
+        )
+        invoice = payment_services.invoice_create(
+            member_id=alice_id, product_app="status", product_code="asyncapi-30"
+        ).public_id
+        alice.subscribe(f"invoice:{invoice}")
+        payment_services.invoice_cancel(public_id=invoice, staff_id=dave_id, reason="Changed my mind")
+        alice.until("invoice.changed")
+
     documented_events = {
         message["name"]
         for message in document["components"]["messages"].values()
         if message["payload"]["properties"]["type"].get("const") == "event"
     }
-    assert documented_events <= alice.kinds | bob.kinds, documented_events - (alice.kinds | bob.kinds)
+    seen = alice.kinds | bob.kinds | dave.kinds
+    assert documented_events <= seen, documented_events - seen

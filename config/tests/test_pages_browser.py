@@ -1,18 +1,19 @@
 """The member-facing pages in a real browser, at a phone's width (390 px) and a desktop's (1280 px), as a
-member and as a guest: no page scrolls sideways, axe-core finds no serious or critical WCAG 2.1 A/AA
-violation (in the light scheme, and in the dark one the system asks for), the header is one row with
-the member menu behind the member's name, focus is always visible, and screenshots of the index, a
-thread and a dialog at both widths are left in the artefacts folder (``.artifacts/``, or
-$FORUM_TEST_ARTIFACTS) for a person to look at.
+member, as a guest and (the moderation and ticket pages) as staff: no page scrolls sideways, axe-core
+finds no serious or critical WCAG 2.1 A/AA violation (in the light scheme, and in the dark one the
+system asks for), the header is one row with the member menu behind the member's name, focus is always
+visible, and screenshots of the index, a thread and a dialog at both widths are left in the artefacts
+folder (``.artifacts/``, or $FORUM_TEST_ARTIFACTS) for a person to look at.
 
 The stack is what production runs (forum/testing/browser.py): gunicorn for the pages, uvicorn for the
-WebSocket gateway, a Celery worker; the data is made through the apps' services, as members would.
-It lives in config/ because it walks the pages of every app.
+WebSocket gateway, a Celery worker; the data is made through the apps' services, as members would. It
+lives in config/ because it walks the pages of every app.
 """
 
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -25,13 +26,18 @@ from django.conf import settings as django_settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from apps.dialog import services as dialogs
 from apps.dialog.models import Message
+from apps.frame import services as frames
 from apps.notification import services as notifications
+from apps.status import services as statuses
+from apps.support import services as support
 from apps.thread import services as threads
 from forum.testing import browser as web
 from forum.testing import pages
+from forum.testing.fixtures import local_upload_storages
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, ViewportSize
@@ -58,13 +64,22 @@ class Site:
     dialog: int
     bruno: int
     ada_session: str
+    # The pages of the shop, the frames, payments, support and moderation (issues 12 to 14).
+    reply: int
+    checkout: str
+    ticket: int
+    sam_session: str
 
 
 @pytest.fixture
 def stack(transactional_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[web.Stack]:
     web.require_chromium(monkeypatch)
     with web.running_stack(
-        tmp_path, queues=["thread", "dialog", "notification"], EMAIL_URL="dummymail://"
+        tmp_path,
+        queues=["thread", "dialog", "notification"],
+        EMAIL_URL="dummymail://",
+        # No chain to ask: the checkout page is walked, not paid.
+        PAYMENT_ESPLORA_URL="http://127.0.0.1:9/nothing-listens-here",
     ) as stack:
         yield stack
 
@@ -79,10 +94,22 @@ def _session(user: Any) -> str:
     return session.session_key
 
 
+def _ring_png() -> bytes:
+    picture = Image.new("RGBA", (120, 120), (0, 0, 0, 0))
+    ImageDraw.Draw(picture).ellipse((4, 4, 115, 115), outline="gold", width=10)
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
 @pytest.fixture
-def site(stack: web.Stack) -> Site:
+def site(stack: web.Stack, settings: Any) -> Site:
     """Sam (staff), Ada (the member who walks) and Bruno; a forum with a long thread; a closed forum
-    under a category a guest cannot see into; a dialog over three days; a notification for Ada."""
+    under a category a guest cannot see into; a dialog over three days; a notification for Ada; a
+    status on sale and a frame (Ada owns it), an invoice of Ada's, and Ada's report of Bruno's reply,
+    whose ticket Sam works."""
+    if not settings.AWS_S3_ENDPOINT_URL:  # the frame's picture where the pages' server reads it
+        local_upload_storages(settings, stack.log_dir)
     users = get_user_model().objects
     sam = users.create_user(username="sam", password=PASSWORD, is_staff=True)
     ada = users.create_user(username="ada", password=PASSWORD, email="ada@example.com")
@@ -128,7 +155,30 @@ def site(stack: web.Stack) -> Site:
     # Written over three days (the page groups them by day): set as the service would have stored them.
     for message_id, days_ago in zip(said, (2, 2, 2, 1, 0), strict=True):
         Message.objects.filter(pk=message_id).update(created_at=now - datetime.timedelta(days=days_ago))
-    return Site(stack.origin, general, thread.id, dialog, bruno.pk, _session(ada))
+
+    # Defined here: transactional tests empty the seeded statuses, frames and help topics.
+    statuses.status_define(code="agent", name="Agent", permissions={"forum.read_exclusive": True})
+    plan = statuses.plan_save(status_code="agent", days=30, price_sats=50_000)
+    gold = frames.frame_create(
+        name="Gold ring", price_sats=20_000, image=io.BytesIO(_ring_png()), filename="gold.png"
+    )
+    frames.frame_grant(frame_id=gold.id, member_id=ada.pk, granted_by=None)
+    checkout = statuses.plan_buy(user_id=ada.pk, plan_id=plan.plan_id).invoice_id
+    ticket = support.report_file(
+        reporter_id=ada.pk, target_kind="post", target_id=replies[0].id, reason="spam", comment="Ads?"
+    ).ticket_id
+    return Site(
+        stack.origin,
+        general,
+        thread.id,
+        dialog,
+        bruno.pk,
+        _session(ada),
+        replies[1].id,
+        checkout,
+        ticket,
+        _session(sam),
+    )
 
 
 def _member_urls(site: Site) -> list[str]:
@@ -144,6 +194,24 @@ def _member_urls(site: Site) -> list[str]:
         "/accounts/settings/",
         "/accounts/sessions/",
         "/bookmarks/",
+        "/shop/",
+        "/frames/",
+        "/frames/mine/",
+        "/pay/",
+        f"/pay/{site.checkout}/",
+        "/support/",
+        "/support/new/",
+        f"/support/tickets/{site.ticket}/",
+        f"/report/?kind=post&id={site.reply}",
+        "/warnings/",
+    ]
+
+
+def _staff_urls(site: Site) -> list[str]:
+    return [
+        "/moderation/",
+        "/support/queue/",
+        f"/support/tickets/{site.ticket}/",
     ]
 
 
@@ -153,6 +221,8 @@ def _guest_urls(site: Site) -> list[str]:
         f"/forums/{site.general}/",
         f"/threads/{site.thread}/",
         f"/members/{site.bruno}/",
+        "/shop/",
+        "/frames/",
         "/accounts/signin/",
         "/accounts/signup/",
     ]
@@ -165,12 +235,20 @@ def _page(
     member: bool,
     viewport: ViewportSize,
     scheme: Literal["light", "dark"] = "light",
+    session: str = "",
 ) -> Page:
+    """A page as Ada (``member``), as a guest, or as whoever's ``session`` it is."""
     context = browser.new_context(locale="en-US", viewport=viewport, color_scheme=scheme)
     context.set_default_timeout(web.TIMEOUT * 1000)
-    if member:
+    if member or session:
         context.add_cookies(
-            [{"name": django_settings.SESSION_COOKIE_NAME, "value": site.ada_session, "url": site.origin}]
+            [
+                {
+                    "name": django_settings.SESSION_COOKIE_NAME,
+                    "value": session or site.ada_session,
+                    "url": site.origin,
+                }
+            ]
         )
     return context.new_page()
 
@@ -193,9 +271,14 @@ def test_every_main_page_fits_a_phone_and_passes_axe_at_both_widths(site: Site) 
     violations: dict[str, Any] = {}
     with web.chromium() as browser:
         for name, viewport in (("phone", pages.PHONE), ("desktop", pages.DESKTOP)):
-            for member, urls in ((True, _member_urls(site)), (False, _guest_urls(site))):
-                page = _page(browser, site, member=member, viewport=viewport)
-                who = "member" if member else "guest"
+            walks = (
+                ("member", _member_urls(site), site.ada_session),
+                ("guest", _guest_urls(site), ""),
+                ("staff", _staff_urls(site), site.sam_session),
+            )
+            for who, urls, session in walks:
+                member = who == "member"
+                page = _page(browser, site, member=False, viewport=viewport, session=session)
                 for url in urls:
                     _open(page, site.origin + url)
                     key = f"{name} {who} {url}"

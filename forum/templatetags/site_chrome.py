@@ -55,6 +55,8 @@ def site_header(context: template.Context) -> SafeString:
             "staff": bool(member and user.is_staff),
             "dialogs_unread": _count(context, "dialog_unread") if member else 0,
             "notifications_unread": _count(context, "notification_unread") if member else 0,
+            # The moderation queue's size for staff (the admin app's context processor), else None.
+            "moderation_count": getattr(context.get("moderation_queue"), "count", None) if member else None,
             "url_name": getattr(match, "url_name", None),
             "url_namespace": getattr(match, "namespace", None),
             "full_path": request.get_full_path() if request is not None else "",

@@ -217,16 +217,20 @@ def test_signed_in_member_sees_their_name_and_a_sign_out_form(admin_client: Clie
 def test_no_dead_ends_in_the_header_and_footer_and_staff_links_for_staff_only(
     client: Client, make_member: Any, django_user_model: Any
 ) -> None:
-    """No link to a feature that does not exist (search), and the admin's link only for those it lets
-    in: a member who followed it met the admin's sign-in page."""
+    """No link to a feature that does not exist, the search box leading to the search, and the
+    admin's link only for those it lets in: a member who followed it met the admin's sign-in page."""
     guest = Page(client.get("/").content.decode())
-    assert "Search" not in guest.text
+    assert [form.get("action") for form in guest.find("form") if form.get("role") == "search"] == ["/search/"]
+    assert client.get("/search/", {"q": "anything"}).status_code == 200
     assert not [url for url in guest.urls() if url.startswith("/admin/")]
 
     member_id = make_member()
     client.force_login(django_user_model.objects.get(pk=member_id))
     member = Page(client.get("/").content.decode())
-    assert "Search" not in member.text and "Moderation" not in member.text
+    assert "Moderation" not in member.text
+    assert [form.get("action") for form in member.find("form") if form.get("role") == "search"] == [
+        "/search/"
+    ]
     assert not [url for url in member.urls() if url.startswith("/admin/")]
     # The member menu: the profile, the settings, the sessions, the bookmarks, and signing out.
     assert {f"/members/{member_id}/", "/accounts/settings/", "/accounts/sessions/", "/bookmarks/"} <= set(

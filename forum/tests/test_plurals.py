@@ -22,11 +22,13 @@ LOCALE_DIR = Path(settings.BASE_DIR, "locale")
 TEMPLATE_DIR = Path(settings.BASE_DIR, "templates")
 COUNTS = (1, 2, 5, 21)
 
-# Messages whose Russian words do not change with the count (no noun agrees with it), though the
-# English ones do: the same form in every slot is right for them, not a form copied by mistake.
+# Messages whose Russian words do not change with the count (no noun agrees with it, or the noun is
+# indeclinable: 1, 2, 5 сатоши), though the English ones do: the same form in every slot is right for
+# them, not a form copied by mistake.
 # (A message the same in English for one and many is taken to be such a message too.)
 SAME_IN_EVERY_FORM = {
     "%(actor)s and %(count)d other reacted to your post in “%(title)s”",
+    "%(sats)s satoshi",
 }
 # Words whose Russian form for 1 (and 21) is the form for 5 (1 байт, 5 байт): any other message with
 # those two forms equal says "1 тем".

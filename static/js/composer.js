@@ -6,13 +6,16 @@
  *   list), also on Ctrl/Cmd+B, I and K; every change goes through the browser's editing (undo works)
  *   and fires "input", so that static/thread/drafts.js saves it as if typed;
  * - Write and Preview tabs: Preview sends the text to the server (data-preview-url), which renders it
- *   exactly as the post or message would be stored, sanitized; the answer is inserted as is;
+ *   exactly as the post or message would be stored, sanitized; the answer is inserted as is. Other
+ *   fields of the form the rendering depends on (a new dialog's recipients, whose mentions are
+ *   linked) are named in data-preview-fields and sent along, by name;
  * - uploads at once (data-upload-url): files dropped on the composer, images pasted into the text and
  *   files picked in the file input go up one request each, with a progress bar; each finished upload
  *   leaves a hidden input attachment_ids=<id> that the form sends, and a Remove button that takes the
  *   upload back on the server (data-discard-url, its final 0 replaced by the id). A form sent while
  *   uploads are still running is held back, said so in the status line, and sent when they are done
- *   (unless one failed: the member then decides).
+ *   (unless one failed: the member then decides). Without data-upload-url (a new dialog, with no
+ *   dialog to upload into yet) files dropped or pasted join the form's file input and go with the form.
  *
  * Words shown come from the composer's data-label-* attributes (the page translates them).
  * Another script that writes into the textarea (a quote button) should fire "input" on it: the
@@ -216,6 +219,7 @@
   function setUpTabs(root, form, textarea, token, label) {
     var tablist = root.querySelector("[data-composer-tabs]");
     var previewUrl = root.getAttribute("data-preview-url");
+    var previewFields = (root.getAttribute("data-preview-fields") || "").split(/\s+/).filter(Boolean);
     var write = root.querySelector('[data-composer-panel="write"]');
     var preview = root.querySelector('[data-composer-panel="preview"]');
     if (!tablist || !previewUrl || !write || !preview) return;
@@ -231,7 +235,7 @@
 
     var shown = "write";
     var asked = 0; // the latest preview asked for: older answers are dropped
-    var rendered = { text: null, html: "" };
+    var rendered = { key: null, html: "" };
 
     function say(text, kind) {
       preview.textContent = "";
@@ -247,7 +251,13 @@
         say(label("empty"));
         return;
       }
-      if (text === rendered.text) {
+      var payload = { body: text };
+      previewFields.forEach(function (name) {
+        var field = form.elements.namedItem(name);
+        if (field && typeof field.value === "string") payload[name] = field.value;
+      });
+      var key = JSON.stringify(payload);
+      if (key === rendered.key) {
         preview.innerHTML = rendered.html;
         return;
       }
@@ -258,7 +268,7 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": token },
-        body: JSON.stringify({ body: text }),
+        body: key,
       })
         .then(function (response) {
           return response.text().then(function (answer) {
@@ -271,7 +281,7 @@
         })
         .then(function (html) {
           if (mine !== asked) return;
-          rendered = { text: text, html: html };
+          rendered = { key: key, html: html };
           // Rendered and sanitized by the server (forum.markup), as the page shows stored posts.
           if (shown === "preview") preview.innerHTML = html;
         })
@@ -325,13 +335,71 @@
 
   // --- Uploads -----------------------------------------------------------------------------------------
 
+  // Files dropped on the composer, and a picture pasted into its text (a screenshot), go to handle; a
+  // paste that also carries text is only text.
+  function takeDroppedFiles(root, textarea, handle) {
+    function carriesFiles(event) {
+      var types = event.dataTransfer ? event.dataTransfer.types : null;
+      return !!types && Array.prototype.indexOf.call(types, "Files") !== -1;
+    }
+
+    root.addEventListener("dragenter", function (event) {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      root.classList.add("composer--drop");
+    });
+    root.addEventListener("dragover", function (event) {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      root.classList.add("composer--drop");
+    });
+    root.addEventListener("dragleave", function (event) {
+      if (!event.relatedTarget || !root.contains(event.relatedTarget)) root.classList.remove("composer--drop");
+    });
+    root.addEventListener("drop", function (event) {
+      root.classList.remove("composer--drop");
+      if (!event.dataTransfer || !event.dataTransfer.files || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      handle(event.dataTransfer.files);
+    });
+
+    textarea.addEventListener("paste", function (event) {
+      var data = event.clipboardData;
+      if (!data || !data.files || !data.files.length) return;
+      if (Array.prototype.indexOf.call(data.types || [], "text/plain") !== -1) return;
+      event.preventDefault();
+      handle(data.files);
+    });
+  }
+
+  // No upload address (a new dialog: nothing to upload into yet): the files dropped or pasted join
+  // those picked in the form's file input and travel with the form when it is sent.
+  function filesWithTheForm(root, textarea, input) {
+    if (typeof DataTransfer !== "function") return;
+    var hint = root.querySelector("[data-composer-drop-hint]");
+    if (hint) hint.hidden = false;
+    takeDroppedFiles(root, textarea, function (files) {
+      var all = new DataTransfer();
+      var index;
+      for (index = 0; index < (input.files ? input.files.length : 0); index += 1) all.items.add(input.files[index]);
+      for (index = 0; index < files.length; index += 1) all.items.add(files[index]);
+      input.files = all.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
   function setUpUploads(root, form, textarea, token, label) {
     var uploadUrl = root.getAttribute("data-upload-url");
     var discardUrl = root.getAttribute("data-discard-url") || "";
     var list = root.querySelector("[data-composer-uploads]");
     var status = root.querySelector("[data-composer-status]");
     var input = root.querySelector('input[type="file"]');
-    if (!uploadUrl || !list) return;
+    if (!list) return;
+    if (!uploadUrl) {
+      if (input) filesWithTheForm(root, textarea, input);
+      return;
+    }
     var hint = root.querySelector("[data-composer-drop-hint]");
     if (hint) hint.hidden = false;
     var running = 0;
@@ -477,40 +545,7 @@
       for (var index = 0; index < files.length; index += 1) upload(files[index]);
     }
 
-    function carriesFiles(event) {
-      var types = event.dataTransfer ? event.dataTransfer.types : null;
-      return !!types && Array.prototype.indexOf.call(types, "Files") !== -1;
-    }
-
-    root.addEventListener("dragenter", function (event) {
-      if (!carriesFiles(event)) return;
-      event.preventDefault();
-      root.classList.add("composer--drop");
-    });
-    root.addEventListener("dragover", function (event) {
-      if (!carriesFiles(event)) return;
-      event.preventDefault();
-      event.dataTransfer.dropEffect = "copy";
-      root.classList.add("composer--drop");
-    });
-    root.addEventListener("dragleave", function (event) {
-      if (!event.relatedTarget || !root.contains(event.relatedTarget)) root.classList.remove("composer--drop");
-    });
-    root.addEventListener("drop", function (event) {
-      root.classList.remove("composer--drop");
-      if (!event.dataTransfer || !event.dataTransfer.files || !event.dataTransfer.files.length) return;
-      event.preventDefault();
-      uploadAll(event.dataTransfer.files);
-    });
-
-    // A pasted picture (a screenshot) is uploaded; a paste that also carries text is only text.
-    textarea.addEventListener("paste", function (event) {
-      var data = event.clipboardData;
-      if (!data || !data.files || !data.files.length) return;
-      if (Array.prototype.indexOf.call(data.types || [], "text/plain") !== -1) return;
-      event.preventDefault();
-      uploadAll(data.files);
-    });
+    takeDroppedFiles(root, textarea, uploadAll);
 
     // Files picked in the input go up at once too, so that the form sends ids and not the files again.
     if (input) {

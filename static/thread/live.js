@@ -81,6 +81,9 @@
   }
 
   function insertInOrder(element) {
+    // A reply this page listed as awaiting approval, approved since: it moves into the thread.
+    var held = document.getElementById(element.id);
+    if (held && !list.contains(held)) held.remove();
     var position = parseInt(element.getAttribute("data-position"), 10);
     var posts = list.querySelectorAll("li.post[data-position]");
     for (var i = 0; i < posts.length; i++) {

@@ -17,10 +17,17 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="moderation-warning-revoke",
     ),
     path("me/ban", views.MyBanView.as_view(), name="moderation-my-ban"),
+    path("moderation/queue/count", views.QueueCountView.as_view(), name="moderation-queue-count"),
     path("members/<int:member_id>/bans", views.MemberBansView.as_view(), name="moderation-member-bans"),
     path("bans/<int:ban_id>/lift", views.BanLiftView.as_view(), name="moderation-ban-lift"),
     path("bans/emails", views.EmailBansView.as_view(), name="moderation-email-bans"),
     path("bans/emails/<int:ban_id>", views.EmailBanView.as_view(), name="moderation-email-ban"),
     path("bans/addresses", views.AddressBansView.as_view(), name="moderation-address-bans"),
     path("bans/addresses/<int:ban_id>", views.AddressBanView.as_view(), name="moderation-address-ban"),
+    # A support ticket's URL, but the acts are moderation: this app owns them.
+    path(
+        "support/tickets/<int:ticket_id>/actions",
+        views.TicketActView.as_view(),
+        name="moderation-ticket-act",
+    ),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -13,9 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.admin import services
+from apps.admin import services, ticket_acts
 from apps.admin.models import REASON_MAX_LENGTH, BanKind
-from forum.errors import ErrorSerializer
+from apps.admin.queue_count import queue_count_for
+from apps.authorization.services import has_perm
+from apps.support.services import HANDLE_PERMISSION
+from forum.errors import ErrorSerializer, NotFound
 
 TAGS = ["moderation"]
 _MAX_ID = 2**63 - 1
@@ -293,3 +297,84 @@ class AddressBanView(APIView):
     def delete(self, request: Request, ban_id: int) -> Response:
         services.address_ban_remove(actor_id=_member_id(request), ban_id=ban_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TicketActOutput(serializers.Serializer[Any]):
+    ticket_id = serializers.IntegerField()
+    action = serializers.ChoiceField(choices=ticket_acts.ACTIONS)
+    resolved = serializers.BooleanField(help_text="Whether the report was resolved by this call.")
+    warning_id = serializers.IntegerField(allow_null=True)
+    ban_id = serializers.IntegerField(allow_null=True)
+
+
+class TicketActView(APIView):
+    """An act on what a report's ticket is about, from the ticket (staff)."""
+
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        action = serializers.ChoiceField(choices=ticket_acts.ACTIONS)
+        reason = serializers.CharField(
+            max_length=REASON_MAX_LENGTH, required=False, allow_blank=True, default=""
+        )
+        resolve = serializers.BooleanField(required=False, default=False)
+        warning_type_id = serializers.IntegerField(
+            min_value=1, max_value=_MAX_ID, required=False, default=None
+        )
+        forum_id = serializers.IntegerField(min_value=1, max_value=_MAX_ID, required=False, default=None)
+        ban_kind = serializers.ChoiceField(choices=BanKind.choices, required=False, default="")
+        ban_ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Act on a report from its ticket (staff)",
+        operation_id="moderation_ticket_act",
+        description="On a report's ticket: `post_hide`, `post_restore` (a reported post); `thread_close`, "
+        "`thread_reopen`, `thread_move` (`forum_id`), `thread_delete` (a reported thread); `warn` "
+        "(`warning_type_id`, `reason`) and `ban` (administrators: `ban_kind`, `reason`, `ban_ends_at` or "
+        "null for permanent) the reported member; `dismiss` (resolved with no action, `reason` kept as "
+        "an internal note). Each act goes through its owning app's services, is written to the ticket's "
+        "history and the staff action log. `resolve`: also resolve the report with the outcome "
+        "`action_taken` (its reporters are told). 404 for anyone but staff; 403 for an act the permission "
+        "engine does not allow the caller (`thread.moderate`, `moderation.warn`, `moderation.ban`); 400 "
+        "for an act that does not fit what was reported.",
+        request=InputSerializer,
+        responses={
+            200: TicketActOutput,
+            400: _error("Bad input, or an act that does not fit what was reported."),
+            403: _error("The act is not allowed to the caller."),
+            404: _error("No such ticket, or not staff."),
+            409: _error("The act is done already (a post not hidden, a report resolved)."),
+        },
+    )
+    def post(self, request: Request, ticket_id: int) -> Response:
+        actor_id = _member_id(request)
+        if not has_perm(user_id=actor_id, permission=HANDLE_PERMISSION):
+            raise NotFound(_("There is no such ticket."))
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        result = ticket_acts.ticket_act(actor_id=actor_id, ticket_id=ticket_id, **given.validated_data)
+        return Response(TicketActOutput(result).data)
+
+
+class QueueCountOutput(serializers.Serializer[Any]):
+    count = serializers.IntegerField(help_text="Threads awaiting premoderation and open reports.")
+
+
+class QueueCountView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=TAGS,
+        summary="The moderation queue's count (staff)",
+        operation_id="moderation_queue_count",
+        description='What the staff header shows as "Moderation (N)": threads awaiting premoderation '
+        "and open reports. Live on the WebSocket topic `modqueue:all` (frames `moderation.queue_count` "
+        "with `{count}`). 404 for anyone but staff (`moderation.warn`).",
+        responses={200: QueueCountOutput, 404: _error("Not staff.")},
+    )
+    def get(self, request: Request) -> Response:
+        count = queue_count_for(viewer_id=_member_id(request))
+        if count is None:
+            raise NotFound(_("There is no such page."))
+        return Response({"count": count})

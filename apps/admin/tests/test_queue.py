@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.admin.models import Action, ActionLogEntry
 from apps.admin.tests.conftest import Handler, Web
+from apps.authorization.services import AccessRestriction, access_restrictions_set
 from apps.support.services import report_file, report_tickets_open
-from apps.thread.services import forum_create, thread_approve, thread_create, threads_pending
+from apps.thread.services import forum_create, post_create, thread_approve, thread_create, threads_pending
 
 
 def _forum() -> int:
@@ -22,6 +23,17 @@ def _forum() -> int:
 
 def _pending(forum: int, author: int, title: str) -> int:
     return thread_create(author_id=author, forum_id=forum, title=title, body="Words to moderate").id
+
+
+def _held(thread: int, author: int, body: str) -> int:
+    """A reply of a member whose posts are premoderated (as an escalation leaves them)."""
+    access_restrictions_set(
+        user_id=author,
+        restrictions=[AccessRestriction(code="premoderate", denied=("post.skip_premoderation",))],
+    )
+    reply = post_create(author_id=author, thread_id=thread, body=body)
+    assert reply.held
+    return reply.id
 
 
 def _reported(forum: int, author: int, reporter: int, support: int, title: str, reason: str) -> int:
@@ -77,6 +89,8 @@ def test_the_queue_runs_a_fixed_number_of_queries(
     forum = _forum()
     _pending(forum, make_member(), "One waiting")
     _reported(forum, make_member(), make_member(), support, "One reported", "spam")
+    public = thread_create(author_id=support, forum_id=forum, title="Open to replies", body="Reply here").id
+    _held(public, make_member(), "One held reply")
     client = web(support)
     client.get("/moderation/")  # warm the session and the caches of the process
 
@@ -89,4 +103,6 @@ def test_the_queue_runs_a_fixed_number_of_queries(
     for number in range(3):
         _pending(forum, make_member(), f"Waiting {number}")
         _reported(forum, make_member(), make_member(), support, f"Reported {number}", "abuse")
+        _held(public, make_member(), f"Held reply {number}")
+    assert "Held reply 2" in client.get("/moderation/").content.decode()
     assert count() == few

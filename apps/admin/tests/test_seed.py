@@ -20,6 +20,10 @@ def test_the_moderation_demo_is_seeded_once(web: Web, django_user_model: Any) ->
     tom = django_user_model.objects.get(username="tom").pk
     assert MemberWarning.objects.filter(member_id=tom).count() == 1
     assert ActionLogEntry.objects.filter(action=Action.WARN, target_id=tom).count() == 1
+    # Three points premoderate his posts: his demo reply waits in the queue.
+    assert "1 reply held for premoderation" in out.getvalue()
+    mira = django_user_model.objects.get(username="mira").pk
+    assert b"Solid oak chairs" in web(mira).get("/moderation/?show=posts").content
     again = io.StringIO()
     call_command("seed_moderation", stdout=again)
     assert "is there" in again.getvalue()

@@ -23,6 +23,7 @@ from apps.authentication.services._common import (
 from apps.authentication.services.checks import _signin_refusal
 from forum.context_processors import forum_name
 from forum.errors import ApplicationError, Conflict, Forbidden, RateLimited, ValidationFailed
+from forum.qr import qr_svg
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _enrolment(user: User, device: Any) -> TwoFactorEnrolment:
     return TwoFactorEnrolment(
         otpauth_uri=uri,
         key=two_factor.key_base32(device),
-        qr_svg=two_factor.qr_svg(uri, title=_("QR code for your authenticator app")),
+        qr_svg=qr_svg(uri, title=_("QR code for your authenticator app"), css_class="two-factor-qr"),
     )
 
 

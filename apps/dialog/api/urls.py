@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("dialogs/blocks/<int:user_id>", views.DialogBlockView.as_view(), name="dialog-block"),
     path("dialogs/privacy", views.DialogPrivacyView.as_view(), name="dialog-privacy"),
     path("dialogs/settings", views.DialogSettingsView.as_view(), name="dialog-settings"),
+    path("dialogs/preview", views.DialogNewPreviewView.as_view(), name="dialog-new-preview"),
     path("dialogs/<int:dialog_id>", views.DialogDetailView.as_view(), name="dialog"),
     path("dialogs/<int:dialog_id>/messages", views.DialogMessagesView.as_view(), name="dialog-messages"),
     path(

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.dialog import selectors, services
+from apps.dialog.forms import usernames_in
 from apps.dialog.models import BODY_MAX_LENGTH, TITLE_MAX_LENGTH
 from forum.api import PAGE_PARAMETER, AttachmentOutput, page_asked
 from forum.errors import ErrorSerializer, NotFound, ValidationFailed
@@ -521,6 +522,49 @@ class DialogPreviewView(_MemberView):
         given.is_valid(raise_exception=True)
         html = services.message_preview(
             author_id=_member_id(request), dialog_id=dialog_id, body=given.validated_data["body"]
+        )
+        return Response(self.OutputSerializer({"html": html}).data)
+
+
+class DialogNewPreviewView(_MemberView):
+    """The composer's Preview on the new-dialog page, before the dialog exists: the first message as it
+    would be stored, mentions linking only to the caller and the members named in ``recipients``."""
+
+    class InputSerializer(serializers.Serializer[Any]):
+        body = serializers.CharField(allow_blank=True, trim_whitespace=False, help_text="Markdown, as typed.")
+        recipients = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=4000,
+            help_text="The usernames the dialog is for, separated by commas or spaces (as the page's "
+            "To field): a mention of one of them is linked.",
+        )
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        html = serializers.CharField(help_text="Sanitized, safe to insert: what the message would show.")
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Preview the first message of a new dialog",
+        operation_id="dialogs_new_preview",
+        description="Renders Markdown exactly as the first message of a dialog the caller starts with "
+        f"`recipients` would be stored (forum.markup). Nothing is stored. At most {BODY_MAX_LENGTH} "
+        "characters (400 `too_long`); at most `MARKUP_PREVIEW_PER_MINUTE` previews a minute per member, "
+        "post previews included (429 with Retry-After).",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            400: _error("The text is too long."),
+            429: _error("Too many previews in a minute."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        given = self.InputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        html = services.message_preview_new(
+            author_id=_member_id(request),
+            body=given.validated_data["body"],
+            recipient_usernames=usernames_in(given.validated_data.get("recipients", "")),
         )
         return Response(self.OutputSerializer({"html": html}).data)
 

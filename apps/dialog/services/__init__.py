@@ -36,6 +36,7 @@ from apps.dialog.services.messages import (
     message_delete,
     message_edit,
     message_preview,
+    message_preview_new,
 )
 from apps.dialog.services.privacy import (
     block_add,
@@ -93,6 +94,7 @@ __all__ = [
     "message_edit",
     "message_evidence",
     "message_preview",
+    "message_preview_new",
     "message_seen",
     "participant_remove",
     "participants_add",

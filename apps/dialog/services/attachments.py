@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from functools import partial
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,8 +23,8 @@ from apps.dialog.models import (
 )
 from apps.dialog.services._common import _no_such_dialog
 from apps.dialog.services.refs import AttachmentRef
-from forum.errors import Conflict, Forbidden
-from forum.uploads import delete_unclaimed, delete_upload, store_upload
+from forum.errors import Forbidden
+from forum.uploads import delete_unclaimed, delete_waiting, store_waiting_upload
 
 
 def permissions_declare() -> None:
@@ -68,18 +66,14 @@ def attachment_upload(
         raise _no_such_dialog()
     if limit(user_id=uploader_id, permission="dialog.attachments_max") == 0:
         raise Forbidden(_("You may not attach files."), code="attachments_not_allowed")
-    waiting = MessageAttachment.objects.filter(
-        uploader_id=uploader_id, dialog_id=dialog_id, message__isnull=True
-    ).count()
-    if waiting >= PENDING_ATTACHMENTS_MAX:
-        raise Conflict(
-            _("Too many uploads are waiting for a message (%(count)d); send or discard them first.")
-            % {"count": waiting},
-            code="too_many_pending_attachments",
-        )
-    row = store_upload(
+    row = store_waiting_upload(
         file,
         field_name=field_name,
+        waiting=MessageAttachment.objects.filter(
+            uploader_id=uploader_id, dialog_id=dialog_id, message__isnull=True
+        ),
+        most_waiting=PENDING_ATTACHMENTS_MAX,
+        too_many=_("Too many uploads are waiting for a message (%(count)d); send or discard them first."),
         keep=lambda fields: MessageAttachment.objects.create(
             dialog_id=dialog_id, uploader_id=uploader_id, created_at=timezone.now(), **fields
         ),
@@ -96,12 +90,7 @@ def attachments_discard(
     waiting = MessageAttachment.objects.filter(pk__in=wanted, uploader_id=uploader_id, message__isnull=True)
     if dialog_id is not None:
         waiting = waiting.filter(dialog_id=dialog_id)
-    with transaction.atomic():
-        rows = list(waiting.select_for_update().values_list("pk", "storage_key", "thumbnail_key"))
-        MessageAttachment.objects.filter(pk__in=[pk for pk, _key, _thumb in rows]).delete()
-        for _pk, key, thumbnail in rows:
-            transaction.on_commit(partial(delete_upload, key, thumbnail or None), robust=True)
-    return len(rows)
+    return delete_waiting(waiting)
 
 
 # Uploads deleted per transaction by ``attachments_delete_orphans``.

@@ -77,14 +77,30 @@ def message_preview(*, author_id: int, dialog_id: int, body: str) -> str:
     minute per member, post previews included (RateLimited)."""
     if not selectors.is_participant(user_id=author_id, dialog_id=dialog_id):
         raise _no_such_dialog()
+    _preview_length_check(body)
+    preview_rate_limit_hit(user_id=author_id)
+    html, _text = _render(body.strip(), dialog_id)
+    return html
+
+
+def message_preview_new(*, author_id: int, body: str, recipient_usernames: Sequence[str] = ()) -> str:
+    """The HTML ``body`` would be stored with as the first message of a dialog that ``author_id`` starts
+    with the members named (the new-dialog page's Preview, before the dialog exists): rendered as
+    ``message_create`` renders it, ``@name`` linking only to the author and those members. Nothing is
+    stored; the same length check and budget as ``message_preview``."""
+    _preview_length_check(body)
+    preview_rate_limit_hit(user_id=author_id)
+    found = selectors.member_ids_by_username(usernames=recipient_usernames) if recipient_usernames else {}
+    html, _text = _render(body.strip(), 0, participant_ids=[author_id, *found.values()])
+    return html
+
+
+def _preview_length_check(body: str) -> None:
     if len(body) > BODY_MAX_LENGTH:
         message = ngettext(
             "At most %(count)d character.", "At most %(count)d characters.", BODY_MAX_LENGTH
         ) % {"count": BODY_MAX_LENGTH}
         raise ValidationFailed(message, code="too_long", fields={"body": [message]})
-    preview_rate_limit_hit(user_id=author_id)
-    html, _text = _render(body.strip(), dialog_id)
-    return html
 
 
 def _excerpt(text: str) -> str:

@@ -72,6 +72,8 @@ def statuses_expiring_notify() -> int:
                     "status_name": _status_name(grant.status_code),
                     "user_id": grant.user_id,
                     "ends_on": grant.ends_at.date().isoformat(),
+                    # A bought grant: the status app's one-click renewal page, where the link leads.
+                    **({"renew_url": grant.renew_url} if grant.renew_url else {}),
                 },
             )
             warned += len(_deliver({grant.user_id: [registry.STATUS_EXPIRING.code]}, about))

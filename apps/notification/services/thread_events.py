@@ -175,6 +175,25 @@ def reaction_cleared_forget(*, post_id: int, post_author_id: int, reactor_id: in
         row.save(update_fields=["actor_ids", "count"])
 
 
+def post_moderated_notify(
+    *, post_id: int, thread_id: int, author_id: int, moderator_id: int, approved: bool, reason: str = ""
+) -> list[int]:
+    """A held reply's author learns that a moderator approved or rejected it."""
+    with transaction.atomic():
+        title = _thread_title(thread_id, author_id)
+        if title is None:
+            return []
+        kind = registry.POST_APPROVED if approved else registry.POST_REJECTED
+        about = _About(
+            source=f"post:{post_id}:{'approved' if approved else 'rejected'}",
+            actor_id=moderator_id,
+            params={"title": title, "reason": reason},
+            thread_id=thread_id,
+            post_id=post_id if approved else None,
+        )
+        return _deliver({author_id: [kind.code]}, about)
+
+
 def thread_moderated_notify(
     *, thread_id: int, author_id: int, moderator_id: int, approved: bool, reason: str = ""
 ) -> list[int]:

@@ -9,4 +9,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("invoices/<str:public_id>", views.InvoiceDetailView.as_view(), name="invoice"),
     path("invoices/<str:public_id>/check", views.InvoiceCheckView.as_view(), name="invoice-check"),
     path("me/invoices", views.MyInvoicesView.as_view(), name="my-invoices"),
+    path("payment/rates", views.RatesView.as_view(), name="payment-rates"),
 ]

@@ -1,4 +1,5 @@
-"""API of the payment app: create an invoice for a product, read it, ask for a check, list one's own.
+"""API of the payment app: create an invoice for a product, read it, ask for a check, list one's own;
+and the exchange rates fiat prices are converted at.
 
 Members only. Someone else's invoice answers 404, as one that does not exist: an invoice's public id
 is its only name, and nobody learns from the answer that another member's exists. Amounts are whole
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,6 +46,17 @@ class Invoice(serializers.Serializer[Any]):
     product_ref = serializers.CharField(help_text="What the selling app asked to be given back.")
     title = serializers.CharField()
     amount_sats = serializers.IntegerField(help_text="The price, in whole satoshis.")
+    fiat_currency = serializers.CharField(
+        help_text='For a price in a fiat currency: its code (`USD`, ...); `""` for a price in satoshis.'
+    )
+    fiat_amount_cents = serializers.IntegerField(
+        allow_null=True, help_text="The fiat price in hundredths (cents), or null."
+    )
+    fiat_rate = serializers.CharField(
+        allow_null=True,
+        help_text="The price of one bitcoin in `fiat_currency` when the invoice was made (an exact decimal "
+        "string, never a float), or null. `amount_sats` = ceil(`fiat_amount_cents` × 10^6 / `fiat_rate`).",
+    )
     paid_sats = serializers.IntegerField(help_text="Seen so far at the address, confirmed or not.")
     due_sats = serializers.IntegerField(help_text="What is left to pay, to the same address.")
     address = serializers.CharField(help_text="A fresh address of this invoice only.")
@@ -50,6 +64,10 @@ class Invoice(serializers.Serializer[Any]):
     bip21_uri = serializers.CharField(help_text="`bitcoin:` link for wallets and QR codes (what is due).")
     state = serializers.ChoiceField(choices=STATES)
     required_confirmations = serializers.IntegerField(help_text="Confirmations it settles after.")
+    confirmations = serializers.IntegerField(
+        help_text="The fewest confirmations among the payments seen, as the watcher last read them."
+    )
+    checkout_url = serializers.SerializerMethodField(help_text="Its checkout page on this site.")
     overpaid = serializers.BooleanField()
     late = serializers.BooleanField(help_text="Paid after the expiry (settled by rule within the grace).")
     created_at = serializers.DateTimeField()
@@ -58,6 +76,9 @@ class Invoice(serializers.Serializer[Any]):
 
     def get_product(self, invoice: services.InvoiceRef) -> str:
         return f"{invoice.product_app}:{invoice.product_code}"
+
+    def get_checkout_url(self, invoice: services.InvoiceRef) -> str:
+        return reverse("payment:checkout", args=[invoice.public_id])
 
 
 class InvoiceCreateView(APIView):
@@ -75,12 +96,17 @@ class InvoiceCreateView(APIView):
     @extend_schema(
         tags=TAGS,
         summary="Make an invoice",
-        description="A new invoice at a fresh address for a product on sale, at its price now. It "
+        description="A new invoice at a fresh address for a product on sale, at its price now. A price "
+        "in a fiat currency is converted at the stored exchange rate, which the invoice keeps. It "
         "expires unpaid after the configured time; partial payments to its address add up.",
         request=InputSerializer,
         responses={
             201: OutputSerializer,
             404: _error("No product on sale has this name."),
+            409: _error(
+                "The product is priced in a fiat currency whose exchange rate is missing or out of date "
+                "(code `rate_unavailable`); try again later."
+            ),
             503: _error("Payments are not set up on this forum."),
         },
     )
@@ -161,3 +187,41 @@ class MyInvoicesView(APIView):
         asked = page_asked(request)
         page = services.invoices_page(member_id=_member_id(request), page=asked)
         return Response(self.OutputSerializer(page_as_asked(page, asked)).data)
+
+
+class RatesView(APIView):
+    """Public: the rates are what any price on the forum is converted at, no secret."""
+
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer[Any]):
+        class Rate(serializers.Serializer[Any]):
+            currency = serializers.CharField(help_text="`USD`, `EUR`, ...")
+            fiat_per_btc = serializers.CharField(
+                help_text="The price of one bitcoin in the currency, an exact decimal string."
+            )
+            # DRF's metaclass takes declared fields off the class: this hides no Field.source.
+            source = serializers.ChoiceField(  # type: ignore[assignment]
+                choices=["api", "admin"], help_text="Fetched from the rate API, or set by staff."
+            )
+            updated_at = serializers.DateTimeField()
+            usable_until = serializers.DateTimeField(
+                help_text="After this, invoices in the currency are refused until the rate is renewed."
+            )
+            usable = serializers.BooleanField()
+
+        currencies = serializers.ListField(
+            child=serializers.CharField(), help_text="The currencies prices may be given in."
+        )
+        rates = Rate(many=True)
+
+    @extend_schema(
+        tags=TAGS,
+        summary="Exchange rates",
+        description="The stored price of one bitcoin in each fiat currency (never fetched during the "
+        "request): what a new invoice with a fiat price is converted at.",
+        responses={200: OutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        body = {"currencies": list(settings.PAYMENT_FIAT_CURRENCIES), "rates": services.rates_current()}
+        return Response(self.OutputSerializer(body).data)

@@ -33,6 +33,7 @@ from ._common import TICKET_PERMISSION as TICKET_PERMISSION
 from ._common import TOPIC as TOPIC
 from .data import AttachmentRef, EvidenceItem, ReportRef, TicketMessageRef, TicketRef, TopicRef
 from .messages import attachment_upload, attachments_delete_orphans, attachments_discard
+from .panels import TicketPanel, TicketPanelProvider, TicketSubject, ticket_panel_register, ticket_panels
 from .registration import notification_kinds_register, permissions_declare
 from .reports import (
     ReportPreview,
@@ -40,6 +41,7 @@ from .reports import (
     report_resolve,
     report_target_preview,
     report_tickets_open,
+    report_tickets_open_count,
     ticket_evidence,
 )
 from .staff import StaffMember, staff_members
@@ -68,7 +70,10 @@ __all__ = [
     "ReportRef",
     "StaffMember",
     "TicketMessageRef",
+    "TicketPanel",
+    "TicketPanelProvider",
     "TicketRef",
+    "TicketSubject",
     "TopicRef",
     "attachment_upload",
     "attachments_delete_orphans",
@@ -80,6 +85,7 @@ __all__ = [
     "report_resolve",
     "report_target_preview",
     "report_tickets_open",
+    "report_tickets_open_count",
     "sla_breaches",
     "staff_members",
     "ticket_action_record",
@@ -87,6 +93,8 @@ __all__ = [
     "ticket_evidence",
     "ticket_get",
     "ticket_open",
+    "ticket_panel_register",
+    "ticket_panels",
     "ticket_priority_set",
     "ticket_reply",
     "ticket_state_set",

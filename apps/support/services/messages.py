@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from functools import partial
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -23,9 +21,9 @@ from apps.support.models import (
     TicketAttachment,
     TicketMessage,
 )
-from forum.errors import Conflict, ValidationFailed
+from forum.errors import ValidationFailed
 from forum.markup import render
-from forum.uploads import delete_unclaimed, delete_upload, store_upload
+from forum.uploads import delete_unclaimed, delete_waiting, store_waiting_upload
 
 from ._common import TICKET_PERMISSION
 from .data import AttachmentRef
@@ -105,16 +103,12 @@ def attachment_upload(
     PENDING_ATTACHMENTS_MAX wait per member."""
     if not (selectors.is_staff(uploader_id)):
         require(user_id=uploader_id, permission=TICKET_PERMISSION)
-    waiting = TicketAttachment.objects.filter(uploader_id=uploader_id, message__isnull=True).count()
-    if waiting >= PENDING_ATTACHMENTS_MAX:
-        raise Conflict(
-            _("Too many uploads are waiting for a message (%(count)d); send or discard them first.")
-            % {"count": waiting},
-            code="too_many_pending_attachments",
-        )
-    row = store_upload(
+    row = store_waiting_upload(
         file,
         field_name=field_name,
+        waiting=TicketAttachment.objects.filter(uploader_id=uploader_id, message__isnull=True),
+        most_waiting=PENDING_ATTACHMENTS_MAX,
+        too_many=_("Too many uploads are waiting for a message (%(count)d); send or discard them first."),
         keep=lambda fields: TicketAttachment.objects.create(
             uploader_id=uploader_id, created_at=timezone.now(), **fields
         ),
@@ -125,16 +119,9 @@ def attachment_upload(
 def attachments_discard(*, uploader_id: int, attachment_ids: Sequence[int]) -> int:
     """Delete the member's uploads among ``attachment_ids`` that no message took; files after the commit."""
     wanted = [pk for pk in attachment_ids if selectors.valid_id(pk)]
-    with transaction.atomic():
-        rows = list(
-            TicketAttachment.objects.select_for_update()
-            .filter(pk__in=wanted, uploader_id=uploader_id, message__isnull=True)
-            .values_list("pk", "storage_key", "thumbnail_key")
-        )
-        TicketAttachment.objects.filter(pk__in=[pk for pk, _key, _thumb in rows]).delete()
-        for _pk, key, thumbnail in rows:
-            transaction.on_commit(partial(delete_upload, key, thumbnail or None), robust=True)
-    return len(rows)
+    return delete_waiting(
+        TicketAttachment.objects.filter(pk__in=wanted, uploader_id=uploader_id, message__isnull=True)
+    )
 
 
 def attachments_delete_orphans(*, older_than: datetime.timedelta | None = None) -> int:

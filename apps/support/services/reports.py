@@ -81,6 +81,11 @@ def report_tickets_open(*, page: int = 1, per_page: int = 50) -> tuple[TicketRef
 # --- Reports --------------------------------------------------------------------------------------------
 
 
+def report_tickets_open_count() -> int:
+    """How many report tickets are open (the moderation queue's count in the staff header): one query."""
+    return Ticket.objects.filter(kind=TicketKind.REPORT, state__in=ACTIVE_STATES).count()
+
+
 @dataclass(frozen=True)
 class _Target:
     """What a report is about, as the reporter may see it."""

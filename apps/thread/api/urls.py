@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.views import APIView
 
-from apps.thread.api import bookmarks, drafts, members, preview, views
+from apps.thread.api import bookmarks, drafts, members, moderation, preview, views
 
 
 def _also_with_slash(route: str, view: type[APIView], name: str) -> list[URLPattern]:
@@ -36,6 +36,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("attachments/<int:attachment_id>", preview.AttachmentDiscardView.as_view(), name="attachment"),
     path("markup/preview", preview.MarkupPreviewView.as_view(), name="markup-preview"),
     path("moderation/threads", views.ModerationQueueView.as_view(), name="moderation-threads"),
+    path("moderation/posts", moderation.PendingPostsView.as_view(), name="moderation-posts"),
+    path("posts/<int:post_id>/approve", moderation.PostApproveView.as_view(), name="post-approve"),
+    path("posts/<int:post_id>/reject", moderation.PostRejectView.as_view(), name="post-reject"),
     path("members/<int:user_id>/threads", members.MemberThreadsView.as_view(), name="member-threads"),
     path("members/<int:user_id>/posts", members.MemberPostsView.as_view(), name="member-posts"),
     *_also_with_slash("bookmarks", bookmarks.BookmarkListView, "bookmarks"),

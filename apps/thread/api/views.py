@@ -110,6 +110,7 @@ class AttachmentItem(AttachmentOutput):
 
 class PostItem(serializers.Serializer[Any]):
     id = serializers.IntegerField()
+    held = serializers.BooleanField(help_text="Awaiting a moderator's approval; only in `held`.")
     thread_id = serializers.IntegerField()
     author_id = serializers.IntegerField()
     author = serializers.CharField(help_text="Username.")
@@ -155,7 +156,11 @@ class PostRefOutput(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     thread_id = serializers.IntegerField()
     author_id = serializers.IntegerField()
-    position = serializers.IntegerField()
+    position = serializers.IntegerField(help_text="Of a reply awaiting approval: not its own until approved.")
+    held = serializers.BooleanField(
+        help_text="Awaiting a moderator's approval (the author's posts are premoderated): only the author "
+        "and moderators see it until then."
+    )
 
 
 def _body() -> serializers.CharField:
@@ -259,11 +264,17 @@ class ThreadPostsView(APIView):
         pages = serializers.IntegerField()
         total = serializers.IntegerField()
         posts = PostItem(many=True, source="items")
+        held = PostItem(
+            many=True,
+            help_text="On the last page: the replies awaiting approval the caller may see (their own; "
+            "everyone's for moderators), oldest first. Not counted in `total`.",
+        )
 
     @extend_schema(
         tags=TAGS,
         summary="A thread's posts",
-        description="In order, a page at a time; reading a page marks it read for the caller.",
+        description="In order, a page at a time; reading a page marks it read for the caller. Replies "
+        "awaiting approval come apart, in `held`.",
         parameters=[PAGE_PARAMETER],
         responses={200: OutputSerializer},
     )
@@ -281,7 +292,10 @@ class ThreadPostsView(APIView):
             services.thread_mark_read(
                 user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
             )
-        return Response(self.OutputSerializer(posts).data)
+        last = posts.number == posts.pages
+        held = selectors.held_posts(viewer=viewer, thread=thread) if last else ()
+        answer = {"number": posts.number, "pages": posts.pages, "total": posts.total, "items": posts.items}
+        return Response(self.OutputSerializer({**answer, "held": held}).data)
 
     @extend_schema(
         tags=TAGS,
@@ -328,20 +342,24 @@ class PostView(APIView):
         summary="A post",
         description="One post, as its thread page shows it to the caller (their reaction and bookmark), "
         "with its thread's title. 404 for a post that is deleted, or in a thread the caller may not see "
-        "(awaiting moderation and not theirs, or in a forum they may not read), as for one that does "
-        "not exist.",
+        "(awaiting moderation and not theirs, or in a forum they may not read), or a reply awaiting "
+        "approval that is not theirs (moderators see it), as for one that does not exist.",
         responses={200: PostInThreadItem},
     )
     def get(self, request: Request, post_id: int) -> Response:
         viewer = _viewer(request)
         location = selectors.post_location(post_id=post_id) if 0 < post_id < 2**63 else None
-        if location is None or location.deleted:
+        if location is None or location.hidden_from(viewer):
             raise NotFound(_("There is no such post."))
         try:
             thread = _visible_thread(viewer, location.thread_id)
         except NotFound:
             raise NotFound(_("There is no such post.")) from None
-        post = selectors.post_row(thread=thread, post_id=post_id, viewer_id=viewer.user_id)
+        if location.held:  # awaiting approval: its author's and the moderators' only
+            held = selectors.held_posts(viewer=viewer, thread=thread)
+            post = next((row for row in held if row.id == post_id), None)
+        else:
+            post = selectors.post_row(thread=thread, post_id=post_id, viewer_id=viewer.user_id)
         if post is None:
             raise NotFound(_("There is no such post."))
         return Response(PostInThreadItem(selectors.post_in_thread(post=post, thread=thread)).data)

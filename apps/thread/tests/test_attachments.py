@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.status.services import status_grant
 from apps.thread import services
-from apps.thread.models import PostAttachment
+from apps.thread.models import PENDING_ATTACHMENTS_MAX, PostAttachment
 from apps.thread.tests.conftest import Tree
 from forum.testing.fixtures import local_upload_storages
 from forum.tests.test_uploads import image_bytes
@@ -231,6 +231,21 @@ def test_a_deleted_posts_files_are_gone_for_readers(
     assert web(staff).get(attachment["url"]).status_code == 200
     services.post_delete(user_id=other, post_id=post.id)
     assert web(staff).get(attachment["url"]).status_code == 404
+
+
+def test_uploads_waiting_for_a_post_are_capped_and_discarding_makes_room(api_as: Api, other: int) -> None:
+    for _ in range(PENDING_ATTACHMENTS_MAX - 1):
+        upload(api_as, other, pdf())
+    last = upload(api_as, other, pdf())
+
+    refused = api_as(other).post("/api/v1/attachments", {"file": pdf()}, format="multipart")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "too_many_pending_attachments"
+    assert f"({PENDING_ATTACHMENTS_MAX})" in refused.json()["error"]["message"]
+    assert PostAttachment.objects.filter(uploader_id=other).count() == PENDING_ATTACHMENTS_MAX
+
+    assert services.attachments_discard(uploader_id=other, attachment_ids=[last["id"]]) == 1
+    upload(api_as, other, pdf())
 
 
 def test_discarded_uploads_lose_their_files(

@@ -303,6 +303,18 @@ def test_the_action_bar_is_inline_and_delete_asks_first(
     assert len(actions) == 2
     # Each action has its words, shown or (on a phone) for screen readers only.
     assert len(outline.having("post-action")) == len(outline.having("post-action__text"))
-    # Room for the report button of the support work: an empty slot, no link to nowhere.
-    assert page.count('<span class="post__slot" data-slot="report"></span>') == 2
-    assert "/report" not in page
+    # The report button: on the others' posts (staff's opening post), not on the member's own reply.
+    report = f'href="/report/?kind=post&amp;id={thread.first_post_id}"'
+    assert page.count('data-slot="report"><a class="post-action post-action--report"') == 1
+    assert report in page and f"/report/?kind=post&amp;id={reply.id}" not in page
+    assert page.count('<span class="post__slot" data-slot="report"></span>') == 1
+
+    # A guest: nothing to report, react to or change, and no empty bar (nor its divider) under posts.
+    guest = Client().get(f"/threads/{thread.id}/").content.decode()
+    assert "/report/" not in guest and "post-action" not in guest
+    assert not Outline(guest).having("post__footer") and not Outline(guest).having("post__actions")
+    # ... but a bar with the reactions once somebody reacted.
+    assert thread.first_post_id is not None
+    services.reaction_set(user_id=member, post_id=thread.first_post_id, kind="like")
+    reacted = Outline(Client().get(f"/threads/{thread.id}/").content.decode())
+    assert len(reacted.having("post__footer")) == 1

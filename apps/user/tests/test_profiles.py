@@ -301,7 +301,7 @@ def test_profiles_for_query_count_does_not_grow(make_member: Callable[..., int])
     one = _cards_queries(ids[:1])
     twenty = _cards_queries(ids)
 
-    assert one == twenty <= 3  # accounts with profiles in one, then the badges of all of them
+    assert one == twenty <= 3  # accounts with profiles in one, then the badges, then the frames worn
     cards = profiles_for(user_ids=[*ids, 999_999])
     assert cards[ids[1]].signature_html == "<p>sig <strong>1</strong></p>\n"
     assert [badge.code for badge in cards[ids[1]].badges] == ["agent"]

@@ -2,7 +2,8 @@
 
 A newcomer who runs ``make run`` finds a warned member (tom, who advertises his furniture, warned by
 the support member mira) with its points on his warnings page, and the warning in the staff action
-log. Through the services, as staff would. Idempotent: when tom has a warning, it does nothing. The
+log; the three points premoderate his posts, so his next reply waits in the moderation queue.
+Through the services, as staff would. Idempotent: when tom has a warning, it does nothing. The
 launcher calls it after ``seed_support`` (the kernel names commands, it imports no app).
 """
 
@@ -15,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.admin.models import MemberWarning, WarningType
 from apps.admin.services import members_of, warning_issue
+from apps.thread.services import post_create, thread_titles_visible_to
+from forum.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -45,3 +48,17 @@ class Command(BaseCommand):
             reason="Advertises his furniture in every thread.",
         )
         self.stdout.write("seed_moderation: 1 warning created")
+        # Three points: the seeded escalation premoderates tom's posts, so his next reply waits in the
+        # moderation queue (the first demo thread he may read and reply in).
+        readable = thread_titles_visible_to(user_id=people["tom"], thread_ids=range(1, 101))
+        for thread_id in sorted(readable):
+            try:
+                post_create(
+                    author_id=people["tom"],
+                    thread_id=thread_id,
+                    body="Solid oak chairs, half price, this week only! Write to me.",
+                )
+            except ApplicationError:
+                continue
+            self.stdout.write("seed_moderation: 1 reply held for premoderation")
+            break

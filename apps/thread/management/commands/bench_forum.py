@@ -1,19 +1,29 @@
 """manage.py bench_forum: requests/s and p50/p99 latency of the forum's pages under wrk, against the
 production server configuration, with a bare Django view served the same way as the ceiling.
 
-Steps: create the ``forum_bench`` database if missing, migrate it, seed it (``seed_forum --bench``:
-20 forums, 10,000 threads, 200,000 posts, 2,000 members, one thread of 5,000 posts), start gunicorn with
+Steps: create the ``forum_bench`` database if missing, migrate it, seed it unless the dataset of that
+scale is there (``seed_forum --bench --scale N``: at scale 1, 20 forums, 10,000 threads, 200,000 posts,
+2,000 members, one thread of 5,000 posts; N times each but the forums at scale N), start gunicorn with
 ``docker/servers/gunicorn.conf.py`` in the production profile (throwaway secrets made for the run) twice:
 once with the site's URL map and once with ``forum.bench.urls``, whose ``/bench/bare`` renders a small
 template from one 20-row query (the ceiling). Then sign a member in through the sign-in form, and load
 with wrk, one target at a time: the forum index, a forum's thread list, the first and the last page of
-the 5,000-post thread and a profile, as that member and as a guest, then replies posted through the
-reply form. It prints a table: requests/s, p50, p99, each as a share of the ceiling, the goal, met or
-not. The ceiling is measured first and last, and the higher of the two counts.
+the long thread (5,000 posts times the scale) and a profile, as that member and as a guest, then replies
+posted through the reply form. It prints the dataset's scale and a table: requests/s, p50, p99, each as
+a share of the ceiling, the goal, met or not. The ceiling is measured first and last, and the higher of
+the two counts.
+
+``--profile TARGET`` (a target's key, such as ``member-thread-last``) measures nothing under load: after
+the same setup it runs ``bench_forum --profile TARGET --in-process`` in the servers' environment, which
+sends one request of that target through the whole stack in its own process (Django's test client, the
+member signed in), once to warm up, once plain and once under cProfile, and prints the query count, the
+times and the top functions by cumulative and by own time.
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import http.client
 import json
 import os
@@ -21,7 +31,10 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -30,9 +43,22 @@ from urllib.parse import urlencode, urlparse, urlunparse
 import psycopg
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+from django.http import HttpResponseBase
+from django.http.request import validate_host
+from django.test import Client
 from psycopg import sql
 
+from apps.thread.management.bench_seed import (
+    BENCH_USERNAME,
+    bench_sizes,
+    bench_targets,
+    dataset_marker,
+    positive_int,
+)
 from forum.bench.schema import SETUP_SQL
 from forum.benchmarking import (
     ServerProcess,
@@ -40,6 +66,7 @@ from forum.benchmarking import (
     manage,
     markdown_table,
     parse_wrk,
+    profile_summary,
     run_wrk,
     wait_for_quiet,
 )
@@ -91,6 +118,30 @@ class Target:
     min_rate: float | None = None
     max_p99_ms: float | None = None
     note: str = ""
+    # What --only and --profile take: the role and the page, "member-thread-last".
+    slug: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}-{self.slug}"
+
+
+PROFILE_HIDE = (
+    "django/test/client.py",
+    "django/test/utils.py",
+    "apps/thread/management/commands/bench_forum.py",
+)
+
+# The targets' keys are the role and one of these (see Command._targets).
+TARGET_SLUGS = ("index", "thread-list", "thread-first", "thread-last", "profile")
+# Search (docs/search.md), as the benchmark's member, who may not read the Agents-only forum.
+SEARCH_SLUGS = ("search-common", "search-rare", "search-phrase", "search-member")
+SEARCH_P99_MS = 50.0
+TARGET_KEYS = (
+    *(f"{role}-{slug}" for slug in TARGET_SLUGS for role in ("member", "guest")),
+    "member-create-post",
+    *(f"member-{slug}" for slug in SEARCH_SLUGS),
+)
 
 
 @dataclass
@@ -136,6 +187,47 @@ def _request(
         connection.close()
 
 
+@contextmanager
+def _counting_queries() -> Iterator[list[float]]:
+    """Every query of every database connection while the block runs: the list gets each one's
+    seconds."""
+    seconds: list[float] = []
+
+    def count(execute: Callable[..., Any], query: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            seconds.append(time.perf_counter() - started)
+
+    with ExitStack() as stack:
+        for alias in connections:
+            stack.enter_context(connections[alias].execute_wrapper(count))
+        yield seconds
+
+
+def _timed(
+    send: Callable[[], HttpResponseBase], profiler: cProfile.Profile | None = None
+) -> tuple[float, HttpResponseBase, tuple[int, float]]:
+    """One request: its wall time in ms, the response, and its SQL queries' count and time in ms."""
+    with _counting_queries() as seconds:
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        try:
+            response = send()
+        finally:
+            if profiler is not None:
+                profiler.disable()
+        elapsed = (time.perf_counter() - started) * 1000
+    return elapsed, response, (len(seconds), sum(seconds) * 1000)
+
+
+def _status(response: HttpResponseBase) -> str:
+    cached = response.get("X-Page-Cache")
+    return f"{response.status_code}" + (f" (page cache: {cached})" if cached else "")
+
+
 def sign_in(port: int, login: str, password: str) -> dict[str, str]:
     """Sign in through the form, as a browser would; the session and CSRF cookies."""
     status, cookies, page = _request(port, "GET", "/accounts/signin/", cookies={})
@@ -150,9 +242,46 @@ def sign_in(port: int, login: str, password: str) -> dict[str, str]:
 
 
 class Command(BaseCommand):
-    help = "Benchmark the forum's pages under wrk against the production server configuration."
+    help = (
+        "Benchmark the forum's pages under wrk against the production server configuration, on the "
+        "bench dataset at --scale N; or, with --profile TARGET, show where one request of that target "
+        "spends its time (cProfile). Targets: " + ", ".join(TARGET_KEYS) + "."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--scale",
+            type=positive_int,
+            default=1,
+            help="The dataset's size: 1 is 200,000 posts, 10,000 threads, 2,000 members and a thread of "
+            "5,000 posts; N is N times each (10: 2,000,000 posts and a thread of 50,000). Seeded when the "
+            "bench database holds another scale, reused when it holds this one.",
+        )
+        # Tests and smoke runs: a fraction of the scale's sizes (0.01: 2,000 posts), the same code.
+        parser.add_argument("--scale-fraction", type=float, default=1.0, help=argparse.SUPPRESS)
+        parser.add_argument(
+            "--reseed", action="store_true", help="Seed the dataset again even when that scale is there."
+        )
+        parser.add_argument(
+            "--profile",
+            default="",
+            metavar="TARGET",
+            help="Instead of the load: one request of TARGET (" + ", ".join(TARGET_KEYS) + ") under "
+            "cProfile, after one to warm up, in a process of the servers' environment; prints the SQL "
+            "query count, the times and the top functions by cumulative and by own time.",
+        )
+        parser.add_argument(
+            "--profile-lines", type=int, default=25, help="--profile: functions listed in each ranking."
+        )
+        parser.add_argument(
+            "--profile-out", default="", help="--profile: also write the raw cProfile data to this file."
+        )
+        parser.add_argument(
+            "--in-process",
+            action="store_true",
+            help="--profile: profile in this process against the configured database (which holds the "
+            "bench dataset); what --profile runs in the servers' environment.",
+        )
         parser.add_argument("--duration", type=int, default=10, help="Seconds of measurement per target.")
         parser.add_argument("--warmup", type=int, default=2, help="Seconds of unmeasured load first.")
         parser.add_argument("--connections", type=int, default=16, help="wrk connections.")
@@ -163,11 +292,8 @@ class Command(BaseCommand):
             default=0,
             help="Server workers (default: WEB_CONCURRENCY, else gunicorn.conf.py's two per core).",
         )
-        parser.add_argument(
-            "--skip-seed",
-            action="store_true",
-            help="Reuse the bench dataset when it is there (default: seed it again, and time it).",
-        )
+        # Formerly "reuse the dataset": that is now what every run does when the scale matches.
+        parser.add_argument("--skip-seed", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument(
             "--database-url", default="", help="Bench database (default: forum_bench beside DATABASE_URL)."
         )
@@ -178,13 +304,28 @@ class Command(BaseCommand):
             help="Before each run, wait until the machine uses fewer cores than this...",
         )
         parser.add_argument("--quiet-timeout", type=float, default=10.0, help="...or this many seconds.")
-        parser.add_argument("--only", default="", help="Comma-separated target names (ceiling always runs).")
+        parser.add_argument(
+            "--only",
+            default="",
+            help="Comma-separated targets, by key (member-index) or name (index: both roles); the ceiling "
+            "always runs.",
+        )
         parser.add_argument("--json", default="", help="Also write the rows to this file.")
         parser.add_argument("--keep-logs", action="store_true", help="Keep the servers' output.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        wrk = shutil.which("wrk")
-        if wrk is None:
+        profile = options["profile"]
+        if profile and profile not in TARGET_KEYS:
+            raise CommandError(f"--profile takes one of {', '.join(TARGET_KEYS)}, not {profile!r}")
+        if profile and options["in_process"]:
+            self._profile_in_process(profile, options)
+            return
+        try:
+            bench_sizes(options["scale"], options["scale_fraction"])
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        wrk = shutil.which("wrk") or ""
+        if not wrk and not profile:
             raise CommandError("wrk is not installed (Debian: apt-get install -y wrk).")
         bench_url = options["database_url"] or _with_database(settings.DATABASE_URL, "forum_bench")
         database = urlparse(bench_url).path.lstrip("/")
@@ -196,15 +337,32 @@ class Command(BaseCommand):
         self._manage(env, "migrate", "--noinput")
         # The production profile serves hashed static files from the manifest (whitenoise).
         self._manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-        seed = ["seed_forum", "--bench"] + ([] if options["skip_seed"] else ["--fresh"])
-        targets_line = self._manage(env, *seed, echo=True)
+        seed = ["seed_forum", "--bench", "--scale", str(options["scale"])]
+        if options["scale_fraction"] != 1:
+            seed += ["--scale-fraction", repr(options["scale_fraction"])]
+        targets_line = self._manage(env, *seed, *(["--fresh"] if options["reseed"] else []), echo=True)
         found = [line for line in targets_line.splitlines() if line.startswith("BENCH ")]
         if not found:
             raise CommandError("seed_forum printed no BENCH line")
         ids = json.loads(found[-1][len("BENCH ") :])
-        with psycopg.connect(_libpq_url(bench_url), autocommit=True) as connection:
+        # The search index of the bench dataset, built once (its time is the index build's figure).
+        started = time.monotonic()
+        built = self._manage(env, "search_reindex", "--if-empty", echo=True)
+        if "nothing to do" not in built:
+            self.stdout.write(f"search index built in {time.monotonic() - started:.1f} s")
+        if profile:
+            arguments = ["bench_forum", "--profile", profile, "--in-process"]
+            arguments += ["--profile-lines", str(options["profile_lines"])]
+            if options["profile_out"]:
+                arguments += ["--profile-out", str(Path(options["profile_out"]).resolve())]
+            try:
+                self._manage(env, *arguments, echo=True)
+            finally:
+                self._purge_queues(env)
+            return
+        with psycopg.connect(_libpq_url(bench_url), autocommit=True) as bench:
             for statement in SETUP_SQL:
-                connection.execute(statement.encode())
+                bench.execute(statement.encode())
 
         log_dir = Path(tempfile.mkdtemp(prefix="bench-forum-"))
         servers: list[ServerProcess] = []
@@ -228,6 +386,71 @@ class Command(BaseCommand):
             Path(options["json"]).write_text(
                 json.dumps([self._as_dict(row) for row in rows], indent=2) + "\n"
             )
+
+    # --- One request under the profiler ----------------------------------------------------------------
+
+    def _profile_in_process(self, key: str, options: dict[str, Any]) -> None:
+        """One request of the target ``key`` in this process, on the dataset of the configured database:
+        once to warm up (imports, caches, the page cache's entry), once plain, once under cProfile."""
+        marker = dataset_marker()
+        user_model = get_user_model()
+        member = user_model.objects.filter(username=BENCH_USERNAME.format(number=1)).first()
+        if marker is None or member is None:
+            raise CommandError(
+                "no bench dataset in this database: run `manage.py bench_forum --profile TARGET` (it "
+                "seeds the bench database), or `seed_forum --bench` against a *_bench database first"
+            )
+        sizes = bench_sizes(int(marker["scale"]), float(marker["fraction"]))
+        try:
+            found = bench_targets(
+                member_id=int(member.pk),
+                member_username=str(member.get_username()),
+                scale=int(marker["scale"]),
+                fraction=float(marker["fraction"]),
+                sizes=sizes,
+            )
+        except ObjectDoesNotExist as error:
+            raise CommandError(f"the bench dataset here is incomplete ({error}): seed it again") from error
+        ids = asdict(found)
+        target = next(t for t in self._targets(ids, profile_ok=True) if t.key == key)
+        host = "localhost" if validate_host("localhost", settings.ALLOWED_HOSTS) else "testserver"
+        client = Client(HTTP_HOST=host)
+        if target.role == "member":
+            client.force_login(member)
+        replies = iter(range(1, 1_000_000))
+
+        def send() -> HttpResponseBase:
+            if target.slug == "create-post":
+                body = (
+                    f"Profiled reply {time.time_ns()}-{next(replies)}: the **second** option, as said above."
+                )
+                return client.post(target.path, {"body": body})
+            return client.get(target.path)
+
+        lines = [
+            f"profile of {key}: {'POST' if target.slug == 'create-post' else 'GET'} {target.path} as "
+            + (f"{ids['member_username']} (signed in)" if target.role == "member" else "a guest"),
+            self._dataset(ids),
+        ]
+        warm_ms, response, _warm_sql = _timed(send)
+        lines.append(f"warm-up:        {_status(response)} in {warm_ms:7.1f} ms")
+        plain_ms, response, (queries, sql_ms) = _timed(send)
+        lines.append(
+            f"plain:          {_status(response)} in {plain_ms:7.1f} ms, {queries} SQL queries "
+            f"({sql_ms:.1f} ms in the database)"
+        )
+        profiler = cProfile.Profile()
+        profiled_ms, response, (profiled_queries, _sql) = _timed(send, profiler)
+        lines.append(
+            f"under cProfile: {_status(response)} in {profiled_ms:7.1f} ms, {profiled_queries} SQL queries"
+        )
+        if options["profile_out"]:
+            profiler.dump_stats(options["profile_out"])
+            lines.append(f"raw profile written to {options['profile_out']} (python -m pstats, snakeviz)")
+        # The harness (the test client, this command's wrappers) is left out of the rankings.
+        summary = profile_summary(profiler, root=BASE_DIR, lines=options["profile_lines"], hide=PROFILE_HIDE)
+        lines += ["", summary]
+        self.stdout.write("\n".join(lines))
 
     # --- Setting up -------------------------------------------------------------------------------------
 
@@ -299,25 +522,50 @@ class Command(BaseCommand):
 
     # --- Measuring -----------------------------------------------------------------------------------
 
-    def _targets(self, ids: dict[str, Any], profile_ok: bool) -> list[Target]:
+    @staticmethod
+    def _targets(ids: dict[str, Any], profile_ok: bool) -> list[Target]:
         thread = ids["thread_id"]
         pages = [
-            ("index", "/"),
-            ("thread list", f"/forums/{ids['forum_id']}/"),
-            ("thread first page", f"/threads/{thread}/"),
+            ("index", "index", "/"),
+            ("thread list", "thread-list", f"/forums/{ids['forum_id']}/"),
+            ("thread first page", "thread-first", f"/threads/{thread}/"),
             (
+                # The long thread's last page: its posts at the far end of the thread's 5,000 x scale.
                 f"thread last page ({ids['thread_last_page']})",
+                "thread-last",
                 f"/threads/{thread}/?page={ids['thread_last_page']}",
             ),
         ]
         targets = []
-        for name, path in pages:
-            targets.append(Target(name, "member", path, MEMBER_SHARE, None, P99_MS))
-            targets.append(Target(name, "guest", path, GUEST_SHARE, None, P99_MS))
+        for name, slug, path in pages:
+            targets.append(Target(name, "member", path, MEMBER_SHARE, None, P99_MS, slug=slug))
+            targets.append(Target(name, "guest", path, GUEST_SHARE, None, P99_MS, slug=slug))
         profile = f"/members/{ids['member_id']}/"
         if profile_ok:
-            targets += [Target("profile", "member", profile), Target("profile", "guest", profile)]
-        targets.append(Target("create a post", "member", "/threads/{id}/reply/", None, POSTS_PER_SECOND))
+            targets += [
+                Target("profile", "member", profile, slug="profile"),
+                Target("profile", "guest", profile, slug="profile"),
+            ]
+        reply = f"/threads/{ids['reply_thread_ids'][0]}/reply/" if ids["reply_thread_ids"] else "/"
+        targets.append(Target("create a post", "member", reply, None, POSTS_PER_SECOND, slug="create-post"))
+        # Words of the bench's posts (apps/thread/management/bench_seed.py): "option" is in one post in
+        # five, a thread's number in one title only, and every member's name starts "bench-".
+        sizes = ids["sizes"]  # a dict from the seed's JSON line, BenchSizes in the tests
+        rare = str((sizes["threads"] if isinstance(sizes, dict) else sizes.threads) // 2)
+        searches = [
+            ("search (common word)", "search-common", "/search/?q=option", MEMBER_SHARE, SEARCH_P99_MS),
+            (
+                "search (rare word)",
+                "search-rare",
+                f"/search/?q={rare}&kind=thread",
+                MEMBER_SHARE,
+                SEARCH_P99_MS,
+            ),
+            ("search (phrase)", "search-phrase", "/search/?q=%22second+option%22", MEMBER_SHARE, None),
+            ("search (member prefix)", "search-member", "/api/v1/members/lookup?q=bench-00", None, None),
+        ]
+        for name, slug, path, share, p99 in searches:
+            targets.append(Target(name, "member", path, share, None, p99 or P99_MS, slug=slug))
         return targets
 
     def _run(
@@ -342,8 +590,12 @@ class Command(BaseCommand):
             self.stdout.write(f"note: no profile page (GET /members/<id>/ answered {status}); skipped")
 
         only = {name.strip() for name in options["only"].split(",") if name.strip()}
-        targets = [t for t in self._targets(ids, profile_ok) if not only or t.name.split(" (")[0] in only]
-        ceiling_target = Target("ceiling (bare view)", "guest", "/bench/bare")
+        targets = [
+            t
+            for t in self._targets(ids, profile_ok)
+            if not only or t.name.split(" (")[0] in only or t.key in only
+        ]
+        ceiling_target = Target("ceiling (bare view)", "guest", "/bench/bare", slug="ceiling")
         rows = [self._measure(ceiling, ceiling_target, [], None, wrk, options)]
         for target in targets:
             if target.name == "create a post":
@@ -354,8 +606,10 @@ class Command(BaseCommand):
                 headers = member_headers if target.role == "member" else []
                 rows.append(self._measure(site, target, headers, None, wrk, options))
         rows.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+        for row in rows:
+            row.extra["scale"] = ids["scale"]
         self.stdout.write("")
-        self.stdout.write(self._table(rows))
+        self.stdout.write(self._table(rows, ids))
         return rows
 
     def _measure(
@@ -410,9 +664,8 @@ class Command(BaseCommand):
         headers = [f"Cookie: sessionid={cookies['sessionid']}; csrftoken={cookies['csrftoken']}"]
         with psycopg.connect(_libpq_url(bench_url), autocommit=True) as connection:
             before = self._post_count(connection)
-            target = Target(
-                target.name, target.role, "/", target.min_share, target.min_rate, target.max_p99_ms
-            )
+            # The script names each request's thread; wrk wants a URL to start from.
+            target = replace(target, path="/")
             row = self._measure(site, target, headers, script, wrk, options)
             created = self._post_count(connection) - before
         row.extra["posts_created"] = created
@@ -449,7 +702,17 @@ class Command(BaseCommand):
             parts.append(f"p99 < {target.max_p99_ms:.0f} ms")
         return ", ".join(parts) or "-"
 
-    def _table(self, rows: list[Row]) -> str:
+    @staticmethod
+    def _dataset(ids: dict[str, Any]) -> str:
+        sizes = ids["sizes"]
+        fraction = "" if ids["fraction"] == 1 else f" x {ids['fraction']} (a smoke run's fraction)"
+        return (
+            f"dataset: scale {ids['scale']}{fraction}: {sizes['posts']:,} posts, {sizes['threads']:,} "
+            f"threads, {sizes['members']:,} members, {sizes['forums']} forums; the long thread has "
+            f"{ids['thread_posts']:,} posts, its last page is page {ids['thread_last_page']}."
+        )
+
+    def _table(self, rows: list[Row], ids: dict[str, Any]) -> str:
         bare = [row for row in rows if row.target.path == "/bench/bare" and row.result is not None]
         ceiling = max((row.result.requests_per_second for row in bare if row.result), default=0.0)
         ceiling_cpu = min((row.cpu_ms for row in bare if row.cpu_ms), default=0.0)
@@ -505,13 +768,16 @@ class Command(BaseCommand):
             "is the ceiling's CPU per request over the target's, a share that another load on the machine "
             "hardly moves; load: cores busy on the machine in the second before the run."
         )
-        return markdown_table(header, table, right=(2, 3, 4, 5, 6, 7)) + "\n" + summary
+        return "\n".join(
+            [self._dataset(ids), "", markdown_table(header, table, right=(2, 3, 4, 5, 6, 7)), summary]
+        )
 
     @staticmethod
     def _as_dict(row: Row) -> dict[str, Any]:
         result = row.result
         return {
             "target": row.target.name,
+            "key": row.target.key,
             "role": row.target.role,
             "path": row.target.path,
             "requests_per_second": result.requests_per_second if result else None,

@@ -5,36 +5,32 @@ and an Agents-only section), ten members with different roles and statuses, thre
 Markdown, premoderated threads approved by a moderator and one still waiting. Running it again
 changes nothing: every forum, member and thread is looked up by its name first.
 
-``--bench`` fills the thread app's own tables in bulk (20 forums, 10,000 threads, 200,000 posts, 2,000
-members, one thread of 5,000 posts), then computes every counter in SQL. It refuses any database whose
-name does not end in ``_bench``: ``manage.py bench_forum`` runs it against ``forum_bench``. The last
-line it prints, ``BENCH {json}``, names the forum, thread and member the benchmark loads.
+``--bench [--scale N]`` fills the thread app's own tables in bulk SQL (at scale 1: 20 forums, 10,000
+threads, 200,000 posts, 2,000 members, one thread of 5,000 posts; scale N: N times each but the forums),
+with every counter consistent (``apps/thread/management/bench_seed.py``). A second run at the same scale
+reuses the dataset (a marker row says which scale is there), another scale or ``--fresh`` seeds it again.
+It refuses any database whose name does not end in ``_bench``: ``manage.py bench_forum`` runs it against
+``forum_bench``. The last line it prints, ``BENCH {json}``, names the forum, thread and member the
+benchmark loads, and the scale.
 """
 
 from __future__ import annotations
 
-import datetime
+import argparse
 import json
-import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
-from django.utils import timezone
-from django.utils.text import slugify
 
 from apps.authorization.services import Role, role_assign
-from apps.status.services import status_define, status_grant, statuses_active_for
+from apps.status.services import status_grant
 from apps.thread import services
-from apps.thread.models import Forum, ForumKind, Post, ReadMark, Thread, ThreadState
-from apps.thread.selectors import POSTS_PER_PAGE
-from forum.markup import render
+from apps.thread.management.bench_seed import bench_sizes, ensure_bench_dataset, positive_int
+from apps.thread.models import Forum, ForumKind, Thread, ThreadState
 
 # --- The demo forum -----------------------------------------------------------------------------------
 
@@ -219,318 +215,6 @@ DEMO_THREADS = (
 )
 
 
-# --- The benchmark's dataset --------------------------------------------------------------------------
-
-BENCH_CATEGORIES = 4
-BENCH_FORUMS = 20
-BENCH_THREADS = 10_000
-BENCH_POSTS = 200_000
-BENCH_MEMBERS = 2_000
-BENCH_BIG_THREAD_POSTS = 5_000
-BENCH_USERNAME = "bench-{number:04d}"
-# Known on purpose: the accounts exist only in the bench database, for the benchmark to sign in with.
-BENCH_PASSWORD = "bench-password-not-a-secret"  # noqa: S105
-BENCH_BIG_THREAD_TITLE = "The long thread: five thousand posts"
-BENCH_POSTER_STATUS = "bench-poster"
-# Members post in a pseudo-random but repeatable order.
-_MIX = 7919
-
-BENCH_BODIES = (
-    "Agreed. The **second** option is the one I would pick, for the reasons above.",
-    "Has anyone tried this with a larger group?\n\n- How long did it take?\n- Did it scale?",
-    "Quick note: the `settings` page moved, it's under *Account* now.",
-    "> What about the weekend?\n\nSaturday works for me, Sunday does not.",
-    "I wrote it up here: [notes](https://example.com/notes). Short version: measure first.",
-    "```\nstep 1: read the docs\nstep 2: read them again\n```\n\nThat's the whole trick.",
-    "Thanks, that fixed it. For anyone finding this later: restart after changing the option.",
-    "Not sure I follow. Could you give an *example* of what you mean?",
-    "1. Open the page\n2. Change the value\n3. Save\n\nDone in under a minute.",
-    "Long-time reader, first post. This thread is gold.",
-)
-
-
-@dataclass(frozen=True)
-class BenchTargets:
-    """What ``bench_forum`` loads: a forum's thread list, the long thread, the signed-in member."""
-
-    forum_id: int
-    thread_id: int
-    thread_last_page: int
-    member_id: int
-    member_username: str
-    password: str
-    reply_thread_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class BenchSizes:
-    forums: int = BENCH_FORUMS
-    threads: int = BENCH_THREADS
-    posts: int = BENCH_POSTS
-    members: int = BENCH_MEMBERS
-    big_thread_posts: int = BENCH_BIG_THREAD_POSTS
-
-
-def _post_counts(sizes: BenchSizes) -> list[int]:
-    """Posts per thread: the long thread first, the others between 1 and 38, adding up to the total."""
-    others = sizes.threads - 1
-    counts = [1 + (index * _MIX) % 38 for index in range(others)]
-    remaining = sizes.posts - sizes.big_thread_posts
-    difference = remaining - sum(counts)
-    index = 0
-    while difference and others:
-        step = 1 if difference > 0 else -1
-        if counts[index % others] + step >= 1:
-            counts[index % others] += step
-            difference -= step
-        index += 1
-    return [sizes.big_thread_posts, *counts]
-
-
-def _log(stdout: Any, message: str) -> None:
-    stdout.write(message)
-    stdout.flush()
-
-
-def bench_members(*, count: int, password_hash: str) -> list[int]:
-    """The bench accounts, made when missing (one precomputed hash for all), their ids in order.
-
-    The password is set again on every run: the benchmark's server may run with another pepper.
-    """
-    user_model = get_user_model()
-    usernames = [BENCH_USERNAME.format(number=number) for number in range(1, count + 1)]
-    existing = set(user_model.objects.filter(username__in=usernames).values_list("username", flat=True))
-    joined = timezone.now() - datetime.timedelta(days=400)
-    user_model.objects.bulk_create(
-        [
-            user_model(
-                username=name,
-                email=f"{name}@bench.invalid",
-                password=password_hash,
-                date_joined=joined,
-                email_verified=True,
-            )
-            for name in usernames
-            if name not in existing
-        ],
-        batch_size=2000,
-    )
-    user_model.objects.filter(username__in=usernames).update(password=password_hash)
-    ids = dict(user_model.objects.filter(username__in=usernames).values_list("username", "pk"))
-    return [int(ids[name]) for name in usernames]
-
-
-def bench_dataset_exists(sizes: BenchSizes) -> bool:
-    return (
-        Forum.objects.filter(kind=ForumKind.FORUM).count() >= sizes.forums
-        and Thread.objects.filter(title=BENCH_BIG_THREAD_TITLE).exists()
-        and Post.objects.count() >= sizes.posts
-    )
-
-
-def _thread_tables() -> list[str]:
-    return [model._meta.db_table for model in apps.get_app_config("thread").get_models()]
-
-
-def bench_seed(*, sizes: BenchSizes, member_ids: Sequence[int], stdout: Any) -> None:
-    """Empty the thread app's tables and fill them: forums through the service, threads, posts and read
-    marks in bulk, then every counter in SQL."""
-    started = time.monotonic()
-    tables = ", ".join(connection.ops.quote_name(table) for table in _thread_tables())
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    forum_ids = _bench_forums(sizes)
-    counts = _post_counts(sizes)
-    now = timezone.now()
-    first_at = now - datetime.timedelta(days=365)
-    spacing = datetime.timedelta(days=360) / max(1, sizes.threads)
-    rendered = [render(body).html for body in BENCH_BODIES]
-
-    thread_objects = []
-    for index, count in enumerate(counts):
-        created = first_at + spacing * index
-        # The long thread stands in the first forum; the others go round the forums.
-        forum_id = forum_ids[0] if index == 0 else forum_ids[index % len(forum_ids)]
-        title = BENCH_BIG_THREAD_TITLE if index == 0 else f"Thread {index}: a question of ordinary length"
-        pending = index > 0 and index % 250 == 0
-        thread_objects.append(
-            Thread(
-                forum_id=forum_id,
-                author_id=member_ids[(index * _MIX) % len(member_ids)],
-                title=title,
-                slug=slugify(title),
-                state=ThreadState.PENDING if pending else ThreadState.APPROVED,
-                closed=index % 97 == 0 and index > 0,
-                pinned=index < 2 * len(forum_ids) and index % 7 == 1,
-                created_at=created,
-                last_post_at=created,
-                post_count=count,
-                last_position=count,
-            )
-        )
-    threads = Thread.objects.bulk_create(thread_objects, batch_size=5000)
-    _log(stdout, f"  {len(threads)} threads in {time.monotonic() - started:.1f}s")
-
-    batch: list[Post] = []
-    written = 0
-    for index, (thread, count) in enumerate(zip(threads, counts, strict=True)):
-        # The long thread's posts spread over its year; the others' over a few hours.
-        step = datetime.timedelta(minutes=100) if index == 0 else datetime.timedelta(minutes=7)
-        for position in range(1, count + 1):
-            pick = (thread.pk * 31 + position * _MIX) % len(BENCH_BODIES)
-            batch.append(
-                Post(
-                    thread_id=thread.pk,
-                    author_id=member_ids[(thread.pk * 13 + position * _MIX) % len(member_ids)],
-                    position=position,
-                    body=BENCH_BODIES[pick],
-                    body_html=rendered[pick],
-                    created_at=thread.created_at + step * (position - 1),
-                )
-            )
-        if len(batch) >= 10_000:
-            Post.objects.bulk_create(batch, batch_size=10_000)
-            written += len(batch)
-            batch = []
-    Post.objects.bulk_create(batch, batch_size=10_000)
-    written += len(batch)
-    _log(stdout, f"  {written} posts in {time.monotonic() - started:.1f}s")
-
-    marks = []
-    thread_ids = [thread.pk for thread in threads]
-    for member_index, member_id in enumerate(member_ids):
-        # The signed-in member of the benchmark has read half the long thread and many of the rest.
-        wanted = 400 if member_index == 0 else 20
-        chosen = {thread_ids[(member_index * 101 + k * _MIX) % len(thread_ids)] for k in range(wanted)}
-        if member_index == 0:
-            chosen.add(thread_ids[0])
-        for thread_id in chosen:
-            position = counts[0] // 2 if thread_id == thread_ids[0] else 1 + (thread_id + member_id) % 20
-            marks.append(ReadMark(user_id=member_id, thread_id=thread_id, last_read_position=position))
-    ReadMark.objects.bulk_create(marks, batch_size=10_000, ignore_conflicts=True)
-    _log(stdout, f"  {len(marks)} read marks in {time.monotonic() - started:.1f}s")
-
-    recount_all()
-    with connection.cursor() as cursor:
-        for table in _thread_tables():
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
-    _log(stdout, f"  counters and ANALYZE in {time.monotonic() - started:.1f}s")
-
-
-def _bench_forums(sizes: BenchSizes) -> list[int]:
-    categories = [
-        services.forum_create(name=f"Category {number}", kind=ForumKind.CATEGORY, position=number).id
-        for number in range(1, BENCH_CATEGORIES + 1)
-    ]
-    forum_ids = []
-    for number in range(1, sizes.forums + 1):
-        # The last forum is for agents: the members' index differs from the guests'.
-        exclusive = number == sizes.forums
-        forum_ids.append(
-            services.forum_create(
-                name="Agents only" if exclusive else f"Forum {number}",
-                parent_id=categories[(number - 1) % len(categories)],
-                description=f"Talk about subject number {number}, with friends and strangers.",
-                position=number,
-                read_permission="forum.read_exclusive" if exclusive else "forum.read",
-            ).id
-        )
-    return forum_ids
-
-
-def recount_all() -> None:
-    """Every thread's, forum's and member's counters and last post, from the posts (the bulk seed's
-    last step)."""
-    approved = ThreadState.APPROVED.value
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE thread_thread AS t
-            SET post_count = s.visible, last_position = s.last_position,
-                first_post_id = s.first_id, last_post_id = s.last_id
-            FROM (
-                SELECT thread_id, count(*) FILTER (WHERE deleted_at IS NULL) AS visible,
-                       max(position) AS last_position, min(id) AS first_id,
-                       max(id) FILTER (WHERE deleted_at IS NULL) AS last_id
-                FROM thread_post GROUP BY thread_id
-            ) AS s
-            WHERE s.thread_id = t.id
-            """
-        )
-        cursor.execute(
-            """
-            UPDATE thread_thread AS t SET last_post_at = p.created_at, last_poster_id = p.author_id
-            FROM thread_post AS p WHERE p.id = t.last_post_id
-            """
-        )
-        cursor.execute(
-            """
-            UPDATE thread_forum AS f
-            SET thread_count = coalesce(s.threads, 0), post_count = coalesce(s.posts, 0),
-                last_thread_id = l.id, last_post_id = l.last_post_id, last_post_at = l.last_post_at
-            FROM thread_forum AS base
-            LEFT JOIN (
-                SELECT forum_id, count(*) AS threads, sum(post_count) AS posts FROM thread_thread
-                WHERE state = %s AND deleted_at IS NULL GROUP BY forum_id
-            ) AS s ON s.forum_id = base.id
-            LEFT JOIN (
-                SELECT DISTINCT ON (forum_id) forum_id, id, last_post_id, last_post_at FROM thread_thread
-                WHERE state = %s AND deleted_at IS NULL ORDER BY forum_id, last_post_at DESC, id DESC
-            ) AS l ON l.forum_id = base.id
-            WHERE f.id = base.id
-            """,
-            [approved, approved],
-        )
-        # Each member's counted posts (the author cards), as the services keep them.
-        cursor.execute(
-            """
-            INSERT INTO thread_memberscore (user_id, reactions_received, post_count)
-            SELECT p.author_id, 0, count(*)
-            FROM thread_post AS p JOIN thread_thread AS t ON t.id = p.thread_id
-            WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL AND t.state = %s
-            GROUP BY p.author_id
-            ON CONFLICT (user_id) DO UPDATE SET post_count = EXCLUDED.post_count
-            """,
-            [approved],
-        )
-
-
-def bench_targets(*, member_id: int, member_username: str) -> BenchTargets:
-    big = Thread.objects.filter(title=BENCH_BIG_THREAD_TITLE).values("id", "forum_id", "post_count").get()
-    # Replies go round threads of several forums, so that they do not all wait on one forum's lock.
-    replies = (
-        Thread.objects.filter(state=ThreadState.APPROVED, closed=False, deleted_at__isnull=True)
-        .exclude(pk=big["id"])
-        .exclude(forum__read_permission="forum.read_exclusive")
-        .order_by("id")
-        .values_list("id", flat=True)[:40]
-    )
-    return BenchTargets(
-        forum_id=big["forum_id"],
-        thread_id=big["id"],
-        thread_last_page=max(1, -(-big["post_count"] // POSTS_PER_PAGE)),
-        member_id=member_id,
-        member_username=member_username,
-        password=BENCH_PASSWORD,
-        reply_thread_ids=tuple(replies),
-    )
-
-
-def bench_member_statuses(member_id: int) -> None:
-    """The signed-in member is an Agent (another index than a guest's) and may post without the daily
-    limit getting in the way of a benchmark (the quota is still counted, in PostgreSQL, on every post)."""
-    status_define(
-        code=BENCH_POSTER_STATUS,
-        name="Benchmark poster",
-        description="Only in the bench database: a daily reply quota no benchmark run uses up.",
-        permissions={"post.create_per_day": 1_000_000},
-    )
-    held = {grant.status_code for grant in statuses_active_for(user_id=member_id)}
-    for code in ("agent", BENCH_POSTER_STATUS):
-        if code not in held:
-            status_grant(user_id=member_id, status_code=code, source="staff")
-
-
 class Command(BaseCommand):
     help = "Fill the forum with demo content (--demo, idempotent) or the benchmark's dataset (--bench)."
 
@@ -546,6 +230,14 @@ class Command(BaseCommand):
             "--fresh", action="store_true", help="--bench: seed again even when the dataset is there."
         )
         parser.add_argument(
+            "--scale",
+            type=positive_int,
+            default=1,
+            help="--bench: N times the dataset (1: 200,000 posts; 10: 2,000,000 and a 50,000-post thread).",
+        )
+        # Tests and smoke runs: a fraction of the scale's sizes, through the same code.
+        parser.add_argument("--scale-fraction", type=float, default=1.0, help=argparse.SUPPRESS)
+        parser.add_argument(
             "--allow-production",
             action="store_true",
             help="--demo: seed even in the production profile.",
@@ -553,7 +245,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["bench"]:
-            self._bench(fresh=options["fresh"])
+            self._bench(fresh=options["fresh"], scale=options["scale"], fraction=options["scale_fraction"])
             return
         if settings.PRODUCTION and not options["allow_production"]:
             raise CommandError(
@@ -566,31 +258,29 @@ class Command(BaseCommand):
             else "seed_forum: the demo forum is there"
         )
 
-    def _bench(self, *, fresh: bool) -> None:
+    def _bench(self, *, fresh: bool, scale: int, fraction: float) -> None:
         name = str(connection.settings_dict["NAME"])
         if not name.endswith("_bench"):
             raise CommandError(
                 f"--bench writes only into a database whose name ends in _bench, not {name!r}: "
                 "run `manage.py bench_forum`, or set DATABASE_URL to the bench database."
             )
-        sizes = BenchSizes()
-        started = time.monotonic()
-        password_hash = make_password(BENCH_PASSWORD)
-        member_ids = bench_members(count=sizes.members, password_hash=password_hash)
-        bench_member_statuses(member_ids[0])
-        if fresh or not bench_dataset_exists(sizes):
-            _log(self.stdout, f"seed_forum: seeding {name}")
-            bench_seed(sizes=sizes, member_ids=member_ids, stdout=self.stdout)
-            seconds = time.monotonic() - started
-            _log(
-                self.stdout,
-                f"seed_forum: {sizes.forums} forums, {sizes.threads} threads, {sizes.posts} posts, "
-                f"{sizes.members} members in {seconds:.1f}s (goal: under 120s)",
-            )
+        try:
+            sizes = bench_sizes(scale, fraction)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        described = (
+            f"scale {scale}{'' if fraction == 1 else f' x {fraction}'}: {sizes.forums} forums, "
+            f"{sizes.threads} threads, {sizes.posts} posts, {sizes.members} members, "
+            f"a thread of {sizes.big_thread_posts} posts"
+        )
+        self.stdout.write(f"seed_forum: the bench dataset at {described} in {name}")
+        result = ensure_bench_dataset(scale=scale, fraction=fraction, fresh=fresh, stdout=self.stdout)
+        if result.seeded:
+            self.stdout.write(f"seed_forum: seeded in {result.seconds:.1f}s (goal at scale 1: under 120s)")
         else:
-            _log(self.stdout, f"seed_forum: the bench dataset is in {name} (--fresh seeds it again)")
-        targets = bench_targets(member_id=member_ids[0], member_username=BENCH_USERNAME.format(number=1))
-        self.stdout.write("BENCH " + json.dumps(asdict(targets)))
+            self.stdout.write("seed_forum: it is there, reused (--fresh seeds it again)")
+        self.stdout.write("BENCH " + json.dumps(asdict(result.targets)))
 
 
 # --- The demo, through the services -------------------------------------------------------------------

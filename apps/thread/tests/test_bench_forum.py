@@ -1,0 +1,202 @@
+"""bench_forum's tooling: the scaled bench dataset (seed_forum --bench --scale N) at a small fraction,
+through the same code as the real one, and --profile TARGET on it."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from apps.thread.management import bench_seed
+from apps.thread.management.commands.bench_forum import TARGET_KEYS, Command
+from apps.thread.models import Forum, MemberScore, Post, ReadMark, Thread, ThreadState
+from apps.thread.selectors import POSTS_PER_PAGE
+
+# At scale 1: 100 threads, 2,000 posts, 20 members, a thread of 50 posts (three pages).
+FRACTION = 0.01
+
+
+def test_the_sizes_grow_with_the_scale() -> None:
+    assert bench_seed.bench_sizes(1) == bench_seed.BenchSizes(
+        forums=20, threads=10_000, posts=200_000, members=2_000, big_thread_posts=5_000
+    )
+    ten = bench_seed.bench_sizes(10)
+    assert (ten.threads, ten.posts, ten.members, ten.big_thread_posts) == (100_000, 2_000_000, 20_000, 50_000)
+    counts = bench_seed.post_counts(ten)
+    assert len(counts) == ten.threads and sum(counts) == ten.posts and counts[0] == 50_000
+    assert min(counts[1:]) >= 1
+    for scale, fraction in ((0, 1.0), (1, 0.0), (1, 1.5)):
+        with pytest.raises(ValueError):
+            bench_seed.bench_sizes(scale, fraction)
+
+
+def _constraints(table: str) -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass",
+            [table],
+        )
+        found = {(str(name), str(definition)) for name, definition in cursor.fetchall()}
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+        return found | {(str(name), str(definition)) for name, definition in cursor.fetchall()}
+
+
+def _check_counters(sizes: bench_seed.BenchSizes, member_ids: list[int]) -> None:
+    assert Thread.objects.count() == sizes.threads
+    assert Post.objects.count() == sizes.posts
+    assert Forum.objects.filter(kind="forum").count() == sizes.forums
+    for thread in Thread.objects.all():
+        posts = list(Post.objects.filter(thread=thread).order_by("position"))
+        assert [post.position for post in posts] == list(range(1, len(posts) + 1))
+        assert thread.post_count == len(posts) == thread.last_position
+        assert thread.first_post_id == posts[0].pk
+        last = posts[-1]
+        assert thread.last_post_id == last.pk == max(post.pk for post in posts)
+        assert thread.last_poster_id == last.author_id and thread.last_post_at == last.created_at
+    for forum in Forum.objects.filter(kind="forum"):
+        public = Thread.objects.filter(forum=forum, state=ThreadState.APPROVED)
+        assert forum.thread_count == public.count()
+        assert forum.post_count == sum(thread.post_count for thread in public)
+        latest = public.order_by("-last_post_at", "-id").first()
+        assert forum.last_thread_id == (latest.pk if latest else None)
+        assert forum.last_post_id == (latest.last_post_id if latest else None)
+    counted = Post.objects.filter(thread__state=ThreadState.APPROVED).values("author_id")
+    expected = {row["author_id"]: row["posts"] for row in counted.annotate(posts=Count("pk"))}
+    assert dict(MemberScore.objects.filter(post_count__gt=0).values_list("user_id", "post_count")) == expected
+    assert set(Post.objects.values_list("author_id", flat=True)) <= set(member_ids)
+    # Read marks: the benchmark's member has read half the long thread; no mark is past a thread's end.
+    big = Thread.objects.get(title=bench_seed.BENCH_BIG_THREAD_TITLE)
+    assert big.post_count == sizes.big_thread_posts
+    mark = ReadMark.objects.get(user_id=member_ids[0], thread=big)
+    assert mark.last_read_position == sizes.big_thread_posts // 2
+    assert ReadMark.objects.filter(user_id=member_ids[1]).count() == 20
+    for read in ReadMark.objects.select_related("thread"):
+        assert 1 <= read.last_read_position <= read.thread.last_position
+
+
+def test_the_scaled_seed_keeps_the_counters_and_is_reused_per_scale() -> None:
+    tables = ("thread_thread", "thread_post", "thread_readmark")
+    before = {table: _constraints(table) for table in tables}
+
+    first = bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    sizes = bench_seed.bench_sizes(1, FRACTION)
+    assert first.seeded and first.targets.scale == 1
+    member_ids = bench_seed.bench_members(count=sizes.members, password_hash="!unusable")
+    _check_counters(sizes, member_ids)
+    # The indexes and constraints dropped for the load are all back, as the migrations made them.
+    assert {table: _constraints(table) for table in tables} == before
+    assert first.targets.thread_posts == sizes.big_thread_posts == 50
+    assert first.targets.thread_last_page == -(-50 // POSTS_PER_PAGE)
+    assert first.targets.reply_thread_ids and first.targets.thread_id not in first.targets.reply_thread_ids
+
+    # The same scale again: the marker says it is there.
+    post_ids = set(Post.objects.values_list("pk", flat=True))
+    again = bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    assert not again.seeded and set(Post.objects.values_list("pk", flat=True)) == post_ids
+
+    # Another scale: seeded again, twice the size, the long thread twice as long.
+    double = bench_seed.ensure_bench_dataset(scale=2, fraction=FRACTION, stdout=io.StringIO())
+    sizes = bench_seed.bench_sizes(2, FRACTION)
+    assert double.seeded and double.targets.scale == 2 and double.targets.thread_posts == 100
+    marker = bench_seed.dataset_marker()
+    assert marker is not None and marker["scale"] == 2 and marker["sizes"]["posts"] == sizes.posts == 4000
+    _check_counters(sizes, bench_seed.bench_members(count=sizes.members, password_hash="!unusable"))
+
+    # Asked for, a fresh seed at the same scale.
+    assert bench_seed.ensure_bench_dataset(
+        scale=2, fraction=FRACTION, fresh=True, stdout=io.StringIO()
+    ).seeded
+
+
+def _page_queries(targets: bench_seed.BenchTargets) -> dict[str, int]:
+    """Each read target's queries, as a guest and as the benchmark's member (after one warm-up
+    request: per-process caches are not what this counts)."""
+    ids = {**targets.__dict__, "sizes": targets.sizes}
+    member = Client()
+    member.force_login(get_user_model().objects.get(pk=targets.member_id))
+    counts = {}
+    for target in Command._targets(ids, profile_ok=True):
+        if target.slug == "create-post":
+            continue
+        client = member if target.role == "member" else Client()
+        client.get(target.path)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(target.path)
+        assert response.status_code == 200, target.key
+        if target.slug == "thread-last":
+            last = Thread.objects.get(pk=targets.thread_id).last_post_id
+            assert f"post-{last}" in response.content.decode()
+        counts[target.key] = len(queries)
+    return counts
+
+
+def test_the_pages_render_on_the_seeded_data_with_as_many_queries_at_either_scale() -> None:
+    small = bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    at_one = _page_queries(small.targets)
+    large = bench_seed.ensure_bench_dataset(scale=3, fraction=FRACTION, stdout=io.StringIO())
+    assert large.targets.thread_last_page > small.targets.thread_last_page
+    assert _page_queries(large.targets) == at_one
+
+
+def _reported_queries(output: str) -> int:
+    found = re.search(r"^plain: +200\b.* (\d+) SQL queries", output, re.MULTILINE)
+    assert found, output
+    return int(found[1])
+
+
+def test_profile_shows_where_a_members_request_goes_and_its_queries() -> None:
+    seeded = bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("bench_forum", "--profile", "member-thread-last", "--in-process", stdout=out)
+    output = out.getvalue()
+
+    path = f"/threads/{seeded.targets.thread_id}/?page={seeded.targets.thread_last_page}"
+    assert f"profile of member-thread-last: GET {path} as bench-0001 (signed in)" in output
+    assert "dataset: scale 1" in output
+    assert "top 25 by cumulative time:" in output and "top 25 by own time:" in output
+    # The view itself, by its name and where it is.
+    assert re.search(r"\bthread_detail +apps/thread/views\.py:\d+", output), output
+    member = Client()
+    member.force_login(get_user_model().objects.get(pk=seeded.targets.member_id))
+    member.get(path)
+    with CaptureQueriesContext(connection) as queries:
+        assert member.get(path).status_code == 200
+    assert _reported_queries(output) == len(queries) > 0
+
+
+def test_profile_of_a_guest_page_shows_the_page_cache(settings: Any) -> None:
+    settings.PAGE_CACHE_SECONDS = 300
+    bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    out = io.StringIO()
+    call_command(
+        "bench_forum", "--profile", "guest-index", "--in-process", "--profile-lines", "60", stdout=out
+    )
+    output = out.getvalue()
+    # Warmed once, the guest's index comes from the page cache, and the profile says so.
+    assert "plain:          200 (page cache: hit)" in output, output
+    assert re.search(r"\bwrapper +forum/pagecache\.py:\d+", output), output
+    guest = Client()
+    guest.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        assert guest.get("/").get("X-Page-Cache") == "hit"
+    assert _reported_queries(output) == len(queries)
+
+
+def test_bench_forum_refuses_unknown_targets_and_scales() -> None:
+    assert "member-thread-last" in TARGET_KEYS and "guest-profile" in TARGET_KEYS
+    with pytest.raises(CommandError, match="member-thread-last"):
+        call_command("bench_forum", "--profile", "member-nowhere", "--in-process", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no bench dataset"):
+        call_command("bench_forum", "--profile", "guest-index", "--in-process", stdout=io.StringIO())
+    for scale in ("0", "-2", "ten"):
+        with pytest.raises(CommandError, match="scale"):
+            call_command("bench_forum", "--scale", scale, stdout=io.StringIO())

@@ -1,0 +1,168 @@
+"""What the search page and the search API share: reading the filters, building the query and the
+viewer's scope, and naming the authors and forums of a page of hits.
+
+The surfaces live in the kernel beside the interface because they use nothing but it: the scope
+comes from the forum directory the thread app registers, names from the member documents the user
+app registers (forum.search.base). A search costs a constant number of queries whatever it finds:
+the viewer's forums (with their permissions), the counts, the page, the authors' names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from forum.paging import PAGE_NUMBER_MAX
+from forum.search.base import (
+    KIND_MEMBER,
+    KIND_MESSAGE,
+    KIND_POST,
+    KIND_THREAD,
+    ForumChoice,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    forum_choices,
+    get_backend,
+    scope_for,
+    source_for,
+)
+
+QUERY_MAX_LENGTH = 200
+PER_PAGE = 20
+LOOKUP_LIMIT = 8
+# The tabs of the results page and the kinds of the API, in the order shown.
+TABS: tuple[str, ...] = (KIND_POST, KIND_THREAD, KIND_MEMBER, KIND_MESSAGE)
+
+
+class SearchForm(forms.Form):
+    """The filters of a search, from a query string (the page's GET form and the API alike)."""
+
+    q = forms.CharField(label=_("Search for"), max_length=QUERY_MAX_LENGTH, required=False, strip=True)
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        required=False,
+        choices=[
+            (KIND_POST, _("Posts")),
+            (KIND_THREAD, _("Threads")),
+            (KIND_MEMBER, _("Members")),
+            (KIND_MESSAGE, _("Messages")),
+        ],
+    )
+    forum = forms.TypedChoiceField(label=_("Forum"), required=False, coerce=int, empty_value=None)
+    author = forms.CharField(label=_("Author"), max_length=150, required=False, strip=True)
+    date_from = forms.DateField(
+        label=pgettext_lazy("dates", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=pgettext_lazy("dates", "To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    attachments = forms.BooleanField(label=_("With attachments"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        required=False,
+        choices=[("relevance", _("Relevance")), ("date", _("Newest first"))],
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=PAGE_NUMBER_MAX)
+
+    def __init__(self, data: Any, *, forums: Sequence[ForumChoice], **kwargs: Any) -> None:
+        super().__init__(data, **kwargs)
+        self.forums = {forum.id: forum for forum in forums}
+        choices: list[tuple[Any, Any]] = [("", _("Every forum"))]
+        choices += [(forum.id, "\u2003" * forum.depth + forum.name) for forum in forums]
+        forum_field = self.fields["forum"]
+        assert isinstance(forum_field, forms.TypedChoiceField)
+        forum_field.choices = choices
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date comes before the start date."))
+        return cleaned
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """A page of results with what pages and the API show beside each hit."""
+
+    query: SearchQuery
+    result: SearchResult
+    authors: Mapping[int, str]  # member id -> username
+    forums: Mapping[int, str]  # forum id -> name
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return self.result.hits
+
+
+def viewer_scope(user: Any) -> tuple[SearchScope, Sequence[ForumChoice]]:
+    """The scope of the request's user (a guest when not signed in) and the forums they may read."""
+    viewer_id = int(user.pk) if getattr(user, "is_authenticated", False) else None
+    forums = forum_choices(viewer_id)
+    return scope_for(viewer_id, is_staff=bool(getattr(user, "is_staff", False)), forums=forums), forums
+
+
+def tabs_for(scope: SearchScope) -> tuple[str, ...]:
+    """The kinds a viewer may search: a guest has no dialogs."""
+    return tuple(kind for kind in TABS if kind != KIND_MESSAGE or scope.viewer_id is not None)
+
+
+def member_id_named(username: str, scope: SearchScope) -> int | None:
+    """The member whose username is ``username`` (any case), found in the index, or None."""
+    query = SearchQuery(text=username, kinds=(KIND_MEMBER,), per_page=LOOKUP_LIMIT)
+    for hit in get_backend().search(query, scope).hits:
+        if hit.document.title.casefold() == username.casefold():
+            return hit.id
+    return None
+
+
+def query_from(form: SearchForm, scope: SearchScope, *, author_id: int | None) -> SearchQuery:
+    """The query a valid form asks for; ``author_id`` already resolved from its ``author``."""
+    data = form.cleaned_data
+    kind = data.get("kind") or KIND_POST
+    tabs = tabs_for(scope)
+    forum_id = data.get("forum")
+    subtree = form.forums[forum_id].subtree if forum_id in form.forums else None
+    return SearchQuery(
+        text=data.get("q") or "",
+        kinds=(kind,),
+        forum_ids=subtree,
+        author_id=author_id,
+        date_from=data.get("date_from"),
+        date_to=data.get("date_to"),
+        with_attachments=bool(data.get("attachments")),
+        sort="date" if data.get("sort") == "date" else "relevance",
+        page=data.get("page") or 1,
+        per_page=PER_PAGE,
+        count_kinds=tuple(k for k in tabs if k != kind),
+    )
+
+
+def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -> Found:
+    """Search, then name the page's authors (one query, through the member documents)."""
+    result = get_backend().search(query, scope)
+    author_ids = sorted({hit.document.author_id for hit in result.hits if hit.document.author_id})
+    authors: dict[int, str] = {}
+    if author_ids:
+        try:
+            members = source_for(KIND_MEMBER).fetch(author_ids)
+        except LookupError:  # no app registers members: hits go unnamed
+            members = {}
+        authors = {member_id: doc.title for member_id, doc in members.items() if doc is not None}
+    return Found(query=query, result=result, authors=authors, forums={f.id: f.name for f in forums})
+
+
+def members_lookup(text: str, scope: SearchScope, *, limit: int = LOOKUP_LIMIT) -> tuple[Hit, ...]:
+    """Members whose name starts like ``text`` or nearly matches it, best first (for @mentions and
+    the recipients of a new dialog)."""
+    if not text.strip():
+        return ()
+    query = SearchQuery(text=text.strip()[:QUERY_MAX_LENGTH], kinds=(KIND_MEMBER,), per_page=limit)
+    return get_backend().search(query, scope).hits

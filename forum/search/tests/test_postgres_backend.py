@@ -1,0 +1,169 @@
+"""The PostgreSQL backend on documents given directly: matching, ranking, morphology, members,
+permissions inside the query and safe snippets."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.utils import timezone
+
+from forum.search.base import Document, SearchQuery, SearchScope, get_backend
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def post(pk: int, body: str, *, forum: int = 1, thread: int = 100, **extra: object) -> Document:
+    fields: dict[str, object] = {
+        "kind": "post",
+        "id": pk,
+        "app": "thread",
+        "title": "Thread title",
+        "body": body,
+        "forum_id": forum,
+        "thread_id": thread,
+        "author_id": 7,
+        "created_at": NOW,
+        **extra,
+    }
+    return Document(**fields)  # type: ignore[arg-type]
+
+
+def thread(pk: int, title: str, body: str = "", *, forum: int = 1, **extra: object) -> Document:
+    fields: dict[str, object] = {
+        "kind": "thread",
+        "id": pk,
+        "app": "thread",
+        "title": title,
+        "body": body,
+        "forum_id": forum,
+        "thread_id": pk,
+        "author_id": 7,
+        "created_at": NOW,
+        **extra,
+    }
+    return Document(**fields)  # type: ignore[arg-type]
+
+
+def member(pk: int, display: str, username: str) -> Document:
+    return Document(kind="member", id=pk, app="user", title=display, body=username, created_at=NOW)
+
+
+READER = SearchScope(readable_forum_ids=frozenset({1}), viewer_id=7)
+
+
+def ids(result: object) -> list[tuple[str, int]]:
+    return [(hit.kind, hit.id) for hit in result.hits]  # type: ignore[attr-defined]
+
+
+def test_title_ranks_above_body() -> None:
+    backend = get_backend("postgres")
+    backend.index(
+        [thread(1, "Unrelated words", "the kettle is boiling"), thread(2, "Kettle repair", "nothing")]
+    )
+    result = backend.search(SearchQuery(text="kettle", kinds=("thread",)), READER)
+    assert ids(result) == [("thread", 2), ("thread", 1)]
+    assert result.total == 2
+
+
+def test_russian_and_english_morphology() -> None:
+    backend = get_backend("postgres")
+    backend.index([post(1, "Лучший форум о чайниках"), post(2, "Open a thread about kettles")])
+    assert ids(backend.search(SearchQuery(text="форумы"), READER)) == [("post", 1)]
+    assert ids(backend.search(SearchQuery(text="threads"), READER)) == [("post", 2)]
+    assert ids(backend.search(SearchQuery(text="чайник"), READER)) == [("post", 1)]
+
+
+def test_index_is_idempotent_and_replaces() -> None:
+    backend = get_backend("postgres")
+    backend.index([post(1, "first words")])
+    backend.index([post(1, "second words"), post(1, "third words")])
+    assert backend.search(SearchQuery(text="first"), READER).total == 0
+    assert backend.search(SearchQuery(text="second"), READER).total == 0
+    assert ids(backend.search(SearchQuery(text="third"), READER)) == [("post", 1)]
+    assert backend.stats().documents["post"] == 1
+    backend.delete("post", [1, 2])
+    assert backend.search(SearchQuery(text="third"), READER).total == 0
+
+
+def test_permissions_are_inside_the_query() -> None:
+    backend = get_backend("postgres")
+    backend.index(
+        [
+            post(1, "secret kettle", forum=2),
+            post(2, "hidden kettle", visible=False),
+            post(3, "public kettle"),
+            Document(kind="message", id=4, app="dialog", body="kettle in private", participant_ids=(8, 9)),
+            Document(kind="message", id=5, app="dialog", body="kettle for me", participant_ids=(7, 9)),
+        ]
+    )
+    everything = ("post", "thread", "message")
+    result = backend.search(SearchQuery(text="kettle", kinds=everything), READER)
+    assert sorted(ids(result)) == [("message", 5), ("post", 3)]
+    assert result.counts == {"post": 1, "thread": 0, "message": 1}
+    guest = backend.search(SearchQuery(text="kettle", kinds=everything), SearchScope.guest([1]))
+    assert ids(guest) == [("post", 3)]
+    # A forum filter never widens the scope.
+    narrowed = backend.search(SearchQuery(text="kettle", forum_ids=(2,)), READER)
+    assert narrowed.total == 0 and narrowed.hits == ()
+
+
+def test_members_by_prefix_and_typo() -> None:
+    backend = get_backend("postgres")
+    backend.index(
+        [member(1, "Alice Liddell", "alice"), member(2, "Bob Builder", "bobby"), member(3, "Алёна", "alyona")]
+    )
+    assert ids(backend.search(SearchQuery(text="ali", kinds=("member",)), READER))[0] == ("member", 1)
+    assert ids(backend.search(SearchQuery(text="alise", kinds=("member",)), READER)) == [("member", 1)]
+    assert ids(backend.search(SearchQuery(text="bob", kinds=("member",)), READER)) == [("member", 2)]
+    assert ids(backend.search(SearchQuery(text="Алё", kinds=("member",)), READER)) == [("member", 3)]
+
+
+def test_snippets_escape_the_content() -> None:
+    backend = get_backend("postgres")
+    hostile = '<script>alert("x")</script> <b onclick="y">kettle</b> \x02boom\x03 &amp; <img src=x>'
+    backend.index([post(1, f"kettle {hostile}"), thread(2, f"kettle {hostile}", "kettle")])
+    hits = backend.search(SearchQuery(text="kettle"), READER).hits
+    assert len(hits) == 2
+    for hit in hits:
+        for html in (hit.snippet_html, hit.title_html):
+            # The only markup is our own <mark>; whatever else the content held is text.
+            assert re.sub(r"</?mark>", "", html).count("<") == 0, html
+        assert "<mark>kettle</mark>" in hit.snippet_html
+        assert "<mark>boom</mark>" not in hit.snippet_html
+    thread_hit = next(hit for hit in hits if hit.kind == "thread")
+    assert "&lt;script&gt;" in thread_hit.title_html or "script" not in thread_hit.title_html
+
+
+def test_filters_and_date_sort() -> None:
+    backend = get_backend("postgres")
+    old = NOW - datetime.timedelta(days=10)
+    backend.index(
+        [
+            post(1, "kettle old", created_at=old),
+            post(2, "kettle new kettle kettle", has_attachments=True, author_id=8),
+            post(3, "kettle middle", created_at=NOW - datetime.timedelta(days=1)),
+        ]
+    )
+    by_date = backend.search(SearchQuery(text="kettle", sort="date"), READER)
+    assert ids(by_date) == [("post", 2), ("post", 3), ("post", 1)]
+    assert ids(backend.search(SearchQuery(text="kettle", with_attachments=True), READER)) == [("post", 2)]
+    assert ids(backend.search(SearchQuery(text="kettle", author_id=8), READER)) == [("post", 2)]
+    ranged = SearchQuery(text="kettle", date_to=(old + datetime.timedelta(days=1)).date())
+    assert ids(backend.search(ranged, READER)) == [("post", 1)]
+    paged = backend.search(SearchQuery(text="kettle", sort="date", per_page=2, page=2), READER)
+    assert ids(paged) == [("post", 1)] and paged.total == 3 and paged.pages == 2
+
+
+def test_counts_stop_at_the_limit_and_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forum.search import postgres
+
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 2)
+    backend = get_backend("postgres")
+    backend.index([post(pk, f"kettle {pk}") for pk in range(1, 6)])
+    result = backend.search(SearchQuery(text="kettle", per_page=10), READER)
+    assert (result.total, result.counts["post"], result.count_limit) == (2, 2, 2)
+    assert len(result.hits) == 5  # the page is not cut by the count's limit

@@ -1,0 +1,145 @@
+"""The search page, ``/search/``: posts, threads, members and one's own dialog messages, in tabs, with
+filters, paging and highlighted snippets. Works without JavaScript (a GET form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from forum.paging import page_number
+from forum.search.base import KIND_MEMBER, KIND_MESSAGE, KIND_POST, KIND_THREAD, Hit, SearchUnavailable
+from forum.search.service import (
+    Found,
+    SearchForm,
+    member_id_named,
+    query_from,
+    run,
+    tabs_for,
+    viewer_scope,
+)
+
+# The filters that make a search worth running without words (a member's posts in a forum).
+_FILTERS = ("forum", "author", "date_from", "date_to", "attachments")
+
+
+def _link(params: QueryDict, **changes: object) -> str:
+    """The query string of this search with ``changes`` (None removes a parameter)."""
+    copy = params.copy()
+    for name, value in changes.items():
+        copy.pop(name, None)
+        if value is not None:
+            copy[name] = str(value)
+    return "?" + copy.urlencode()
+
+
+def _tab_label(kind: str, count: int | None) -> str:
+    names = {
+        KIND_POST: _("Posts"),
+        KIND_THREAD: _("Threads"),
+        KIND_MEMBER: _("Members"),
+        KIND_MESSAGE: _("Your messages"),
+    }
+    if count is None:
+        return names[kind]
+    counted = {
+        KIND_POST: ngettext("%(count)d post", "%(count)d posts", count),
+        KIND_THREAD: ngettext("%(count)d thread", "%(count)d threads", count),
+        KIND_MEMBER: ngettext("%(count)d member", "%(count)d members", count),
+        KIND_MESSAGE: ngettext("%(count)d of your messages", "%(count)d of your messages", count),
+    }
+    return counted[kind] % {"count": count}
+
+
+def _at_least(label: str, count: int, limit: int | None) -> str:
+    """``label`` with its count as "1000+" when the backend stopped counting there."""
+    if limit is not None and count >= limit:
+        return label.replace(str(count), f"{count}+", 1)
+    return label
+
+
+def _row(hit: Hit, found: Found) -> dict[str, object]:
+    document = hit.document
+    return {
+        "kind": hit.kind,
+        "url": document.url,
+        "title_html": hit.title_html,
+        "snippet_html": hit.snippet_html,
+        "body": document.body,
+        "author": found.authors.get(document.author_id or 0, ""),
+        "forum": found.forums.get(document.forum_id or 0, ""),
+        "created_at": document.created_at,
+    }
+
+
+def search_page(request: HttpRequest) -> HttpResponse:
+    scope, forums = viewer_scope(request.user)
+    asked: QueryDict | None = None
+    if request.GET:
+        # Pages are forgiving with ?page= (forum.paging): a bad one is the first page.
+        asked = request.GET.copy()
+        asked["page"] = str(page_number(request.GET.get("page")))
+    form = SearchForm(asked, forums=forums)
+    tabs = tabs_for(scope)
+    context: dict[str, object] = {"form": form, "found": None, "problem": ""}
+    kind = request.GET.get("kind") or "post"
+    if form.is_bound and form.is_valid():
+        data: dict[str, Any] = form.cleaned_data
+        kind = data.get("kind") or "post"
+        if kind not in tabs:
+            form.add_error("kind", _("Sign in to search your dialogs."))
+        author_id = None
+        if data.get("author") and not form.errors:
+            author_id = member_id_named(data["author"], scope)
+            if author_id is None:
+                form.add_error("author", _("No member has this name."))
+        wanted = data.get("q") or any(data.get(name) for name in _FILTERS)
+        if wanted and not form.errors:
+            query = query_from(form, scope, author_id=author_id)
+            try:
+                context["found"] = run(query, scope, forums)
+            except SearchUnavailable:
+                context["problem"] = _("Search is not available right now. Please try again in a minute.")
+    params = request.GET
+    found = context["found"]
+    counts = found.result.counts if isinstance(found, Found) else {}
+    limit = found.result.count_limit if isinstance(found, Found) else None
+    context["tabs"] = [
+        {
+            "kind": tab,
+            "url": _link(params, kind=tab, page=None),
+            "current": tab == kind,
+            "label": _at_least(_tab_label(tab, counts.get(tab)), counts.get(tab, 0), limit),
+        }
+        for tab in tabs
+    ]
+    if isinstance(found, Found):
+        result = found.result
+        context["hits"] = [_row(hit, found) for hit in found.hits]
+        total_label = ngettext("%(count)d result", "%(count)d results", result.total) % {
+            "count": result.total
+        }
+        context["total_label"] = _at_least(total_label, result.total, result.count_limit)
+        context["previous_url"] = _link(params, page=result.page - 1) if result.page > 1 else ""
+        context["next_url"] = _link(params, page=result.page + 1) if result.page < result.pages else ""
+    context["kind"] = kind
+    raw = {
+        name: request.GET.get(name, "") for name in ("q", "forum", "author", "date_from", "date_to", "sort")
+    }
+    raw["attachments"] = "on" if request.GET.get("attachments") else ""
+    errors = {name: [str(message) for message in messages] for name, messages in form.errors.items()}
+    context["raw"] = raw
+    context["errors"] = errors
+    context["filters_open"] = bool(errors) or any(raw[name] for name in (*_FILTERS, "sort"))
+    context["forum_options"] = [{"value": "", "label": _("Every forum"), "selected": not raw["forum"]}] + [
+        {
+            "value": forum.id,
+            "label": "\u2003" * forum.depth + forum.name,
+            "selected": str(forum.id) == raw["forum"],
+        }
+        for forum in forums
+    ]
+    return render(request, "search/results.html", context)

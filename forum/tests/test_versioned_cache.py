@@ -1,0 +1,102 @@
+"""forum.versioned_cache: parts built once and kept until their scope's version moves after a commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from forum import versioned_cache
+from forum.bus import publish
+from forum.testing.bus_app.events import SampleRecorded
+
+
+@pytest.fixture(autouse=True)
+def kept_parts(settings: Any, redis_namespace: str, db: None) -> None:
+    settings.KEPT_PARTS_SECONDS = 300
+    versioned_cache.local_forget()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+class Builder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return f"built {self.calls}"
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_built_once_until_a_change_of_its_scope_commits(local: bool, committed: Callable[[], Any]) -> None:
+    build = Builder()
+
+    def get(parts: tuple[object, ...] = ("a", "en")) -> str:
+        return versioned_cache.kept("test.part", parts, ("alpha", "beta"), build, local=local)
+
+    assert get() == "built 1"
+    assert get() == "built 1"
+    assert get(("b", "en")) == "built 2", "other parts are another entry"
+    with committed():
+        versioned_cache.changed("gamma")
+    assert get() == "built 1", "a scope it does not depend on"
+    with committed():
+        versioned_cache.changed("beta")
+    assert get() == "built 3"
+    assert get() == "built 3"
+
+
+def test_a_change_that_rolls_back_moves_nothing(committed: Callable[[], Any]) -> None:
+    build = Builder()
+    versioned_cache.kept("test.part", (), ("alpha",), build)
+    with committed(), transaction.atomic():
+        try:
+            with transaction.atomic():
+                versioned_cache.changed("alpha")
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+    assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 1"
+
+
+def test_a_change_kept_once_per_transaction_still_counts_after_a_savepoint_rolls_back(
+    committed: Callable[[], Any],
+) -> None:
+    build = Builder()
+    versioned_cache.kept("test.part", (), ("alpha",), build)
+    with committed(), transaction.atomic():
+        try:
+            with transaction.atomic():
+                versioned_cache.changed("alpha")
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        versioned_cache.changed("alpha")  # not skipped: the first one went with its savepoint
+    assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_changed_needs_a_transaction() -> None:
+    with pytest.raises(versioned_cache.ChangeOutsideTransactionError):
+        versioned_cache.changed("alpha")
+
+
+def test_an_event_moves_its_apps_scope(committed: Callable[[], Any]) -> None:
+    build = Builder()
+    versioned_cache.kept("test.part", (), ("testing_bus",), build)
+    with committed(), transaction.atomic():
+        publish(SampleRecorded(key="k", value="v"))
+    assert versioned_cache.kept("test.part", (), ("testing_bus",), build) == "built 2"
+
+
+def test_switched_off_it_builds_every_time(settings: Any) -> None:
+    settings.KEPT_PARTS_SECONDS = 0
+    build = Builder()
+    versioned_cache.kept("test.part", (), ("alpha",), build, local=True)
+    assert versioned_cache.kept("test.part", (), ("alpha",), build, local=True) == "built 2"
