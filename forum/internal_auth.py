@@ -56,6 +56,7 @@ __all__ = [
     "NonceStoreUnavailable",
     "SignatureRejected",
     "canonical_string",
+    "internal_caller",
     "internal_not_found",
     "sign_request",
     "verify",
@@ -242,6 +243,12 @@ class InternalSignatureMiddleware:
             )
         setattr(request, _CALLER_ATTRIBUTE, caller)
         return self.get_response(request)
+
+
+def internal_caller(request: HttpRequest) -> InternalCaller | None:
+    """The service that signed this request (verified by the middleware), or None for any other."""
+    caller = getattr(request, _CALLER_ATTRIBUTE, None)
+    return caller if isinstance(caller, InternalCaller) else None
 
 
 def internal_not_found(request: HttpRequest) -> JsonResponse:

@@ -6,6 +6,7 @@ email and address bans refuse sign-ups, email changes and (addresses) every writ
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from apps.admin.services import ban_issue, ban_lift, bans_end_due, restriction_l
 from apps.admin.tests.conftest import Api, Web
 from apps.authorization.services import has_perm, permission_scope, permissions_for
 from forum.errors import Conflict
+from forum.internal_auth import sign_request
 from forum.models import OutboxEvent
 from forum.testing.fixtures import Clock
 
@@ -219,6 +221,27 @@ def test_address_bans_refuse_sign_up_and_every_write_but_not_reading(
     assert elsewhere.post("/api/v1/me/ban", {}, format="json").status_code == 405  # reached the view
     removed = api_as(admin).get("/api/v1/me/ban")  # reads pass
     assert removed.status_code == 200
+
+
+def test_calls_signed_by_our_own_services_pass_an_address_ban(
+    api_as: Api, admin: int, member: int, settings: Any
+) -> None:
+    # A service's signed call (here from the address the forum's own servers share with a banned
+    # network) speaks for the service, not for a member: the ban stops members' writes only.
+    secret = "address-ban-test-secret-of-thirty-two-chars"
+    settings.INTERNAL_API_SECRETS = {"thread": secret}
+    answer = api_as(admin).post("/api/v1/bans/addresses", {"network": "192.0.2.0/24"}, format="json")
+    assert answer.status_code == 201, answer.content
+    lookup = "/internal/v1/users/lookup"
+    body = json.dumps({"ids": [member]}).encode()
+    service = Client(REMOTE_ADDR="192.0.2.10")
+    headers = sign_request("POST", lookup, body, key_id="thread", secret=secret)
+    called = service.post(lookup, body, content_type="application/json", headers=headers)
+    assert called.status_code == 200, called.content
+    assert [user["id"] for user in called.json()["users"]] == [member]
+    client = api_as(member)
+    client.defaults["REMOTE_ADDR"] = "192.0.2.10"
+    assert client.post("/api/v1/me/ban", {}, format="json").status_code == 403
 
 
 def test_lifting_a_staff_ban_leaves_an_escalation_ban_in_force(
