@@ -12,15 +12,11 @@ Esplora endpoint) and publishes what changed, as the watcher would.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 
 from apps.payment.services import invoice_check
@@ -42,18 +38,6 @@ def stack(transactional_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         yield stack
 
 
-def member() -> tuple[int, str]:
-    """A new member signed in through a database session: (user id, session key)."""
-    user = get_user_model().objects.create_user(username=f"m{uuid.uuid4().hex[:10]}", password=None)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    assert session.session_key is not None
-    return user.pk, session.session_key
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_member_buys_agent_pays_and_opens_the_agents_forum(stack: web.Stack, settings: Any) -> None:
     from playwright.sync_api import expect
@@ -66,7 +50,7 @@ def test_a_member_buys_agent_pays_and_opens_the_agents_forum(stack: web.Stack, s
     category = forum_create(name="Community", kind="category")
     agents = forum_create(name="Agents only", parent_id=category.id, read_permission="forum.read_exclusive")
     plan = plan_save(status_code="agent", days=30, price_sats=50_000)
-    alice, session = member()
+    alice, session = web.member_session()
 
     with web.chromium() as browser:
         page = web.new_page(browser, origin=stack.origin, session_key=session)

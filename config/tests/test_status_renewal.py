@@ -14,8 +14,8 @@ from django.test import Client
 from apps.notification.services import notifications_latest, statuses_expiring_notify
 from apps.payment.services import invoice_get, invoice_settle_manually
 from apps.status.models import StatusGrant
-from apps.status.services import StatusPlanRef, plan_buy, plan_save, status_define, status_grant
-from apps.status.tests.helpers import Handler
+from apps.status.services import StatusPlanRef, plan_save, status_define, status_grant
+from apps.status.tests.helpers import Handler, bought
 from forum.testing.fixtures import Clock
 
 DAY = datetime.timedelta(days=1)
@@ -37,24 +37,6 @@ def handle() -> Handler:
 @pytest.fixture
 def month() -> StatusPlanRef:
     return plan_save(status_code="agent", days=30, price_sats=50_000)
-
-
-@pytest.fixture
-def web_as(django_user_model: Any) -> Callable[[int | None], Client]:
-    def make(user_id: int | None) -> Client:
-        client = Client()
-        if user_id is not None:
-            client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-def bought(user_id: int, plan_id: int, staff: int, handle: Handler) -> str:
-    invoice_id = plan_buy(user_id=user_id, plan_id=plan_id).invoice_id
-    invoice_settle_manually(public_id=invoice_id, staff_id=staff, reason="test")
-    handle()
-    return invoice_id
 
 
 def test_a_reminder_before_a_bought_grant_ends_once_with_a_working_renewal(

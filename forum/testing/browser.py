@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connections
 from django.test.utils import override_settings
 
 from forum.testing import processes
+from forum.testing.clients import session_key_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -197,6 +200,21 @@ def new_page(browser: Browser, *, origin: str = "", session_key: str = "") -> Pa
     if session_key:
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key, "url": origin}])
     return context.new_page()
+
+
+def member_session() -> tuple[int, str]:
+    """A new member (no usable password) and the key of a session signed in as them: (id, key), for
+    ``new_page(..., session_key=key)``."""
+    user = get_user_model().objects.create_user(username=f"m{uuid.uuid4().hex[:10]}", password=None)
+    return int(user.pk), session_key_for(int(user.pk))
+
+
+def use_session(page: Page, origin: str, user_id: int) -> None:
+    """Sign ``page``'s browser context in as ``user_id`` for ``origin`` without the sign-in page: a new
+    session's cookie."""
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session_key_for(user_id), "url": origin}]
+    )
 
 
 def sign_in(page: Page, origin: str, username: str, password: str, next_path: str) -> None:

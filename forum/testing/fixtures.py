@@ -10,13 +10,18 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import redis
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.utils import timezone, translation
+
+if TYPE_CHECKING:
+    from django.test import Client
+    from playwright.sync_api import Page
+    from rest_framework.test import APIClient
 
 _numbers = itertools.count(1)
 
@@ -56,6 +61,25 @@ def make_member(django_user_model: Any, db: None) -> Callable[..., int]:
     return make
 
 
+@pytest.fixture
+def web_as() -> Callable[[int | None], Client]:
+    """``web_as(user_id)``: a Django test client signed in by the session as that member (pages,
+    downloads), or a guest for None (forum.testing.clients.web_client)."""
+    # Imported here: this module is loaded before Django's settings are configured.
+    from forum.testing.clients import web_client
+
+    return web_client
+
+
+@pytest.fixture
+def api_as() -> Callable[[int | None], APIClient]:
+    """``api_as(user_id)``: a DRF test client authenticated as that member, or a guest for None
+    (forum.testing.clients.api_client)."""
+    from forum.testing.clients import api_client
+
+    return api_client
+
+
 def local_upload_storages(settings: Any, root: Path) -> None:
     """Uploads on local disk under ``root`` for one test (``settings``: pytest-django's fixture), laid
     out as in the development profile: public media in ``root/media`` (MEDIA_ROOT, the default
@@ -69,6 +93,19 @@ def local_upload_storages(settings: Any, root: Path) -> None:
             "OPTIONS": {"location": str(root / "private")},
         },
     }
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> Iterator[Page]:
+    """A page of Debian's Chromium (a browser context of its own, in English) for a test against the
+    live server, with uploads on local disk under ``tmp_path``; the test is skipped without Chromium."""
+    # Imported here: this module is loaded before Django's settings are configured.
+    from forum.testing import browser as web
+
+    local_upload_storages(settings, tmp_path)
+    web.require_chromium(monkeypatch)
+    with web.chromium() as browser:
+        yield web.new_page(browser)
 
 
 class Clock:

@@ -59,8 +59,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-# Shared fixtures (english, redis_namespace, make_member, clock, outbox), available to every test.
-from forum.testing.fixtures import clock, english, make_member, outbox, redis_namespace  # noqa: E402, F401
+# Shared fixtures (english, redis_namespace, make_member, web_as, api_as, browser_page, clock, outbox),
+# available to every test.
+from forum.testing.fixtures import (  # noqa: E402, F401
+    api_as,
+    browser_page,
+    clock,
+    english,
+    make_member,
+    outbox,
+    redis_namespace,
+    web_as,
+)
 
 # A real S3 (SeaweedFS) for the tests of uploads: seaweed_s3, s3_storage, s3_private_storage.
 from forum.testing.seaweed import s3_private_storage, s3_storage, seaweed_s3  # noqa: E402, F401

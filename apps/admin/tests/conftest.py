@@ -9,13 +9,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from celery import current_app
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.authorization.services import role_assign
-from forum import bus
-from forum.models import OutboxEvent
+from forum.testing.outbox import OutboxWorker
 
 
 @pytest.fixture(autouse=True)
@@ -74,34 +72,10 @@ def web(django_user_model: Any) -> Web:
     return make
 
 
-class Handler:
+class Handler(OutboxWorker):
     """Runs this app's and the notification app's subscribers on the events not handled yet."""
 
     PREFIXES = ("forum_admin.", "notification.")
-
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-
-    def __call__(self) -> int:
-        handled = 0
-        while True:
-            rows = [
-                row
-                for row in OutboxEvent.objects.order_by("created_at", "id")
-                if str(row.id) not in self.done
-            ]
-            if not rows:
-                return handled
-            for row in rows:
-                self.done.add(str(row.id))
-                for subscriber in bus.subscribers_of(row.name, row.version):
-                    if subscriber.task_name.startswith(self.PREFIXES):
-                        task = current_app.tasks[subscriber.task_name]
-                        task.run(str(row.id), row.name, row.version, row.payload)
-                        handled += 1
-
-    def skip(self) -> None:
-        self.done.update(str(pk) for pk in OutboxEvent.objects.values_list("id", flat=True))
 
 
 @pytest.fixture

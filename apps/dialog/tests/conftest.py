@@ -45,27 +45,10 @@ Web = Callable[[int | None], Client]
 
 
 @pytest.fixture
-def api_as(django_user_model: Any) -> Api:
-    def make(user_id: int | None) -> APIClient:
-        client = APIClient()
-        if user_id is not None:
-            client.force_authenticate(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-@pytest.fixture
-def web(django_user_model: Any) -> Web:
-    """A browser signed in by the session (pages and downloads), or a guest for None."""
-
-    def make(user_id: int | None) -> Client:
-        client = Client()
-        if user_id is not None:
-            client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
+def web(web_as: Web) -> Web:
+    """A browser signed in by the session (pages and downloads), or a guest for None: the kernel's
+    ``web_as`` under this app's tests' name."""
+    return web_as
 
 
 def username(django_user_model: Any, user_id: int) -> str:

@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import current_app
 from django.test import Client
 from PIL import Image, ImageDraw
 from rest_framework.test import APIClient
 
 from apps.frame import services
-from forum import bus
-from forum.models import OutboxEvent
 from forum.testing.fixtures import local_upload_storages
+from forum.testing.outbox import OutboxWorker
 
 RING_SVG = (
     b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
@@ -70,52 +68,22 @@ def bob(make_member: Callable[..., int]) -> int:
 
 
 @pytest.fixture
-def web(django_user_model: Any) -> Callable[[int | None], Client]:
-    def make(user_id: int | None) -> Client:
-        client = Client()
-        if user_id is not None:
-            client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
+def web(web_as: Callable[[int | None], Client]) -> Callable[[int | None], Client]:
+    """The kernel's ``web_as`` under this app's tests' name."""
+    return web_as
 
 
 @pytest.fixture
-def api(django_user_model: Any) -> Callable[[int | None], APIClient]:
-    def make(user_id: int | None) -> APIClient:
-        client = APIClient()
-        if user_id is not None:
-            client.force_authenticate(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
+def api(api_as: Callable[[int | None], APIClient]) -> Callable[[int | None], APIClient]:
+    """The kernel's ``api_as`` under this app's tests' name."""
+    return api_as
 
 
-class Handler:
+class Handler(OutboxWorker):
     """Runs the frame app's subscribers on the events published so far and not yet handled here,
     through the named Celery tasks a worker runs (with the bus's once-per-event record)."""
 
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-
-    def __call__(self) -> int:
-        handled = 0
-        for row in OutboxEvent.objects.order_by("created_at", "id"):
-            if str(row.id) in self.done:
-                continue
-            self.done.add(str(row.id))
-            for subscriber in bus.subscribers_of(row.name, row.version):
-                if subscriber.task_name.startswith("frame."):
-                    current_app.tasks[subscriber.task_name].run(
-                        str(row.id), row.name, row.version, row.payload
-                    )
-                    handled += 1
-        return handled
-
-    def again(self) -> int:
-        """Delivers everything once more (a redelivery after a crash, say)."""
-        self.done.clear()
-        return self()
+    PREFIXES = ("frame.",)
 
 
 @pytest.fixture

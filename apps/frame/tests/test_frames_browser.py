@@ -7,31 +7,19 @@ is driven through Playwright."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from apps.frame import services
 from apps.status.services import status_define
 from forum.testing import browser as web
 from forum.testing import pages
-from forum.testing.fixtures import local_upload_storages
 
 from .conftest import RING_SVG, ring_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> Iterator[Any]:
-    local_upload_storages(settings, tmp_path)
-    web.require_chromium(monkeypatch)
-    with web.chromium() as browser:
-        yield web.new_page(browser)
 
 
 def test_the_frames_pages_read_well_and_pass_axe(
@@ -74,17 +62,7 @@ def test_the_frames_pages_read_well_and_pass_axe(
             assert pages.overflow(page) is None, (language, size_name)
             pages.screenshot(page, f"frames-guest-{language}-{size_name}")
 
-    session = Client()
-    session.force_login(member)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": session.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": origin,
-            },
-        ]
-    )
+    web.use_session(page, origin, member.pk)
     for language in ("en", "ru"):
         page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": origin}])
         for size_name, size in (("desktop", pages.DESKTOP), ("phone", pages.PHONE)):

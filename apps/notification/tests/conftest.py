@@ -13,14 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from celery import current_app
-from django.test import Client
-from rest_framework.test import APIClient
 
 from apps.status.services import status_grant
 from apps.thread.services import forum_create, thread_create
-from forum import bus
-from forum.models import OutboxEvent
+from forum.testing.outbox import OutboxWorker
 
 
 @pytest.fixture(autouse=True)
@@ -88,35 +84,10 @@ def staff(make_member: Callable[..., int]) -> int:
     return make_member(is_staff=True)
 
 
-class Handler:
+class Handler(OutboxWorker):
     """Runs this app's subscribers on the events published so far and not yet handled here."""
 
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-
-    def __call__(self, *, only: str | None = None) -> int:
-        handled = 0
-        # Handlers publish too (emails); keep going until nothing new is left.
-        while True:
-            rows = [
-                row
-                for row in OutboxEvent.objects.order_by("created_at", "id")
-                if str(row.id) not in self.done and (only is None or row.name == only)
-            ]
-            if not rows:
-                return handled
-            for row in rows:
-                self.done.add(str(row.id))
-                for subscriber in bus.subscribers_of(row.name, row.version):
-                    if subscriber.task_name.startswith("notification."):
-                        task = current_app.tasks[subscriber.task_name]
-                        task.run(str(row.id), row.name, row.version, row.payload)
-                        handled += 1
-
-    def skip(self, name: str | None = None) -> None:
-        """Pass over what was published so far (of one name when given): set-up a test is not about."""
-        rows = OutboxEvent.objects.all() if name is None else OutboxEvent.objects.filter(name=name)
-        self.done.update(str(pk) for pk in rows.values_list("id", flat=True))
+    PREFIXES = ("notification.",)
 
 
 @pytest.fixture
@@ -131,25 +102,3 @@ def start_thread(
     thread = thread_create(author_id=author_id, forum_id=forum_id, title=title, body=body)
     assert thread.state == "approved" and thread.first_post_id is not None
     return thread.id, thread.first_post_id
-
-
-@pytest.fixture
-def web_as(django_user_model: Any) -> Callable[[int | None], Client]:
-    def make(user_id: int | None) -> Client:
-        client = Client()
-        if user_id is not None:
-            client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-@pytest.fixture
-def api_as(django_user_model: Any) -> Callable[[int | None], APIClient]:
-    def make(user_id: int | None) -> APIClient:
-        client = APIClient()
-        if user_id is not None:
-            client.force_authenticate(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make

@@ -11,15 +11,11 @@ live server) and publishes what changed, as the watcher would.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 
 from apps.payment import services
@@ -38,18 +34,6 @@ def stack(transactional_db: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         yield stack
 
 
-def member() -> tuple[int, str]:
-    """A new member signed in through a database session: (user id, session key)."""
-    user = get_user_model().objects.create_user(username=f"m{uuid.uuid4().hex[:10]}", password=None)
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = django_settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.create()
-    assert session.session_key is not None
-    return user.pk, session.session_key
-
-
 def look(page: Any, name: str) -> None:
     """No sideways scrolling and no serious axe violation at both widths; a screenshot of each."""
     for size, label in ((pages.DESKTOP, "desktop"), (pages.PHONE, "phone")):
@@ -65,7 +49,7 @@ def test_the_checkout_page_goes_to_paid_live(stack: web.Stack, settings: Any) ->
     from playwright.sync_api import expect
 
     settings.PAYMENT_CONFIRMATIONS = [(0, 2)]
-    alice, session = member()
+    alice, session = web.member_session()
     services.product_register(
         app_label="status", code="agent-30", title="Agent, 30 days", price_sats=50_000, return_url="/pay/"
     )

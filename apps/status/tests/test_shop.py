@@ -12,11 +12,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from apps.payment.services import invoice_get, invoice_settle_manually
+from apps.payment.services import invoice_get
 from apps.status.models import StatusGrant
-from apps.status.services import StatusPlanRef, plan_buy, plan_save, status_define
+from apps.status.services import StatusPlanRef, plan_save, status_define
 
-from .helpers import Handler
+from .helpers import Handler, bought
 
 DAY = datetime.timedelta(days=1)
 
@@ -34,35 +34,6 @@ def statuses(db: None, settings: Any) -> None:
 @pytest.fixture
 def month() -> StatusPlanRef:
     return plan_save(status_code="agent", days=30, price_sats=50_000)
-
-
-@pytest.fixture
-def web_as(django_user_model: Any) -> Callable[[int | None], Client]:
-    def make(user_id: int | None) -> Client:
-        client = Client()
-        if user_id is not None:
-            client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-@pytest.fixture
-def api_as(django_user_model: Any) -> Callable[[int | None], APIClient]:
-    def make(user_id: int | None) -> APIClient:
-        client = APIClient()
-        if user_id is not None:
-            client.force_authenticate(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-def bought(user_id: int, plan_id: int, staff: int, handle: Handler) -> str:
-    invoice_id = plan_buy(user_id=user_id, plan_id=plan_id).invoice_id
-    invoice_settle_manually(public_id=invoice_id, staff_id=staff, reason="test")
-    handle()
-    return invoice_id
 
 
 def test_guests_see_the_shop_with_what_each_status_gives_and_a_sign_in_link(

@@ -7,28 +7,16 @@ Django's live server serves the pages; Debian's Chromium is driven through Playw
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from apps.status.services import plan_save, status_define, status_grant
 from forum.testing import browser as web
 from forum.testing import pages
-from forum.testing.fixtures import local_upload_storages
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser_page(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> Iterator[Any]:
-    local_upload_storages(settings, tmp_path)
-    web.require_chromium(monkeypatch)
-    with web.chromium() as browser:
-        yield web.new_page(browser)
 
 
 def test_the_shop_reads_well_and_passes_axe(
@@ -62,18 +50,8 @@ def test_the_shop_reads_well_and_passes_axe(
             assert pages.overflow(page) is None, (language, size_name)
             pages.screenshot(page, f"status-shop-guest-{language}-{size_name}")
 
-    session = Client()
-    session.force_login(member)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": session.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": origin,
-            },
-            {"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": origin},
-        ]
-    )
+    web.use_session(page, origin, member.pk)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": origin}])
     for size_name, size in (("desktop", pages.DESKTOP), ("phone", pages.PHONE)):
         page.set_viewport_size(size)
         page.goto(f"{origin}/shop/")

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import current_app
 from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.authorization.services import role_assign
 from apps.status.services import status_grant
 from apps.thread.services import forum_create, post_create, thread_create
-from forum import bus
-from forum.models import OutboxEvent
 from forum.testing.fixtures import local_upload_storages
+from forum.testing.outbox import OutboxWorker
 
 
 @pytest.fixture(autouse=True)
@@ -119,33 +117,10 @@ def web(django_user_model: Any) -> Web:
     return make
 
 
-class Handler:
+class Handler(OutboxWorker):
     """Runs the notification app's subscribers on the events published so far and not yet handled."""
 
-    def __init__(self) -> None:
-        self.done: set[str] = set()
-
-    def __call__(self) -> int:
-        handled = 0
-        while True:
-            rows = [
-                row
-                for row in OutboxEvent.objects.order_by("created_at", "id")
-                if str(row.id) not in self.done
-            ]
-            if not rows:
-                return handled
-            for row in rows:
-                self.done.add(str(row.id))
-                for subscriber in bus.subscribers_of(row.name, row.version):
-                    if subscriber.task_name.startswith("notification."):
-                        task = current_app.tasks[subscriber.task_name]
-                        task.run(str(row.id), row.name, row.version, row.payload)
-                        handled += 1
-
-    def skip(self) -> None:
-        """Pass over what was published so far: set-up a test is not about."""
-        self.done.update(str(pk) for pk in OutboxEvent.objects.values_list("id", flat=True))
+    PREFIXES = ("notification.",)
 
 
 @pytest.fixture
