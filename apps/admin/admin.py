@@ -141,7 +141,7 @@ class MemberWarningAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("warning_type", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("member__username", "reason")
     list_select_related = ("member", "warning_type", "issued_by")
-    raw_id_fields = ("member",)
+    autocomplete_fields = ("member",)
     actions = ["revoke"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
@@ -245,7 +245,7 @@ class BanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = ("kind", ("lifted_at", admin.EmptyFieldListFilter), "starts_at")
     search_fields = ("member__username", "reason")
     list_select_related = ("member", "issued_by", "lifted_by")
-    raw_id_fields = ("member",)
+    autocomplete_fields = ("member",)
     actions = ["lift"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
