@@ -203,6 +203,8 @@ def _posts_context(
         "can_react": _can_react(viewer, thread),
         "can_reply": _can_reply(viewer, thread, forum),
         "can_report": _can_report(viewer),
+        # Staff who may warn get "Warn" on others' posts: the admin's warning form, author filled in.
+        "can_warn": viewer.user_id is not None and viewer.can("moderation.warn"),
         "reaction_labels": selectors.reaction_labels(),
     }
 

@@ -51,3 +51,21 @@ def test_dialog_messages_carry_the_button_on_the_others_messages(
     assert f'href="/report/?kind=message&amp;id={theirs}"' in page
     assert f"kind=message&amp;id={mine}" not in page
     assert web(reporter).get(f"/report/?kind=message&id={theirs}").status_code == 200
+
+
+def test_staff_who_may_warn_get_warn_on_others_posts_leading_to_the_filled_in_warning_form(
+    web: Web, content: Content, support: int, reporter: int, author: int
+) -> None:
+    # From the thread page, staff warn a post's author: the admin's warning form with the author
+    # and the post already filled in. Members who may not warn never see it.
+    form_url = "/admin/forum_admin/memberwarning/add/"
+    warn = f'href="{form_url}?member={author}&amp;reason=/posts/{content.first_post_id}/"'
+    page = web(support).get(f"/threads/{content.thread_id}/").content.decode()
+    assert warn in page and "post-action--warn" in page
+    assert "post-action--warn" not in web(reporter).get(f"/threads/{content.thread_id}/").content.decode()
+    assert "post-action--warn" not in web(None).get(f"/threads/{content.thread_id}/").content.decode()
+    form = web(support).get(f"{form_url}?member={author}&reason=/posts/{content.first_post_id}/")
+    assert form.status_code == 200
+    body = form.content.decode()
+    assert f'<option value="{author}" selected>' in body
+    assert f"/posts/{content.first_post_id}/" in body
