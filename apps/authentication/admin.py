@@ -6,11 +6,20 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
+from apps.authentication.events import AccountChanged
 from apps.authentication.models import PendingSignup, User
+from forum.bus import publish
 from forum.realtime import disconnect_user
+
+# What other apps show or search of an account (the member's search document, lists of names): a
+# change of one of them in the admin is published as AccountChanged.
+SHOWN_FIELDS = ("username", "first_name", "last_name", "is_active")
 
 
 @admin.register(User)
@@ -34,6 +43,27 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         ),
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm[User], change: bool) -> None:
+        """A new name, full name or a deactivation (closing the account) reaches the other apps as an
+        event in the admin's transaction (the change and add views run in one)."""
+        super().save_model(request, obj, form, change)
+        fields = tuple(name for name in SHOWN_FIELDS if name in form.changed_data) if change else ("created",)
+        if fields:
+            publish(AccountChanged(user_id=obj.pk, fields=fields))
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_id = obj.pk
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            publish(AccountChanged(user_id=user_id, fields=("deleted",)))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        with transaction.atomic():
+            user_ids = list(queryset.values_list("pk", flat=True))
+            super().delete_queryset(request, queryset)
+            for user_id in user_ids:
+                publish(AccountChanged(user_id=user_id, fields=("deleted",)))
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         """A password set by staff ends the member's sign-ins as the member's own change does: their

@@ -10,6 +10,7 @@ from __future__ import annotations
 from forum.events import Event, event
 
 __all__ = [
+    "AccountChanged",
     "AccountCreated",
     "EmailChangeRequested",
     "EmailChanged",
@@ -35,6 +36,17 @@ class AccountCreated(Event):
 
     user_id: int
     username: str
+
+
+@event("authentication.account_changed", version=1)
+class AccountChanged(Event):
+    """Staff created, changed or deleted an account (the Django admin). ``fields`` names what changed
+    of what other apps show or search of an account (``username``, ``first_name``, ``last_name``,
+    ``is_active``: False for a closed account), or is ``("created",)`` or ``("deleted",)``.
+    Subscribers read the account's current state, not the event's."""
+
+    user_id: int
+    fields: tuple[str, ...]
 
 
 @event("authentication.password_reset_requested", version=1)

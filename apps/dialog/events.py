@@ -69,6 +69,16 @@ class DialogParticipantsChanged(Event):
     participant_ids: tuple[int, ...]
 
 
+@event("dialog.renamed", version=1)
+class DialogRenamed(Event):
+    """The owner gave a group a new title (not published when the title stayed the same)."""
+
+    dialog_id: int
+    actor_id: int
+    title: str
+    participant_ids: tuple[int, ...]
+
+
 @event("dialog.member_blocked", version=1)
 class MemberBlocked(Event):
     """``user_id`` blocked ``blocked_id``. Published so that other apps can stop notifying; never shown

@@ -27,6 +27,7 @@ from apps.dialog.events import (
     DialogMessageEdited,
     DialogParticipantsChanged,
     DialogRead,
+    DialogRenamed,
 )
 from forum.bus import subscribe
 from forum.realtime import send_to_users
@@ -163,4 +164,9 @@ def search_on_message_deleted(event: DialogMessageDeleted) -> None:
 
 @subscribe(DialogParticipantsChanged, name="dialog.search_on_participants_changed")
 def search_on_participants_changed(event: DialogParticipantsChanged) -> None:
+    search_documents.refresh_dialog(event.dialog_id)
+
+
+@subscribe(DialogRenamed, name="dialog.search_on_renamed")
+def search_on_renamed(event: DialogRenamed) -> None:
     search_documents.refresh_dialog(event.dialog_id)

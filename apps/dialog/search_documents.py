@@ -1,10 +1,12 @@
 """The dialog app's search documents: messages, found by their participants only (forum.search).
 
-A message document carries the dialog's current participants: the search shows a message to those
-members alone (inside the query), staff included, as the dialog pages do. A member who leaves a
-dialog stops finding its messages and one who joins finds its history, as they see it on its page:
-a change of participants refreshes every message of the dialog. A deleted message stays indexed,
-never found (``visible`` False).
+A message document's title is its dialog's title (a group's; a one-to-one dialog has none), searched
+with more weight than the text, so that a word of a group's title finds its messages; a rename
+refreshes every message of the dialog. A message document carries the dialog's current
+participants: the search shows a message to those members alone (inside the query), staff included,
+as the dialog pages do. A member who leaves a dialog stops finding its messages and one who joins
+finds its history, as they see it on its page: a change of participants refreshes every message of
+the dialog. A deleted message stays indexed, never found (``visible`` False).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterator, Mapping, Sequence
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils.html import strip_tags
 
@@ -32,7 +34,7 @@ REFRESH_BATCH = 500
 
 def _messages() -> QuerySet[Message]:
     attached = MessageAttachment.objects.filter(message_id=OuterRef("pk"))
-    return Message.objects.annotate(attached=Exists(attached))
+    return Message.objects.annotate(attached=Exists(attached), dialog_title=F("dialog__title"))
 
 
 def _participants(dialog_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
@@ -57,6 +59,7 @@ def _documents(messages: Sequence[Message]) -> list[Document | None]:
                 kind=KIND_MESSAGE,
                 id=message.pk,
                 app=APP,
+                title=getattr(message, "dialog_title", ""),
                 body=text,
                 author_id=message.author_id,
                 dialog_id=message.dialog_id,

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from apps.dialog import selectors
 from apps.dialog.events import (
     DialogParticipantsChanged,
+    DialogRenamed,
 )
 from apps.dialog.models import (
     Dialog,
@@ -143,8 +144,13 @@ def dialog_rename(*, owner_id: int, dialog_id: int, title: str) -> DialogRef:
     title = _clean_title(title, required=True)
     with transaction.atomic():
         dialog = _owned_group(owner_id, dialog_id)
-        if dialog.title != title:
+        renamed = dialog.title != title
+        if renamed:
             dialog.title = title
             dialog.save(update_fields=["title"])
         members = selectors.participant_ids(dialog_id=dialog.pk)
+        if renamed:
+            publish(
+                DialogRenamed(dialog_id=dialog.pk, actor_id=owner_id, title=title, participant_ids=members)
+            )
     return _dialog_ref(dialog, members, created=False)

@@ -1,7 +1,7 @@
 """Searching dialog messages: a member finds the messages of their own dialogs only, through the API
 and the results page; someone else's dialog never shows in hits, counts or snippets (staff included,
-as on the dialog pages). Edits, deletions and changes of participants reach the index through the
-real handlers."""
+as on the dialog pages). A group is found by a word of its title (each message carries it). Edits,
+deletions, renames and changes of participants reach the index through the real handlers."""
 
 from __future__ import annotations
 
@@ -63,3 +63,27 @@ def test_joining_a_group_finds_its_history_and_leaving_stops(
     deliver_search_events()
     assert messages(api_as(carol), "lantern") == ([], 0)
     assert messages(api_as(bob), "lantern") == ([message.id], 1)
+
+
+def test_a_group_is_found_by_a_word_of_its_title_by_its_participants_only(
+    api_as: Api, web: Web, alice: int, bob: int, carol: int, superuser: int
+) -> None:
+    group = services.dialog_group_start(owner_id=alice, title="Lighthouse keepers", participant_ids=[bob]).id
+    message = services.message_create(author_id=bob, dialog_id=group, body="Oil for the lamp arrives Tuesday")
+    deliver_search_events()
+    for member in (alice, bob):
+        assert messages(api_as(member), "lighthouse") == ([message.id], 1)
+        found = api_as(member).get("/api/v1/search", {"q": "keepers", "kind": "message"}).json()["results"]
+        assert [hit["title"] for hit in found] == ["Lighthouse keepers"]
+    for outsider in (carol, superuser):
+        assert messages(api_as(outsider), "lighthouse") == ([], 0)
+        page = web(outsider).get("/search/", {"q": "lighthouse", "kind": "message"}).content.decode()
+        assert "Oil for the lamp" not in page and "Lighthouse" not in page
+
+    # A rename (a form on the dialog's page) reaches every message of the group.
+    response = web(alice).post(f"/dialogs/{group}/rename/", {"title": "Harbour pilots"})
+    assert response.status_code == 302
+    assert "dialog.search_on_renamed" in deliver_search_events()
+    assert messages(api_as(bob), "lighthouse") == ([], 0)
+    assert messages(api_as(bob), "harbour") == ([message.id], 1)
+    assert messages(api_as(carol), "harbour") == ([], 0)
