@@ -247,7 +247,7 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = TicketAdminForm
     list_display = [
         "number",
-        "subject",
+        "shown_subject",
         "kind",
         "state",
         "priority",
@@ -258,7 +258,7 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "report_count",
         "updated_at",
     ]
-    list_display_links = ["number", "subject"]
+    list_display_links = ["number", "shown_subject"]
     list_filter = [ActiveFilter, SlaFilter, "priority", AssigneeFilter, "kind", "topic"]
     list_select_related = ["topic", "member", "assignee"]
     search_fields = ["=id", "subject", "member__username"]
@@ -268,7 +268,7 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = [
         "number",
         "kind",
-        "subject",
+        "shown_subject",
         "topic",
         "member",
         "reported",
@@ -288,7 +288,7 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             {
                 "fields": [
                     ("number", "kind", "topic"),
-                    "subject",
+                    "shown_subject",
                     ("member", "reported"),
                     "evidence",
                     ("created_at", "sla"),
@@ -311,6 +311,10 @@ class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("number"), ordering="id")
     def number(self, obj: Ticket) -> str:
         return f"#{obj.pk}"
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def shown_subject(self, obj: Ticket) -> str:
+        return obj.shown_subject  # a report's, in the reader's language
 
     @admin.display(description=_("SLA"))
     def sla(self, obj: Ticket) -> str:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 SUBJECT_MAX_LENGTH = 150
@@ -70,6 +71,21 @@ class ReportTarget(models.TextChoices):
     THREAD = "thread", _("Thread")
     MEMBER = "member", _("Member")
     MESSAGE = "message", _("Dialog message")
+
+
+def report_subject(*, link_kind: str, link_id: int, label: str) -> str | None:
+    """A report ticket's subject in the active language, made of what it is about: the kind and id of
+    the reported object and its title or name (``Ticket.subject_label``). None for a kind it does not
+    know."""
+    if link_kind == ReportTarget.POST:
+        return gettext("Post #%(id)d in “%(title)s”") % {"id": link_id, "title": label}
+    if link_kind == ReportTarget.THREAD:
+        return gettext("Thread “%(title)s”") % {"title": label}
+    if link_kind == ReportTarget.MEMBER:
+        return gettext("Member %(name)s") % {"name": label}
+    if link_kind == ReportTarget.MESSAGE:
+        return gettext("Dialog message #%(id)d") % {"id": link_id}
+    return None
 
 
 class ReportReason(models.TextChoices):
@@ -145,6 +161,16 @@ class Ticket(models.Model):
         verbose_name=_("member"),
     )
     subject = models.CharField(_("subject"), max_length=SUBJECT_MAX_LENGTH)
+    # A report's subject is made when shown, in the reader's language (``shown_subject``), from the
+    # reported object's kind and id (link_kind, link_id) and this title or name; ``subject`` keeps it
+    # as written when it was filed, for search. Null: the subject is shown as written (requests, appeals).
+    subject_label = models.CharField(
+        pgettext_lazy("ticket", "reported title or name"),
+        max_length=SUBJECT_MAX_LENGTH,
+        null=True,
+        blank=True,
+        editable=False,
+    )
     state = models.CharField(_("state"), max_length=20, choices=TicketState.choices, default=TicketState.OPEN)
     priority = models.PositiveSmallIntegerField(
         _("priority"), choices=Priority.choices, default=Priority.NORMAL
@@ -200,7 +226,16 @@ class Ticket(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.subject}"
+        return f"#{self.pk} {self.shown_subject}"
+
+    @property
+    def shown_subject(self) -> str:
+        """The subject as the reader's language says it."""
+        if self.kind == TicketKind.REPORT and self.subject_label is not None and self.link_id is not None:
+            made = report_subject(link_kind=self.link_kind, link_id=self.link_id, label=self.subject_label)
+            if made is not None:
+                return made
+        return self.subject
 
 
 class TicketMessage(models.Model):

@@ -209,7 +209,7 @@ def _row(ticket: Ticket, now: datetime.datetime) -> TicketRow:
     return TicketRow(
         id=ticket.pk,
         kind=ticket.kind,
-        subject=ticket.subject,
+        subject=ticket.shown_subject,
         state=ticket.state,
         priority=ticket.priority,
         topic_id=ticket.topic_id,

@@ -45,6 +45,14 @@ def on_post_deleted(event: PostDeleted) -> None:
     send_to_topic(live.thread_topic(event.thread_id), live.POST_DELETED, payload, on_commit=True)
 
 
+@subscribe(PostRestored, name="thread.on_post_restored")
+def on_post_restored(event: PostRestored) -> None:
+    # A reply shown again reaches the open pages as a reply does: the same frame, and each page
+    # fetches it through its own permission checks (a page that may not see it gets a 404).
+    payload = {"thread_id": event.thread_id, "post_id": event.post_id, "position": event.position}
+    send_to_topic(live.thread_topic(event.thread_id), live.POST_CREATED, payload, on_commit=True)
+
+
 def _push_reactions(thread_id: int, post_id: int) -> None:
     # The counts as they are now, not as the event saw them: events of one post may be handled out
     # of order, and the newest state is what every page should end with.

@@ -13,7 +13,7 @@ from forum.realtime import register_topic
 TOPIC_PREFIX = "thread"
 
 # Kinds of the frames pushed to a thread's topic, and their payloads.
-POST_CREATED = "post.created"  # {thread_id, post_id, position}
+POST_CREATED = "post.created"  # {thread_id, post_id, position}: a new, approved or restored reply
 POST_EDITED = "post.edited"  # {thread_id, post_id}
 POST_DELETED = "post.deleted"  # {thread_id, post_id}
 POST_REACTIONS = "post.reactions"  # {thread_id, post_id, counts: {kind: count}}

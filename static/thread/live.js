@@ -4,8 +4,9 @@
  * (apps/thread/live.py); the HTML of a post comes from /posts/<id>/fragment/, rendered for this
  * viewer with the page's own permission checks.
  *
- *   post.created   {thread_id, post_id, position}  on the last page with room: fetched and
- *                  inserted in order; elsewhere: "New replies: N  Show"
+ *   post.created   {thread_id, post_id, position}  a new reply, or one approved or restored by
+ *                  staff: among this page's posts, or on the last page with room: fetched and
+ *                  inserted in order; before this page's posts: nothing; after: "New replies: N  Show"
  *   post.edited    {thread_id, post_id}            the post on this page is fetched again
  *   post.deleted   {thread_id, post_id}            the post leaves this page
  *   post.reactions {thread_id, post_id, counts}    the counts change in place
@@ -141,10 +142,25 @@
     return lastPage && list.querySelectorAll("li.post").length < perPage;
   }
 
+  function shownPositions() {
+    var positions = [];
+    list.querySelectorAll("li.post[data-position]").forEach(function (item) {
+      positions.push(parseInt(item.getAttribute("data-position"), 10));
+    });
+    return positions;
+  }
+
   function created(payload) {
     var postId = payload.post_id;
     if (postElement(postId) || fetching.has(postId)) return;
-    if (!hasRoom()) {
+    // A reply restored or approved among the posts this page shows takes its place here; one before
+    // them belongs to an earlier page and is no new reply for this one.
+    var positions = shownPositions();
+    var first = positions.length ? Math.min.apply(null, positions) : null;
+    var last = positions.length ? Math.max.apply(null, positions) : null;
+    if (first !== null && payload.position < first) return;
+    var within = last !== null && payload.position < last;
+    if (!within && !hasRoom()) {
       showNotice(postId, payload.position);
       return;
     }

@@ -203,6 +203,7 @@ def _new_ticket(
     link_kind: str = "",
     link_id: int | None = None,
     reported_member_id: int | None = None,
+    subject_label: str | None = None,
 ) -> Ticket:
     first_due, resolution_due = _sla_due(priority, now)
     return Ticket.objects.create(
@@ -218,4 +219,5 @@ def _new_ticket(
         link_kind=link_kind,
         link_id=link_id,
         reported_member_id=reported_member_id,
+        subject_label=subject_label,
     )

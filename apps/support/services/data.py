@@ -88,7 +88,7 @@ def _ticket_ref(ticket: Ticket) -> TicketRef:
         kind=ticket.kind,
         topic_id=ticket.topic_id,
         member_id=ticket.member_id,
-        subject=ticket.subject,
+        subject=ticket.shown_subject,
         state=ticket.state,
         priority=selectors.priority_name(ticket.priority),
         assignee_id=ticket.assignee_id,

@@ -196,6 +196,7 @@ def _report_ticket(kind: str, target_id: int, target: _Target, now: datetime.dat
                 topic=topic,
                 member_id=None,
                 subject=target.subject[:SUBJECT_MAX_LENGTH],
+                subject_label=target.label[:SUBJECT_MAX_LENGTH],
                 priority=topic.default_priority,
                 now=now,
                 link_kind=kind,

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from apps.thread import services
+from apps.thread.models import Post
 from forum.models import ProcessedEvent
 from forum.testing import browser as web
 
@@ -154,6 +155,10 @@ def test_a_reply_with_an_image_and_a_reaction_arrive_live_and_a_queued_thread_st
         expect(live_reply).to_contain_text("Pier photos, edited")
         web.backstage(partial(services.post_delete, user_id=forum.staff, post_id=post_id))
         expect(live_reply).to_have_count(0)
+        # ... and restores it: it comes back to Cleo's page, once.
+        web.backstage(partial(services.post_restore, moderator_id=forum.staff, post_id=post_id))
+        expect(live_reply).to_contain_text("Pier photos, edited")
+        expect(cleo.locator("li.post", has_text="Pier photos, edited")).to_have_count(1)
         assert web.stayed(cleo)
 
         # The gateway restarts; what was pushed meanwhile is lost, so Cleo's page catches up by
@@ -174,6 +179,15 @@ def test_a_reply_with_an_image_and_a_reaction_arrive_live_and_a_queued_thread_st
         expect(cleo_like.locator(".reactions__count")).to_have_text("2")
         expect(cleo.locator("ol.posts[data-live-subscribed]")).to_have_count(1)
         assert web.stayed(cleo)
+
+        # On the first page of the long thread, a reply hidden and restored by staff leaves and comes
+        # back in its place, full as the page is; it is no new reply, so nothing is announced.
+        second = Post.objects.get(thread_id=forum.long_thread, position=2).pk
+        web.backstage(partial(services.post_delete, user_id=forum.staff, post_id=second))
+        expect(cleo_long.locator(f"li.post#post-{second}")).to_have_count(0)
+        web.backstage(partial(services.post_restore, moderator_id=forum.staff, post_id=second))
+        expect(cleo_long.locator("li.post").nth(1)).to_have_attribute("id", f"post-{second}")
+        expect(cleo_long.locator("[data-live-notice]")).to_be_hidden()
 
         # On the first page of the long thread, a new reply is announced, not inserted.
         late = partial(

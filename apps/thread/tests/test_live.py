@@ -170,6 +170,13 @@ def test_the_fragment_answers_404_where_the_page_would(
     reply = services.post_create(author_id=other, thread_id=thread_id, body="Soon gone").id
     services.post_delete(user_id=other, post_id=reply)
     assert status(other, reply) == 404 and status(staff, reply) == 404
+    services.post_restore(moderator_id=staff, post_id=reply)  # its push brings it to every reader
+    assert [status(who, reply) for who in (other, member, None)] == [200, 200, 200]
+    services.post_delete(user_id=staff, post_id=reply)
+    hidden_reply = services.post_create(author_id=staff, thread_id=hidden.id, body="Agents only").id
+    services.post_delete(user_id=staff, post_id=hidden_reply)
+    services.post_restore(moderator_id=staff, post_id=hidden_reply)  # pushed; fetched by readers only
+    assert [status(who, hidden_reply) for who in (staff, member, None)] == [200, 404, 404]
     services.thread_delete(moderator_id=staff, thread_id=thread_id)
     assert status(staff, public_reply) == 404
     assert status(staff, 2**62) == 404 and status(staff, 2**64) == 404
@@ -430,6 +437,9 @@ def test_the_handlers_push_ids_and_counts_to_the_threads_followers(
         pushed("post.edited", {"thread_id": thread_id, "post_id": reply})
         services.post_delete(user_id=staff, post_id=reply)
         pushed("post.deleted", {"thread_id": thread_id, "post_id": reply})
+        # Restored by staff, it comes back to the open pages as a reply does.
+        services.post_restore(moderator_id=staff, post_id=reply)
+        pushed("post.created", {"thread_id": thread_id, "post_id": reply, "position": 2})
 
         # The pending thread pushed nothing until it was approved; then its opening post is the first
         # frame its author's socket gets: nothing of the public thread, which it does not follow, came
