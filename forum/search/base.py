@@ -170,6 +170,9 @@ class SearchQuery:
     # More kinds to count in ``SearchResult.counts`` (a results page's tabs) without returning
     # their hits; the same text, filters and scope apply.
     count_kinds: tuple[str, ...] = ()
+    # False when the caller reads the hits only (a name lookup): a backend may then skip counting,
+    # and ``total`` only says how far the hits reach (``offset`` plus their number).
+    counted: bool = True
 
     def effective_kinds(self) -> tuple[str, ...]:
         """The kinds to search: ``threads_only`` leaves only threads."""

@@ -59,6 +59,18 @@ _HEADLINE_OPTIONS = (
     f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", MaxWords=35, MinWords=15, ShortWord=2'
 )
 _TITLE_OPTIONS = f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", HighlightAll=true'
+# Newest first, the order of the recency index (kind, created_at DESC NULLS LAST, object_id DESC).
+_NEWEST = "d.created_at DESC NULLS LAST, d.object_id DESC"
+# A member's name: starting with the text typed, or similar to it (a typo; one word of a short full
+# name is similar enough). Only trigram operators, so that the partial trigram index answers them.
+_PREFIX = "(lower(d.title) LIKE %(prefix)s OR lower(d.body) LIKE %(prefix)s)"
+_SIMILAR = "(lower(d.title) %% %(lowered)s OR lower(d.body) %% %(lowered)s)"
+# The best similarity of either name, plus 1 for a name starting with the text.
+_MEMBER_SCORE = (
+    "(GREATEST(similarity(lower(d.title), %(lowered)s), similarity(lower(d.body), %(lowered)s),"
+    " word_similarity(%(lowered)s, lower(d.title)), word_similarity(%(lowered)s, lower(d.body)))"
+    f" + CASE WHEN {_PREFIX} THEN 1 ELSE 0 END)"
+)
 
 _COLUMNS = (
     "kind",
@@ -153,9 +165,12 @@ class PostgresBackend:
 
     def after_rebuild(self) -> None:
         """Fresh statistics after a bulk rebuild (search_reindex calls it): autovacuum would get there
-        later, and until then the planner, which thinks the table is small, picks slow plans."""
+        later, and until then the planner, which thinks the table is small, picks slow plans. And the
+        full-text indexes' pending lists merged, which every search would otherwise read through."""
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {_table()}")
+            for kind in (KIND_POST, KIND_THREAD, KIND_MESSAGE):
+                cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [f"search_vector_{kind}"])
 
     def delete(self, kind: str, ids: Iterable[int]) -> int:
         wanted = list({int(i) for i in ids})
@@ -185,39 +200,97 @@ class PostgresBackend:
     # --- searching ------------------------------------------------------------------------------
 
     def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
+        """One statement a search: every tab's capped count and the page with its snippets."""
         kinds = query.effective_kinds()
-        counted = tuple(k for k in KINDS if k in kinds or k in query.count_kinds)
+        counted = tuple(k for k in KINDS if k in kinds or k in query.count_kinds) if query.counted else ()
         text = " ".join(query.text.split())
         filters, params = self._filters(query)
-        counts = dict.fromkeys(counted, 0)
-        count_clauses = [self._kind_clause(kind, text, scope, params) for kind in counted]
-        count_clauses = [c for c in count_clauses if c]
-        if count_clauses:
-            # One capped count per kind: counting every match of a common word (tens of thousands of
-            # rows) costs more than the page; past COUNT_LIMIT "at least" is what a reader needs.
-            params["count_limit"] = COUNT_LIMIT
-            counters = ", ".join(
-                f"(SELECT count(*) FROM (SELECT 1 FROM {_table()} d WHERE {clause}{filters}"
-                " LIMIT %(count_limit)s) c)"
-                for clause in count_clauses
+        clauses = {kind: self._kind_clause(kind, text, scope, params) for kind in (*kinds, *counted)}
+        page_clauses = [clauses[kind] for kind in kinds if clauses[kind]]
+        params["limit"] = query.per_page
+        params["offset"] = query.offset
+        params["count_limit"] = COUNT_LIMIT
+        from_window: str | None = None
+        if not page_clauses:
+            page = ""
+        elif text and query.sort != "date" and KIND_MEMBER not in kinds:
+            page = self._ranked_window(text, page_clauses, filters, params)
+            if len(kinds) == 1 and RELEVANCE_WINDOW >= COUNT_LIMIT:
+                from_window = kinds[0]
+        elif text and query.sort != "date" and kinds == (KIND_MEMBER,):
+            page = self._members_page(scope, filters, params)
+        else:
+            page = self._plain_page(text, page_clauses, filters, query, params)
+        counters: list[str] = []
+        counted_kinds: list[str] = []
+        for kind in counted:
+            if not clauses[kind]:
+                continue
+            counted_kinds.append(kind)
+            if kind == from_window:
+                # The window is the newest matches of this one kind, at least COUNT_LIMIT of them when
+                # there are that many: its size is the capped count, without a second scan.
+                counters.append("(SELECT least(count(*), %(count_limit)s) FROM w)")
+            else:
+                # Capped: counting every match of a common word (tens of thousands of rows) costs more
+                # than the page; past COUNT_LIMIT "at least" is what a reader needs.
+                counters.append(
+                    f"(SELECT count(*) FROM (SELECT 1 FROM {_table()} d WHERE {clauses[kind]}{filters}"
+                    " LIMIT %(count_limit)s) c)"
+                )
+        if not page and not counters:
+            return SearchResult(
+                hits=(),
+                total=0,
+                page=query.page,
+                per_page=query.per_page,
+                counts=dict.fromkeys(counted, 0),
+                count_limit=COUNT_LIMIT if query.counted else None,
             )
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT {counters}", params)
-                row = cursor.fetchone()
-            counted_kinds = [kind for kind in counted if self._kind_clause(kind, text, scope, {})]
-            for kind, n in zip(counted_kinds, row, strict=True):
+        head = ", ".join(counters) if counters else "NULL"
+        if page:
+            columns = ", ".join(f"d.{name}" for name in _COLUMNS)
+            # Headlines are costly (each re-parses its text): computed for the page's rows only.
+            if text:
+                params["body_options"] = _HEADLINE_OPTIONS
+                params["title_options"] = _TITLE_OPTIONS
+                tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
+                headline = (
+                    f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
+                    f" ELSE ts_headline('{CONFIG}', d.body, {tsquery}, %(body_options)s) END,"
+                    f" CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
+                    f" ELSE ts_headline('{CONFIG}', d.title, {tsquery}, %(title_options)s) END"
+                )
+            else:
+                headline = "left(d.body, 240), d.title"
+            order = "p.created_at DESC NULLS LAST, p.object_id DESC"
+            if query.sort != "date" and text:
+                order = f"p.score DESC, {order}"
+            # The counts come back on every row, and on one row of NULLs when the page is empty.
+            sql = (
+                f"WITH {page} SELECT {head}, {columns}, p.score, {headline} "
+                f"FROM (SELECT 1) one LEFT JOIN (p JOIN {_table()} d ON d.id = p.id) ON TRUE ORDER BY {order}"
+            )
+        else:
+            sql = f"SELECT {head}"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        counts = dict.fromkeys(counted, 0)
+        width = len(counters)
+        if counters:
+            for kind, n in zip(counted_kinds, rows[0][:width], strict=True):
                 counts[kind] = n
-        total = sum(counts[k] for k in kinds)
-        hits: tuple[Hit, ...] = ()
-        if total and query.offset < total:
-            hits = self._page(query, scope, text, kinds, filters)
+        skip = max(width, 1)
+        hits = tuple(self._hit(row[skip:], text) for row in rows if page and row[skip] is not None)
+        total = sum(counts[k] for k in kinds) if query.counted else query.offset + len(hits)
         return SearchResult(
             hits=hits,
             total=total,
             page=query.page,
             per_page=query.per_page,
             counts=counts,
-            count_limit=COUNT_LIMIT,
+            count_limit=COUNT_LIMIT if query.counted else None,
         )
 
     def _filters(self, query: SearchQuery) -> tuple[str, dict[str, Any]]:
@@ -272,73 +345,72 @@ class PostgresBackend:
             return f" AND {fulltext}"
         params["lowered"] = text.lower()
         params["prefix"] = _like_prefix(text.lower())
-        # Only trigram operators, so that the partial trigram index answers all of it: similar as a
-        # whole (a typo; one word of a short full name is similar enough), or a prefix.
-        return (
-            " AND (lower(d.title) %% %(lowered)s OR lower(d.body) %% %(lowered)s"
-            " OR lower(d.title) LIKE %(prefix)s OR lower(d.body) LIKE %(prefix)s)"
-        )
+        return f" AND ({_SIMILAR} OR {_PREFIX})"
 
-    def _page(
-        self, query: SearchQuery, scope: SearchScope, text: str, kinds: tuple[str, ...], filters: str
-    ) -> tuple[Hit, ...]:
-        _, params = self._filters(query)
-        clauses = [c for c in (self._kind_clause(k, text, scope, params) for k in kinds) if c]
+    def _ranked_window(self, text: str, clauses: list[str], filters: str, params: dict[str, Any]) -> str:
+        """The page by relevance among the newest RELEVANCE_WINDOW matches (``w``): found through the
+        recency index for a common word, through the GIN index for a rare one (the planner's choice).
+        The window carries only what ranking needs (the id, the order, the vector); the other columns
+        are read for the page's rows alone."""
+        params["text"] = text
+        params["window"] = RELEVANCE_WINDOW
+        tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
+        where = f"({' OR '.join(clauses)}){filters}"
+        window = (
+            f"w AS MATERIALIZED (SELECT d.id, d.created_at, d.object_id, d.search_vector FROM {_table()} d"
+            f" WHERE {where} ORDER BY {_NEWEST} LIMIT %(window)s)"
+        )
+        page = (
+            f"p AS (SELECT w.id, w.created_at, w.object_id, ts_rank(w.search_vector, {tsquery}) AS score"
+            " FROM w ORDER BY score DESC, w.created_at DESC NULLS LAST, w.object_id DESC"
+            " LIMIT %(limit)s OFFSET %(offset)s)"
+        )
+        return f"{window}, {page}"
+
+    def _members_page(self, scope: SearchScope, filters: str, params: dict[str, Any]) -> str:
+        """Members best first, where a name starting with the text always ranks above one only similar
+        to it (its score is at least 1, a similarity at most 1): when the names starting so fill the
+        page, the merely similar ones (every "bench-NNNN" is similar to "bench-00") are not scored."""
+        allowed = "TRUE" if scope.is_staff else "d.visible"
+        base = f"d.kind = '{KIND_MEMBER}' AND {allowed}{filters}"
+        params["reach"] = params["offset"] + params["limit"]
+        score = f"{_MEMBER_SCORE} AS score"
+        order = f"ORDER BY score DESC, {_NEWEST} LIMIT %(reach)s"
+        starting = (
+            f"m AS MATERIALIZED (SELECT d.id, d.created_at, d.object_id, {score} FROM {_table()} d"
+            f" WHERE {base} AND {_PREFIX} {order})"
+        )
+        similar = (
+            f"SELECT d.id, d.created_at, d.object_id, {score} FROM {_table()} d WHERE {base} AND {_SIMILAR}"
+            f" AND NOT {_PREFIX} AND (SELECT count(*) FROM m) < %(reach)s {order}"
+        )
+        page = (
+            f"p AS (SELECT * FROM (SELECT * FROM m UNION ALL ({similar})) t"
+            " ORDER BY score DESC, created_at DESC NULLS LAST, object_id DESC"
+            " LIMIT %(limit)s OFFSET %(offset)s)"
+        )
+        return f"{starting}, {page}"
+
+    def _plain_page(
+        self, text: str, clauses: list[str], filters: str, query: SearchQuery, params: dict[str, Any]
+    ) -> str:
+        """The page newest first, or by relevance over every match (members among other kinds)."""
         if text:
             params["text"] = text
             params["lowered"] = text.lower()
             params["prefix"] = _like_prefix(text.lower())
             tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
             score = (
-                f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN "
-                "GREATEST(similarity(lower(d.title), %(lowered)s), similarity(lower(d.body), %(lowered)s),"
-                " word_similarity(%(lowered)s, lower(d.title)), word_similarity(%(lowered)s, lower(d.body)))"
-                " + CASE WHEN lower(d.title) LIKE %(prefix)s OR lower(d.body) LIKE %(prefix)s"
-                " THEN 1 ELSE 0 END"
+                f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN {_MEMBER_SCORE}"
                 f" ELSE ts_rank(d.search_vector, {tsquery}) END"
             )
         else:
             score = "0"
-        if query.sort == "date" or not text:
-            order = "d.created_at DESC NULLS LAST, d.object_id DESC"
-        else:
-            order = "score DESC, d.created_at DESC NULLS LAST, d.object_id DESC"
-        params["limit"] = query.per_page
-        params["offset"] = query.offset
-        if text:
-            params["body_options"] = _HEADLINE_OPTIONS
-            params["title_options"] = _TITLE_OPTIONS
-            tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
-            headline = (
-                f"ts_headline('{CONFIG}', p.body, {tsquery}, %(body_options)s),"
-                f" ts_headline('{CONFIG}', p.title, {tsquery}, %(title_options)s)"
-            )
-        else:
-            headline = "left(p.body, 240), p.title"
-        columns = ", ".join(f"p.{name}" for name in _COLUMNS)
-        inner_columns = ", ".join(f"d.{name}" for name in _COLUMNS)
-        where = f"({' OR '.join(clauses)}){filters}"
-        newest = "d.created_at DESC NULLS LAST, d.object_id DESC"
-        if text and query.sort != "date" and KIND_MEMBER not in kinds:
-            # Relevance among the newest RELEVANCE_WINDOW matches: found through the recency index
-            # for a common word, through the GIN index for a rare one (the planner's choice).
-            params["window"] = RELEVANCE_WINDOW
-            source = f"(SELECT d.* FROM {_table()} d WHERE {where} ORDER BY {newest} LIMIT %(window)s) d"
-            where = "TRUE"
-        else:
-            source = f"{_table()} d"
-        # Headlines are costly: computed for the page's rows only, after ranking and paging.
-        sql = (
-            f"SELECT {columns}, p.score, {headline} FROM ("
-            f"SELECT {inner_columns}, {score} AS score FROM {source} "
-            f"WHERE {where} "
-            f"ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s) p "
-            "ORDER BY " + order.replace("d.", "p.").replace("score", "p.score")
+        order = _NEWEST if query.sort == "date" or not text else f"score DESC, {_NEWEST}"
+        return (
+            f"p AS (SELECT d.id, d.created_at, d.object_id, {score} AS score FROM {_table()} d"
+            f" WHERE ({' OR '.join(clauses)}){filters} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s)"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        return tuple(self._hit(row, text) for row in rows)
 
     def _hit(self, row: Sequence[Any], text: str) -> Hit:
         values = dict(zip(_COLUMNS, row, strict=False))

@@ -116,7 +116,7 @@ def tabs_for(scope: SearchScope) -> tuple[str, ...]:
 
 def member_id_named(username: str, scope: SearchScope) -> int | None:
     """The member whose username is ``username`` (any case), found in the index, or None."""
-    query = SearchQuery(text=username, kinds=(KIND_MEMBER,), per_page=LOOKUP_LIMIT)
+    query = SearchQuery(text=username, kinds=(KIND_MEMBER,), per_page=LOOKUP_LIMIT, counted=False)
     for hit in get_backend().search(query, scope).hits:
         if hit.document.title.casefold() == username.casefold():
             return hit.id
@@ -164,5 +164,7 @@ def members_lookup(text: str, scope: SearchScope, *, limit: int = LOOKUP_LIMIT) 
     the recipients of a new dialog)."""
     if not text.strip():
         return ()
-    query = SearchQuery(text=text.strip()[:QUERY_MAX_LENGTH], kinds=(KIND_MEMBER,), per_page=limit)
+    query = SearchQuery(
+        text=text.strip()[:QUERY_MAX_LENGTH], kinds=(KIND_MEMBER,), per_page=limit, counted=False
+    )
     return get_backend().search(query, scope).hits

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from forum.fragments import render_fragment
 from forum.paging import page_number
 from forum.search.base import KIND_MEMBER, KIND_MESSAGE, KIND_POST, KIND_THREAD, Hit, SearchUnavailable
 from forum.search.service import (
@@ -118,7 +119,9 @@ def search_page(request: HttpRequest) -> HttpResponse:
     ]
     if isinstance(found, Found):
         result = found.result
-        context["hits"] = [_row(hit, found) for hit in found.hits]
+        context["hits"] = hits = [_row(hit, found) for hit in found.hits]
+        # A Jinja2 fragment: the Django template language cost a few milliseconds for 20 rows.
+        context["hits_html"] = render_fragment("search/_hits.jinja", {"hits": hits}, request) if hits else ""
         total_label = ngettext("%(count)d result", "%(count)d results", result.total) % {
             "count": result.total
         }

@@ -167,3 +167,95 @@ def test_counts_stop_at_the_limit_and_say_so(monkeypatch: pytest.MonkeyPatch) ->
     result = backend.search(SearchQuery(text="kettle", per_page=10), READER)
     assert (result.total, result.counts["post"], result.count_limit) == (2, 2, 2)
     assert len(result.hits) == 5  # the page is not cut by the count's limit
+
+
+def test_one_statement_a_search_whatever_it_counts(django_assert_num_queries: object) -> None:
+    backend = get_backend("postgres")
+    backend.index([post(1, "kettle one"), thread(2, "kettle two"), member(3, "Kettle Fan", "kettler")])
+    query = SearchQuery(text="kettle", kinds=("post",), count_kinds=("thread", "member", "message"))
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        result = backend.search(query, READER)
+    assert ids(result) == [("post", 1)]
+    assert result.counts == {"post": 1, "thread": 1, "member": 1, "message": 0}
+    nothing = SearchQuery(text="teapot", kinds=("post",), count_kinds=("thread",))
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        empty = backend.search(nothing, READER)
+    assert (empty.hits, empty.total, empty.counts) == ((), 0, {"post": 0, "thread": 0})
+
+
+def test_the_window_counts_one_kind_and_ranks_its_newest_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from forum.search import postgres
+
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(postgres, "RELEVANCE_WINDOW", 3)
+    backend = get_backend("postgres")
+    # The oldest post matches best, but only the newest three matches are ranked.
+    backend.index(
+        [post(1, "kettle kettle kettle kettle", created_at=NOW - datetime.timedelta(days=9))]
+        + [post(pk, f"kettle {pk}", created_at=NOW - datetime.timedelta(days=pk)) for pk in range(2, 6)]
+        + [post(9, "kettle hidden", visible=False), post(10, "kettle elsewhere", forum=2)]
+    )
+    result = backend.search(SearchQuery(text="kettle", kinds=("post",)), READER)
+    assert (result.total, result.counts["post"]) == (3, 3)
+    assert sorted(ids(result)) == [("post", 2), ("post", 3), ("post", 4)]
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(postgres, "RELEVANCE_WINDOW", 10)
+    everything = backend.search(SearchQuery(text="kettle", kinds=("post",)), READER)
+    assert everything.total == 5 and ids(everything)[0] == ("post", 1)
+
+
+def test_members_starting_with_the_text_come_before_similar_ones() -> None:
+    backend = get_backend("postgres")
+    backend.index(
+        [
+            member(1, "Alice Liddell", "alice"),
+            member(2, "Alicia Keys", "alicia"),
+            member(3, "Alise Smith", "alise"),
+            Document(kind="member", id=4, app="user", title="Alice Closed", body="alice_c", visible=False),
+        ]
+    )
+    full = backend.search(SearchQuery(text="alice", kinds=("member",)), READER)
+    # Names starting with "alice" first (the closed account is not found), then the merely similar.
+    assert ids(full)[:1] == [("member", 1)] and ("member", 4) not in ids(full)
+    assert set(ids(full)[1:]) == {("member", 2), ("member", 3)} and full.total == 3
+    # A page the names starting so fill, and the page after it, reached through the similar ones.
+    first = backend.search(SearchQuery(text="alic", kinds=("member",), per_page=2), READER)
+    second = backend.search(SearchQuery(text="alic", kinds=("member",), per_page=2, page=2), READER)
+    everyone = backend.search(SearchQuery(text="alic", kinds=("member",), per_page=10), READER)
+    assert ids(first) + ids(second) == ids(everyone)
+    assert set(ids(first)) == {("member", 1), ("member", 2)} and ids(second) == [("member", 3)]
+    staff = SearchScope(readable_forum_ids=frozenset({1}), viewer_id=7, is_staff=True)
+    assert ("member", 4) in ids(backend.search(SearchQuery(text="alice", kinds=("member",)), staff))
+
+
+def test_a_lookup_that_needs_no_counts_does_not_count() -> None:
+    backend = get_backend("postgres")
+    backend.index([member(pk, f"Bench {pk}", f"bench-{pk:04d}") for pk in range(1, 6)])
+    lookup = backend.search(
+        SearchQuery(text="bench-000", kinds=("member",), per_page=3, counted=False), READER
+    )
+    assert len(lookup.hits) == 3 and lookup.counts == {} and lookup.count_limit is None
+    assert lookup.total == 3
+    counted = backend.search(SearchQuery(text="bench-000", kinds=("member",), per_page=3), READER)
+    assert ids(counted) == ids(lookup) and counted.counts == {"member": 5}
+
+
+def test_members_newest_first_when_asked() -> None:
+    backend = get_backend("postgres")
+    backend.index(
+        [
+            Document(kind="member", id=1, app="user", title="Alice", body="alice", created_at=NOW),
+            Document(
+                kind="member",
+                id=2,
+                app="user",
+                title="Alise",
+                body="alise",
+                created_at=NOW + datetime.timedelta(days=1),
+            ),
+        ]
+    )
+    by_relevance = backend.search(SearchQuery(text="alice", kinds=("member",)), READER)
+    by_date = backend.search(SearchQuery(text="alice", kinds=("member",), sort="date"), READER)
+    assert ids(by_relevance) == [("member", 1), ("member", 2)]
+    assert ids(by_date) == [("member", 2), ("member", 1)]
