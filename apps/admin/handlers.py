@@ -3,14 +3,19 @@
 Each handler runs once per event (the bus records it as handled in the handler's transaction), so a
 redelivered event is not logged twice. Acts a member does to their own content (deleting their own
 post) are not moderation and are left out.
+
+A warning given or revoked also has the status app evaluate the member's automatic statuses again
+(their rule "active warning points at most N").
 """
 
 from __future__ import annotations
 
+from apps.admin.events import MemberWarned, WarningRevoked
 from apps.admin.queue_count import queue_count_refresh
 from apps.admin.services import Action, log_action
 from apps.authorization.events import RoleAssigned
 from apps.status.events import StatusGranted, StatusRevoked
+from apps.status.services import rules_evaluate
 from apps.support.events import ReportFiled, ReportResolved, TicketStateChanged
 from apps.thread.events import (
     PostApproved,
@@ -243,3 +248,16 @@ def queue_count_on_post_approved(event: PostApproved) -> None:
 @subscribe(PostRejected, name="forum_admin.queue_count_on_post_rejected")
 def queue_count_on_post_rejected(event: PostRejected) -> None:
     queue_count_refresh()
+
+
+# The status app's automatic rules read a member's active warning points ("at most N"): a warning
+# given or revoked evaluates the member again at once (a warning that runs out is seen by the status
+# app's daily evaluation). Here rather than in the status app, which may not import this app's events.
+@subscribe(MemberWarned, name="forum_admin.status_rules_on_member_warned")
+def status_rules_on_member_warned(event: MemberWarned) -> None:
+    rules_evaluate(user_id=event.member_id)
+
+
+@subscribe(WarningRevoked, name="forum_admin.status_rules_on_warning_revoked")
+def status_rules_on_warning_revoked(event: WarningRevoked) -> None:
+    rules_evaluate(user_id=event.member_id)

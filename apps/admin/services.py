@@ -96,6 +96,7 @@ __all__ = [
     "MemberStanding",
     "WarningRow",
     "WarningTypeRow",
+    "active_warning_points",
     "address_ban_add",
     "address_ban_remove",
     "ban_issue",
@@ -297,6 +298,12 @@ def _active_points(member_id: int, now: datetime.datetime) -> int:
         "total"
     ]
     return int(total or 0)
+
+
+def active_warning_points(member_id: int, now: datetime.datetime) -> int:
+    """A member's warning points counting at ``now`` (one query): what the status app's rule "active
+    warning points at most N" reads (handed to it from ready())."""
+    return _active_points(member_id, now)
 
 
 def _warning_row(warning: MemberWarning, now: datetime.datetime) -> WarningRow:

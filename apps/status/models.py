@@ -210,6 +210,8 @@ class RuleKind(models.TextChoices):
     DAYS_MEMBER_MIN = "days_member_min", _("Days since joining at least")
     REACTION_SCORE_MIN = "reaction_score_min", _("Reaction score at least")
     NOT_BANNED = "not_banned", _("Not banned")
+    # Read from the moderation app through the fact registry of the services (rule_fact_register).
+    WARNING_POINTS_MAX = "warning_points_max", _("Active warning points at most")
 
 
 class StatusRule(models.Model):
@@ -219,7 +221,14 @@ class StatusRule(models.Model):
         Status, on_delete=models.CASCADE, related_name="rules", verbose_name=_("status")
     )
     kind = models.CharField(_("condition"), max_length=32, choices=RuleKind.choices)
-    threshold = models.PositiveIntegerField(_("at least"), default=0)
+    threshold = models.PositiveIntegerField(
+        _("threshold"),
+        default=0,
+        help_text=_(
+            "The least for the “at least” conditions, the most for “at most” (0: no active warnings); "
+            "not used for “Not banned”."
+        ),
+    )
 
     class Meta:
         ordering = ["status__position", "kind", "pk"]

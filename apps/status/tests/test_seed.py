@@ -24,6 +24,7 @@ def test_seed_status_sells_agent_and_gives_reader_for_activity_once(make_member:
     assert sorted(StatusRule.objects.values_list("status__code", "kind", "threshold")) == [
         ("reader", "days_member_min", 3),
         ("reader", "posts_min", 10),
+        ("reader", "warning_points_max", 0),
     ]
     # Registered with the payment app: a member can buy each.
     alice = make_member()

@@ -1,9 +1,10 @@
 """manage.py seed_status: the demo's status plans and automatic rules, on top of ``seed_forum --demo``.
 
 Agent is paid (plans for 30 days, 365 days and for good, at demo prices in satoshis); Reader is
-automatic for activity (10 posts and 3 days on the forum). Every plan goes through ``plan_save``, so
-the payment app has it as a product. Idempotent: plans and rules already there are left as they are.
-The launcher calls it after ``seed_forum --demo`` (the kernel names commands, it imports no app).
+automatic for activity (10 posts, 3 days on the forum and no active warnings). Every plan goes
+through ``plan_save``, so the payment app has it as a product. Idempotent: plans and rules already
+there are left as they are. The launcher calls it after ``seed_forum --demo`` (the kernel names
+commands, it imports no app).
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from apps.status.services import plan_save, rules_evaluate_all, status_plans_syn
 
 # (status, days or None for good, price in satoshis)
 DEMO_PLANS = (("agent", 30, 50_000), ("agent", 365, 400_000), ("agent", None, 1_000_000))
-DEMO_RULES = (("reader", RuleKind.POSTS_MIN, 10), ("reader", RuleKind.DAYS_MEMBER_MIN, 3))
+DEMO_RULES = (
+    ("reader", RuleKind.POSTS_MIN, 10),
+    ("reader", RuleKind.DAYS_MEMBER_MIN, 3),
+    ("reader", RuleKind.WARNING_POINTS_MAX, 0),
+)
 
 
 class Command(BaseCommand):
