@@ -19,6 +19,7 @@ Guests are not served from here: their whole pages are in the page cache (forum.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, replace
 
 from django.db import connection
@@ -26,7 +27,7 @@ from django.utils.translation import get_language
 
 from apps.authorization.services import permission_set_key
 from apps.thread import selectors
-from apps.thread.models import Bookmark, MemberScore, Reaction, ReadMark, Thread, ThreadState
+from apps.thread.models import Bookmark, Draft, MemberScore, Post, Reaction, ReadMark, Thread, ThreadState
 from apps.thread.services._common import thread_scope
 from apps.user.services import member_badges_for
 from forum.paging import Page, page_in_range
@@ -186,27 +187,39 @@ def _shared_posts(thread: selectors.ThreadRow, page: int) -> Page[selectors.Post
     return selectors.post_page(thread=current, page=page, with_author_cards=True)
 
 
+@dataclass(frozen=True)
+class PostPage:
+    """A thread's page of posts for one reader, the member's draft of a reply there (None for guests
+    and for members without one) and whether replies awaiting approval wait there for them (theirs;
+    anyone's, for moderators): read with the member's marks, in one query."""
+
+    posts: Page[selectors.PostRow]
+    draft: selectors.DraftRow | None
+    held_waiting: bool
+
+
 def post_page(
     *, viewer: selectors.Viewer, thread: selectors.ThreadRow, page: int, read_position: int | None
-) -> Page[selectors.PostRow]:
+) -> PostPage:
     """``selectors.post_page(..., with_author_cards=True)`` for ``viewer``: the posts and their authors'
     cards built once per thread, page and language and kept until the thread's version (or the user,
-    frame or authorization scope) moves; the member's own marks (their reactions, bookmarks, what they
-    have not read) and the cards' live bits (post counts, status badges) read for this request."""
+    frame or authorization scope) moves; for this request, the member's own (their reactions,
+    bookmarks, draft, whether held replies wait for them) with the cards' post counts in one query
+    (``_own``), and the cards' status badges in one more; what they have not read comes from
+    ``read_position``."""
     if viewer.user_id is None:
-        return selectors.post_page(
+        posts = selectors.post_page(
             thread=thread, page=page, read_position=read_position, with_author_cards=True
         )
+        return PostPage(posts=posts, draft=None, held_waiting=False)
     shared = kept(
         "thread.post_page",
         (thread.id, page, get_language()),
         _post_scopes(thread.id),
         lambda: _shared_posts(thread, page),
     )
-    post_ids = [post.id for post in shared.items]
     author_ids = list({post.author_id for post in shared.items})
-    mine, bookmarked = _marks(viewer.user_id, post_ids)
-    counts = dict(MemberScore.objects.filter(user_id__in=author_ids).values_list("user_id", "post_count"))
+    own = _own(viewer, thread.id, [post.id for post in shared.items], author_ids)
     badges = member_badges_for(user_ids=author_ids) if author_ids else {}
     offers_bookmarks = thread.state == ThreadState.APPROVED
     items = []
@@ -214,33 +227,71 @@ def post_page(
         card = post.author_card
         if card is not None:
             card = replace(
-                card, post_count=int(counts.get(card.user_id, 0)), badges=badges.get(card.user_id, ())
+                card, post_count=own.post_counts.get(card.user_id, 0), badges=badges.get(card.user_id, ())
             )
         items.append(
             replace(
                 post,
                 author_card=card,
                 is_unread=read_position is not None and post.position > read_position,
-                reactions=selectors._reactions(post.reaction_counts, mine.get(post.id)),
-                my_reaction=mine.get(post.id),
-                bookmarked=post.id in bookmarked if offers_bookmarks else None,
+                reactions=selectors._reactions(post.reaction_counts, own.reactions.get(post.id)),
+                my_reaction=own.reactions.get(post.id),
+                bookmarked=post.id in own.bookmarks if offers_bookmarks else None,
             )
         )
-    return Page(items=tuple(items), number=shared.number, per_page=shared.per_page, total=shared.total)
+    posts = Page(items=tuple(items), number=shared.number, per_page=shared.per_page, total=shared.total)
+    return PostPage(posts=posts, draft=own.draft, held_waiting=own.held_waiting)
 
 
-def _marks(user_id: int, post_ids: list[int]) -> tuple[dict[int, str], set[int]]:
-    """The member's reaction to each of the posts and the ones they keep, in one query."""
-    if not post_ids:
-        return {}, set()
+@dataclass(frozen=True)
+class _Own:
+    reactions: dict[int, str]  # post id -> the member's reaction to it
+    bookmarks: frozenset[int]  # the posts they keep
+    post_counts: dict[int, int]  # author id -> their post count (MemberScore)
+    draft: selectors.DraftRow | None  # their draft of a reply in the thread
+    held_waiting: bool  # replies awaiting approval there that they see (``selectors.held_posts``)
+
+
+def _own(viewer: selectors.Viewer, thread_id: int, post_ids: list[int], author_ids: list[int]) -> _Own:
+    """What a member's page of posts reads from this app's tables for each request, in ONE query: the
+    member's reaction to each post, the posts they keep, the authors' post counts, the member's draft
+    of a reply in the thread (what ``selectors.draft_of`` reads) and whether there are replies awaiting
+    approval that they see (what ``selectors.held_posts`` reads, then only when there are)."""
+    user_id = viewer.user_id
+    reaction, bookmark = Reaction._meta.db_table, Bookmark._meta.db_table
+    score, draft_table, post = MemberScore._meta.db_table, Draft._meta.db_table, Post._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT "post_id", "kind" FROM "{Reaction._meta.db_table}" '
-            'WHERE "user_id" = %s AND "post_id" = ANY(%s) '
-            f'UNION ALL SELECT "post_id", NULL FROM "{Bookmark._meta.db_table}" '
-            'WHERE "user_id" = %s AND "post_id" = ANY(%s)',
-            [user_id, post_ids, user_id, post_ids],
+            f'SELECT (SELECT json_agg(json_build_array(r."post_id", r."kind")) FROM "{reaction}" r '
+            'WHERE r."user_id" = %s AND r."post_id" = ANY(%s)), '
+            f'(SELECT json_agg(b."post_id") FROM "{bookmark}" b '
+            'WHERE b."user_id" = %s AND b."post_id" = ANY(%s)), '
+            f'(SELECT json_agg(json_build_array(s."user_id", s."post_count")) FROM "{score}" s '
+            'WHERE s."user_id" = ANY(%s)), '
+            f'(SELECT json_build_array(d."title", d."body", d."updated_at") FROM "{draft_table}" d '
+            'WHERE d."user_id" = %s AND d."thread_id" = %s LIMIT 1), '
+            f'EXISTS (SELECT 1 FROM "{post}" p WHERE p."thread_id" = %s AND p."held" '
+            'AND p."deleted_at" IS NULL AND (%s OR p."author_id" = %s))',
+            [
+                *(user_id, post_ids, user_id, post_ids, author_ids),
+                *(user_id, thread_id),
+                *(thread_id, viewer.moderator, user_id),
+            ],
         )
-        rows = cursor.fetchall()
-    mine = {int(post_id): str(kind) for post_id, kind in rows if kind is not None}
-    return mine, {int(post_id) for post_id, kind in rows if kind is None}
+        row = cursor.fetchone()
+    reactions, bookmarks, counts, draft, held = row if row is not None else (None, None, None, None, True)
+    return _Own(
+        reactions={int(post_id): str(kind) for post_id, kind in reactions or ()},
+        bookmarks=frozenset(int(post_id) for post_id in bookmarks or ()),
+        post_counts={int(author_id): int(count) for author_id, count in counts or ()},
+        draft=None
+        if draft is None
+        else selectors.DraftRow(
+            thread_id=thread_id,
+            forum_id=None,
+            title=str(draft[0]),
+            body=str(draft[1]),
+            updated_at=datetime.datetime.fromisoformat(str(draft[2])),
+        ),
+        held_waiting=bool(held),
+    )

@@ -219,10 +219,11 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         if position is not None:
             page = selectors.page_of_position(thread_id=thread_id, position=position)
             return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
-    # The posts kept per thread, page and language; the member's marks read for this request.
-    posts = kept_pages.post_page(
+    # The posts kept per thread, page and language; the member's marks and draft read for this request.
+    shown = kept_pages.post_page(
         viewer=viewer, thread=thread, page=page_number(request.GET.get("page")), read_position=read_position
     )
+    posts, draft = shown.posts, shown.draft
     # The mark only moves forward: a page already read costs no write.
     if viewer.user_id is not None and posts.items and posts.items[-1].position > (read_position or 0):
         services.thread_mark_read(
@@ -237,7 +238,9 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         "posts": posts,
         "moderator": viewer.moderator,
         "can_reply": for_posts["can_reply"],
-        "reply_form": forms.ReplyForm(initial=_draft_initial(viewer, thread_id=thread_id)),
+        "reply_form": forms.ReplyForm(
+            initial={} if draft is None else {"title": draft.title, "body": draft.body}
+        ),
         "can_react": for_posts["can_react"],
         "can_report": for_posts["can_report"],
         "reject_form": forms.RejectForm(),
@@ -250,8 +253,13 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
     )
     # Replies awaiting approval that the viewer may see (their own; all, for moderators), under the
     # last page: nobody reacts to, quotes, keeps or reports them yet.
-    # Asked on every page, so that every page of a thread costs the same queries.
-    held = selectors.held_posts(viewer=viewer, thread=thread, with_author_cards=True)
+    # Whether there are any is asked on every page (with the member's marks: kept_pages.post_page), so
+    # that every page of a thread costs the same queries; they are read only when there are some.
+    held = (
+        selectors.held_posts(viewer=viewer, thread=thread, with_author_cards=True)
+        if shown.held_waiting
+        else ()
+    )
     context["held_html"] = (
         render_fragment(
             "thread/_posts.jinja",

@@ -17,6 +17,7 @@ from apps.authorization.services import role_assign
 from apps.status.services import status_grant
 from apps.thread.services import (
     bookmark_set,
+    draft_save,
     post_create,
     post_delete,
     post_edit,
@@ -158,3 +159,48 @@ def test_author_cards_follow_post_counts_statuses_names_and_roles(
     with committed():
         role_assign(user_id=member, role="admin")
     assert 'data-role="admin"' in post_html(page(reader, f"/threads/{thread_id}/")[0], first_post)
+
+
+# What a member's thread page costs once its posts are kept and the member has read it: the session, the
+# account and its permissions (3), the thread with the read position and the forums (2), the member's
+# reactions, bookmarks, draft and held replies with the cards' post counts (1: kept_pages._own), the
+# cards' status badges (1), the header's unread dialogs and notifications and whether they watch the
+# thread (3). Before the kept parts' live bits were read together: 13.
+WARM_MEMBER_THREAD_PAGE = 10
+
+
+def test_a_members_warm_thread_page_costs_the_same_few_queries_whatever_it_holds(
+    thread: tuple[int, int],
+    member: int,
+    other: int,
+    make_member: Callable[..., int],
+    client_for: Any,
+    committed: Callable[[], Any],
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    thread_id, _first_post = thread
+    url = f"/threads/{thread_id}/"
+    reader = client_for(other)
+    reader.get("/")  # the first request of a session records it
+    page(reader, url)  # builds the kept part and moves the read mark
+    with django_assert_num_queries(WARM_MEMBER_THREAD_PAGE):
+        assert reader.get(url).status_code == 200
+
+    # A full page: twenty authors with statuses, the reader's reactions and bookmarks, their draft.
+    with committed():
+        status_grant(user_id=member, status_code="agent", source="staff")
+        for number in range(24):
+            author = make_member()
+            status_grant(user_id=author, status_code="reader", source="staff")
+            reply = post_create(author_id=author, thread_id=thread_id, body=f"Reply number {number}")
+            reaction_set(user_id=other, post_id=reply.id, kind="like")
+            bookmark_set(user_id=other, post_id=reply.id)
+    draft_save(user_id=other, thread_id=thread_id, body="Half a thought about harbours")
+    page(reader, url)
+    with django_assert_num_queries(WARM_MEMBER_THREAD_PAGE):
+        html = reader.get(url).content.decode()
+    assert html.count('class="author-card__name"') == 20 and html.count('aria-pressed="true"') == 19
+    assert html.count('class="badge badge--status"') == 20 and "Half a thought about harbours" in html
+    page(reader, url + "?page=2")
+    with django_assert_num_queries(WARM_MEMBER_THREAD_PAGE):
+        assert reader.get(url + "?page=2").status_code == 200
