@@ -311,6 +311,14 @@ OUTBOX_RETENTION_DAYS = env.float("OUTBOX_RETENTION_DAYS", default=7.0)
 # longer: no beat runs the sweep there, so a send that a loaded machine made slow would be lost to the
 # test that waits for its delivery.
 OUTBOX_SEND_TIMEOUT_SECONDS = env.float("OUTBOX_SEND_TIMEOUT_SECONDS", default=2.0 if TESTING else 0.5)
+# Where that send runs: "background", a thread of each process that the request hands the committed
+# rows to (the answer does not wait for the broker), or "inline", in the request before it answers.
+# The test profile sends inline, so that a test sees the row dispatched when its write returns.
+OUTBOX_SEND_MODE = env.str("OUTBOX_SEND_MODE", default="inline" if TESTING else "background")
+if OUTBOX_SEND_MODE not in {"inline", "background"}:
+    raise ImproperlyConfigured(f"OUTBOX_SEND_MODE must be inline or background, not {OUTBOX_SEND_MODE!r}")
+# How many committed rows the background sender of one process holds; more are left to the sweep.
+OUTBOX_SEND_QUEUE_SIZE = env.int("OUTBOX_SEND_QUEUE_SIZE", default=10000)
 # The sweep runs in a worker, off any request's path: its sends may wait longer.
 OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS = env.float("OUTBOX_SWEEP_SEND_TIMEOUT_SECONDS", default=5.0)
 # After a send after commit fails, a process leaves its events to the sweep for this long.

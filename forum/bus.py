@@ -7,30 +7,36 @@ between commit and send, the row stays pending and the periodic ``forum.sweep_ou
 later. Delivery is therefore at least once; each subscriber records the event id in
 ``ProcessedEvent`` in the same transaction as its own writes, so it acts at most once.
 
-The on-commit send runs on the path of the request that made the change, so it must never wait long
-on the broker: every blocking step of it (connect, handshake, declare, publish, publisher confirm)
+The on-commit send runs in a background thread of the process by default (``OUTBOX_SEND_MODE``
+background, ``_BackgroundSender``): the request hands it the committed row and answers without waiting
+for the broker; what that thread cannot take or send stays pending for the sweep. With ``inline`` (the
+test profile) it runs on the path of the request that made the change. Either way it must never wait
+long on the broker: every blocking step of it (connect, handshake, declare, publish, publisher confirm)
 waits at most ``OUTBOX_SEND_TIMEOUT_SECONDS``, it never retries, and after a failure the process skips
 on-commit sends for ``OUTBOX_BROKER_SKIP_SECONDS`` (``broker_breaker``), leaving the rows to the sweep.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import functools
 import logging
 import os
+import queue
 import threading
+import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from celery import Celery, shared_task
 from celery.app import app_or_default
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu import Connection, Producer
@@ -48,6 +54,7 @@ __all__ = [
     "publish",
     "queue_for",
     "route_task",
+    "stop_background_sender",
     "subscribe",
     "subscribers_of",
     "sweep_outbox",
@@ -105,7 +112,7 @@ def publish(event: Event) -> uuid.UUID:
         payload=event_payload(event),
         request_id=current_request_id() or "",
     )
-    transaction.on_commit(functools.partial(_dispatch_committed, row), robust=True)
+    transaction.on_commit(functools.partial(_after_commit, row), robust=True)
     # What the pages keep of the publishing app goes stale once this commits (forum.versioned_cache).
     versioned_cache.changed(event.name.split(".", 1)[0])
     return row.id
@@ -212,6 +219,125 @@ def _publisher(timeout: float) -> _Publisher:
         if publisher is None:
             publisher = per_app[timeout] = _Publisher(app, timeout)
         return publisher
+
+
+def _after_commit(row: OutboxEvent) -> None:
+    """Send the row just committed: in the request (``OUTBOX_SEND_MODE`` inline) or by this process's
+    background sender (background), which the request hands it to without waiting for the broker."""
+    if settings.OUTBOX_SEND_MODE == "inline":
+        _dispatch_committed(row)
+    else:
+        _background_sender().submit(row, app_or_default())
+
+
+class _BackgroundSender:
+    """A daemon thread of one process that sends committed rows off the requests' path.
+
+    Started on the first row a process commits (so never in a parent that forks its workers later; a
+    forked child that finds one of its parent's makes its own). Its queue is bounded
+    (``OUTBOX_SEND_QUEUE_SIZE``): a row that does not fit, one that waited in it longer than half of
+    ``OUTBOX_SWEEP_MIN_AGE`` (the sweep may take it by then), and the rows still queued when the
+    process is killed stay pending for the sweep, as after a failed send. At a normal exit (``atexit``)
+    it sends what is queued for at most ``OUTBOX_SEND_TIMEOUT_SECONDS`` more.
+    """
+
+    _STOP = object()
+    # An idle sender gives its database connection back after this long.
+    IDLE_SECONDS = 10.0
+
+    def __init__(self, size: int) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, size))
+        self.full = False
+        self.thread = threading.Thread(target=self._run, name="forum-outbox-sender", daemon=True)
+        self.thread.start()
+
+    def submit(self, row: OutboxEvent, app: Celery) -> bool:
+        """Queue ``row`` for sending; False (the row left to the sweep) when the queue is full."""
+        try:
+            self.queue.put_nowait((row, app, time.monotonic()))
+        except queue.Full:
+            if not self.full:  # logged when the queue fills, not for every event that finds it full
+                self.full = True
+                logger.warning(
+                    "outbox send queue full, events left for the outbox sweep until it has room",
+                    extra={"event_id": str(row.id), "event": row.name, "size": self.queue.maxsize},
+                )
+            return False
+        self.full = False
+        return True
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self.queue.get(timeout=self.IDLE_SECONDS)
+            except queue.Empty:
+                connection.close()
+                continue
+            try:
+                if item is self._STOP:
+                    connection.close()
+                    return
+                row, app, queued_at = item
+                if time.monotonic() - queued_at > float(settings.OUTBOX_SWEEP_MIN_AGE) / 2:
+                    continue  # the sweep may be sending it already: leave it to the sweep
+                close_old_connections()  # one broken or past CONN_MAX_AGE, as Django does per request
+                with _current_app_as(app):
+                    _dispatch_committed(row)
+            except Exception:  # the row stays pending for the sweep; the thread lives on
+                logger.exception("outbox background send failed, event left for the outbox sweep")
+            finally:
+                self.queue.task_done()
+
+    def stop(self, timeout: float) -> None:
+        """Send what is queued for at most ``timeout`` seconds, then end the thread (what is left is
+        pending for the sweep)."""
+        with contextlib.suppress(queue.Full):
+            self.queue.put(self._STOP, timeout=timeout)
+        self.thread.join(timeout)
+
+
+_sender: _BackgroundSender | None = None
+_sender_lock = threading.Lock()
+
+
+def _background_sender() -> _BackgroundSender:
+    global _sender
+    sender = _sender
+    if sender is not None and sender.pid == os.getpid() and sender.thread.is_alive():
+        return sender
+    with _sender_lock:
+        if _sender is None or _sender.pid != os.getpid() or not _sender.thread.is_alive():
+            _sender = _BackgroundSender(int(settings.OUTBOX_SEND_QUEUE_SIZE))
+        return _sender
+
+
+def stop_background_sender(timeout: float | None = None) -> None:
+    """Flush and end this process's background sender, if it has one (at exit; tests)."""
+    global _sender
+    with _sender_lock:
+        sender, _sender = _sender, None
+    if sender is not None and sender.pid == os.getpid():
+        if timeout is None:
+            timeout = float(settings.OUTBOX_SEND_TIMEOUT_SECONDS)
+        sender.stop(timeout)
+
+
+atexit.register(stop_background_sender)
+
+
+@contextlib.contextmanager
+def _current_app_as(app: Celery) -> Iterator[None]:
+    """``app`` as the current Celery app of this thread while it lasts (the requester's, in a test)."""
+    previous = app_or_default()
+    if previous is app:
+        yield
+        return
+    app.set_current()
+    try:
+        yield
+    finally:
+        previous.set_current()
 
 
 def _dispatch_committed(row: OutboxEvent) -> None:

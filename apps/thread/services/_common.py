@@ -132,8 +132,13 @@ def _edit_window() -> datetime.timedelta:
     return datetime.timedelta(minutes=int(settings.THREAD_POST_EDIT_WINDOW_MINUTES))
 
 
-def _thread_for_update(thread_id: int) -> Thread:
-    thread = Thread.objects.select_for_update().filter(pk=thread_id, deleted_at__isnull=True).first()
+def _thread_for_update(thread_id: int, *, lock_forum: bool = False) -> Thread:
+    """The thread, locked; with ``lock_forum`` its forum's row is locked by the same statement (thread
+    first, then forum: the order every writer takes), as ``_lock_forums(thread.forum_id)`` would."""
+    threads = Thread.objects.select_for_update()
+    if lock_forum:
+        threads = threads.select_related("forum")
+    thread = threads.filter(pk=thread_id, deleted_at__isnull=True).first()
     if thread is None:
         raise NotFound(_("There is no such thread."))
     return thread

@@ -100,7 +100,8 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
 
     def create() -> PostRef:
         with transaction.atomic(savepoint=False):  # inside _paid's transaction
-            thread = _thread_for_update(thread_id)
+            # A reply made public updates the forum's counters: its forum is locked with the thread.
+            thread = _thread_for_update(thread_id, lock_forum=not held)
             # The thread may have been closed, moved or sent back to moderation since (the forums'
             # permissions read just before stand: they change by an administrator's hand).
             _check_can_reply(viewer, forums, thread.forum_id, thread.state, thread.closed)
@@ -127,18 +128,22 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
                     )
                 )
                 return _post_ref(post)
-            _reply_published(thread, post, rendered, now)
+            _reply_published(thread, post, rendered, now, forum_locked=True)
         thread_mark_read(user_id=author_id, thread_id=thread_id, position=position)
         return _post_ref(post)
 
     return _paid(author_id, "post.create_per_day", create)
 
 
-def _reply_published(thread: Thread, post: Post, rendered: _Body, now: datetime.datetime) -> None:
+def _reply_published(
+    thread: Thread, post: Post, rendered: _Body, now: datetime.datetime, *, forum_locked: bool = False
+) -> None:
     """A reply becomes public at the thread's last position (inside the transaction that holds the
-    thread's lock): the thread's and the forum's counters and last post, the author's count, and
-    ``thread.post_created``. For a new reply and for a held one approved."""
-    _lock_forums(thread.forum_id)
+    thread's lock, and the forum's when ``forum_locked``): the thread's and the forum's counters and
+    last post, the author's count, and ``thread.post_created``. For a new reply and for a held one
+    approved."""
+    if not forum_locked:
+        _lock_forums(thread.forum_id)
     thread.last_position = post.position
     thread.post_count += 1
     thread.last_post_id = post.pk
