@@ -14,11 +14,14 @@ engine's answer already loaded for the request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+import uuid
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 from redis.exceptions import RedisError
 
 from apps.admin.services import WARN_PERMISSION
@@ -35,10 +38,40 @@ FRAME_KIND = "moderation.queue_count"
 MODERATE_PERMISSION = "thread.moderate"
 # Long enough to spare the owners' queries, short enough to heal a count an event missed.
 CACHE_SECONDS = 300
+# Refreshes take turns (see queue_count_refresh): how long one may hold the turn, and wait for it.
+TURN_SECONDS = 10
+TURN_WAIT_SECONDS = 5.0
 
 
 def _cache_key() -> str:
     return f"{settings.REDIS_KEY_PREFIX}:forum_admin:queue_count:v1"
+
+
+def _turn_key() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:forum_admin:queue_count:turn"
+
+
+@contextlib.contextmanager
+def _turn() -> Iterator[None]:
+    """One refresh at a time (a Redis key added only if absent). Without turns, a refresh that counted
+    before a change committed could store and push its older count after the refresh that counted the
+    change: the header would stay wrong until the beat task. With them, each refresh counts after the
+    previous one pushed, so the last one counts what is committed last. Without Redis, no turns."""
+    token = uuid.uuid4().hex
+    held = False
+    deadline = time.monotonic() + TURN_WAIT_SECONDS
+    try:
+        while not (held := cache.add(_turn_key(), token, TURN_SECONDS)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    except RedisError:
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            with contextlib.suppress(RedisError):
+                if cache.get(_turn_key()) == token:
+                    cache.delete(_turn_key())
 
 
 def _compute(staff_id: int | None) -> int:
@@ -61,7 +94,8 @@ def queue_count_for(*, viewer_id: int | None) -> int | None:
         return cached
     count = _compute(viewer_id)
     try:
-        cache.set(_cache_key(), count, CACHE_SECONDS)
+        # Only where nothing is kept: a refresh's newer count is never overwritten by this one.
+        cache.add(_cache_key(), count, CACHE_SECONDS)
     except RedisError:
         logger.warning("moderation queue count: the cache cannot be reached")
     return count
@@ -69,7 +103,9 @@ def queue_count_for(*, viewer_id: int | None) -> int | None:
 
 def queue_count_refresh() -> int:
     """Count again (as a member of staff: the pending threads are theirs to see), keep it, and push
-    it to the staff's topic after the commit when it moved. Returns the count."""
+    it to the staff's topic when it moved, in turns (``_turn``). The count reads what is committed, so
+    it is pushed at once, before the handler's own transaction ends: pushed after it, an older count
+    could overtake a newer one. Returns the count."""
     counter = next(
         (
             member.id
@@ -78,16 +114,16 @@ def queue_count_refresh() -> int:
         ),
         None,
     )
-    count = _compute(counter)
-    try:
-        before = cache.get(_cache_key())
-        cache.set(_cache_key(), count, CACHE_SECONDS)
-    except RedisError:
-        logger.warning("moderation queue count: the cache cannot be reached")
-        before = None
-    if before != count:
-        # From an event's handler after its transaction; from the beat task at once.
-        send_to_topic(TOPIC, FRAME_KIND, {"count": count}, on_commit=connection.in_atomic_block)
+    with _turn():
+        count = _compute(counter)
+        try:
+            before = cache.get(_cache_key())
+            cache.set(_cache_key(), count, CACHE_SECONDS)
+        except RedisError:
+            logger.warning("moderation queue count: the cache cannot be reached")
+            before = None
+        if before != count:
+            send_to_topic(TOPIC, FRAME_KIND, {"count": count}, on_commit=False)
     return count
 
 

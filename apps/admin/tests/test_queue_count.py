@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.admin import queue_count
 from apps.admin.queue_count import queue_topic_check
 from apps.admin.tests.conftest import Api, Handler, Web
 from apps.support.services import report_file, report_resolve
@@ -147,3 +149,38 @@ def test_a_change_pushes_the_new_count_to_staff(
     pushed = watching.payloads(4)
     assert [item["count"] for item in pushed] == [1, 2, 1, 0]
     assert {item["kind"] for item in pushed} == {"moderation.queue_count"}
+
+
+@pytest.mark.django_db(transaction=True)  # the refresh counts from its own thread's connection
+def test_refreshes_take_turns_so_an_older_count_never_lands_after_a_newer_one(
+    support: int, member: int, listener: Callable[[str], Listener]
+) -> None:
+    # A refresh that counted before a change committed must not store or push its count after the
+    # refresh that counted the change. While one holds the turn, another waits; it then counts what
+    # is committed by then, and the last count pushed is the true one.
+    forum = forum_create(name="Turns").id
+    thread = thread_create(author_id=member, forum_id=forum, title="Turns", body="spam").id
+    report_file(reporter_id=support, target_kind="thread", target_id=thread, reason="spam")
+    ears = listener(queue_count.TOPIC)
+    holding, release = threading.Event(), threading.Event()
+
+    def older() -> None:
+        with queue_count._turn():
+            holding.set()
+            release.wait(10)
+
+    first = threading.Thread(target=older)
+    first.start()
+    assert holding.wait(10)
+    counted: list[int] = []
+    second = threading.Thread(target=lambda: counted.append(queue_count.queue_count_refresh()))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "the refresh did not wait for the turn held by another"
+    release.set()
+    first.join(10)
+    second.join(10)
+    connection.close()
+    # The member's first thread waits for premoderation, and it is reported: two in the queue.
+    assert counted == [2]
+    assert ears.payloads(1)[-1]["count"] == 2
