@@ -1,7 +1,8 @@
 /*
  * The moderation queue's count in the staff header ("Moderation (N)"), live: the page subscribes to
  * the staff-only topic `modqueue:all`, whose `moderation.queue_count` frames carry the new count;
- * after a gap in live delivery it asks the API again. Without JavaScript the count is the page's.
+ * once subscribed, and after a gap in live delivery, it asks the API again. Without JavaScript the
+ * count is the page's.
  */
 (function () {
   "use strict";
@@ -39,6 +40,11 @@
     }
   });
   document.addEventListener("forum:realtime-reconnected", refresh);
+  // Once subscribed, ask once: a change pushed while this page loaded (after the server drew its
+  // count, before the subscription) reached no socket of this page.
+  document.addEventListener("forum:subscribed", function (event) {
+    if ((event.detail || {}).topic === TOPIC) refresh();
+  });
 
   if (window.forumRealtime) {
     subscribe();
