@@ -135,27 +135,35 @@ class WarningForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = ("member", "warning_type", "reason")
 
 
+class _IssuedThroughServicesAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Warnings and bans: made with ``add_form`` through the services, never edited or deleted after
+    (revoke or lift instead), so every field is read-only once made."""
+
+    add_form: Any = None
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ()
+        return [field.name for field in self.model._meta.fields]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(MemberWarning)
-class MemberWarningAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MemberWarningAdmin(_IssuedThroughServicesAdmin):
+    add_form = WarningForm
     list_display = ("created_at", "member", "warning_type", "points", "issued_by", "expires_at", "revoked_at")
     list_filter = ("warning_type", ("revoked_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("member__username", "reason")
     list_select_related = ("member", "warning_type", "issued_by")
     autocomplete_fields = ("member",)
     actions = ["revoke"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = WarningForm
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ()
-        return [field.name for field in MemberWarning._meta.fields]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: MemberWarning, form: Any, change: bool) -> None:
         if change:
@@ -238,8 +246,10 @@ class BanForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Ban)
-class BanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BanAdmin(_IssuedThroughServicesAdmin):
     """Bans are given and lifted through the services: the engine, sessions, events and log follow."""
+
+    add_form = BanForm
 
     list_display = ("starts_at", "member", "kind", "ends_at", "issued_by", "lifted_at", "lifted_by")
     list_filter = ("kind", ("lifted_at", admin.EmptyFieldListFilter), "starts_at")
@@ -247,19 +257,6 @@ class BanAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("member", "issued_by", "lifted_by")
     autocomplete_fields = ("member",)
     actions = ["lift"]
-
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        if obj is None:
-            kwargs["form"] = BanForm
-        return super().get_form(request, obj, change, **kwargs)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return ()
-        return [field.name for field in Ban._meta.fields]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: Ban, form: Any, change: bool) -> None:
         if change:
