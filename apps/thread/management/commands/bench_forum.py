@@ -188,9 +188,9 @@ def _request(
 
 
 @contextmanager
-def _counting_queries() -> Iterator[list[float]]:
+def _counting_queries(statements: list[str] | None = None) -> Iterator[list[float]]:
     """Every query of every database connection while the block runs: the list gets each one's
-    seconds."""
+    seconds (and ``statements``, when given, each one's SQL)."""
     seconds: list[float] = []
 
     def count(execute: Callable[..., Any], query: str, params: Any, many: bool, context: Any) -> Any:
@@ -199,6 +199,8 @@ def _counting_queries() -> Iterator[list[float]]:
             return execute(query, params, many, context)
         finally:
             seconds.append(time.perf_counter() - started)
+            if statements is not None:
+                statements.append(query)
 
     with ExitStack() as stack:
         for alias in connections:
@@ -207,10 +209,13 @@ def _counting_queries() -> Iterator[list[float]]:
 
 
 def _timed(
-    send: Callable[[], HttpResponseBase], profiler: cProfile.Profile | None = None
+    send: Callable[[], HttpResponseBase],
+    profiler: cProfile.Profile | None = None,
+    statements: list[str] | None = None,
 ) -> tuple[float, HttpResponseBase, tuple[int, float]]:
-    """One request: its wall time in ms, the response, and its SQL queries' count and time in ms."""
-    with _counting_queries() as seconds:
+    """One request: its wall time in ms, the response, and its SQL queries' count and time in ms
+    (and their SQL into ``statements`` when given)."""
+    with _counting_queries(statements) as seconds:
         started = time.perf_counter()
         if profiler is not None:
             profiler.enable()
@@ -434,11 +439,14 @@ class Command(BaseCommand):
         ]
         warm_ms, response, _warm_sql = _timed(send)
         lines.append(f"warm-up:        {_status(response)} in {warm_ms:7.1f} ms")
-        plain_ms, response, (queries, sql_ms) = _timed(send)
+        statements: list[str] = []
+        plain_ms, response, (queries, sql_ms) = _timed(send, statements=statements)
         lines.append(
             f"plain:          {_status(response)} in {plain_ms:7.1f} ms, {queries} SQL queries "
             f"({sql_ms:.1f} ms in the database)"
         )
+        # Each query of the plain request, shortened: what the page asks of the database, in order.
+        lines += [f"  {number:2}. {' '.join(text.split())[:150]}" for number, text in enumerate(statements, 1)]
         profiler = cProfile.Profile()
         profiled_ms, response, (profiled_queries, _sql) = _timed(send, profiler)
         lines.append(
