@@ -12,6 +12,7 @@ What the environment offers a fragment:
 - ``url(name, *args)``: ``reverse`` with the URL pattern's shape cached after the first call;
 - ``static(path)``, ``csrf_field`` (the hidden CSRF input, made once per render) and ``request``
   when a request is given;
+- ``hole(name, arg)``: a hole for a viewer's own bit in HTML kept for many viewers (``forum.slots``);
 - filters ``datetime_short`` and ``datetime_iso`` (local time, like Django's ``date`` filter),
   ``year_month`` (the month and year, as ``YEAR_MONTH_FORMAT`` spells them: "March 2024"),
   ``filesizeformat`` and ``urlencode``.
@@ -36,6 +37,8 @@ from django.utils import formats, timezone
 from django.utils.http import urlencode as _urlencode
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, ngettext
+
+from forum.slots import hole
 
 __all__ = ["ENGINE", "environment", "fragment_context", "render_fragment", "url"]
 
@@ -199,7 +202,7 @@ def environment(**options: Any) -> jinja2.Environment:
     options["autoescape"] = True
     env = jinja2.Environment(**options)  # noqa: S701  autoescape is set on the line above
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(url=_url_in_fragment, static=static)
+    env.globals.update(url=_url_in_fragment, static=static, hole=hole)
     env.filters.update(
         datetime_short=_datetime_short,
         datetime_iso=datetime_iso,

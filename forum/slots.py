@@ -1,0 +1,82 @@
+"""HTML rendered once for everyone who sees the same thing, with holes for each viewer's own bits.
+
+A hot page of a member (a thread's posts, a forum's thread list, the forum tree) is the same for every
+member with the same permissions and language but for a few marks of their own: the unread marker,
+their reaction, their bookmark, the CSRF field. Rendering it costs far more than reading it; so it is
+rendered once with a **hole** where each such mark goes, kept (``forum.versioned_cache.kept``) as a
+``Slotted`` and filled per request, which is a string join.
+
+- In the template, ``hole(name, arg)`` (a global of the fragments' environment) writes the hole: an
+  HTML comment carrying a key derived from ``SECRET_KEY``, the hole's name and its argument (a post's
+  id, say). User content cannot forge one (it would need the key), and a hole left unfilled by mistake
+  is an invisible comment, never markup.
+- ``Slotted.parse(html)`` splits the rendered HTML at its holes, once, when the part is built.
+- ``slotted.fill(fillers)`` answers the HTML with each hole replaced by ``fillers[name](arg)`` (a
+  string of safe HTML). A hole whose name has no filler raises ``KeyError``: a template and its
+  caller disagree, which a test must catch, not a reader.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+from markupsafe import Markup
+
+__all__ = ["Slotted", "hole"]
+
+# Names are identifiers; arguments are ids and short words (never "-" followed by ">").
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@functools.cache
+def _key() -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), b"forum.slots", hashlib.sha256).hexdigest()
+    return digest[:20]
+
+
+@functools.cache
+def _pattern() -> re.Pattern[str]:
+    return re.compile(r"<!--hole:" + _key() + r":([a-z][a-z0-9_]*):([^<>]*?)-->")
+
+
+def hole(name: str, arg: object = "") -> Markup:
+    """The hole named ``name`` for ``arg`` (written into a template: ``{{ hole('unread', post.id) }}``)."""
+    if not _NAME.match(name):
+        raise ValueError(f"a hole's name is an identifier, not {name!r}")
+    text = str(arg)
+    if "<" in text or ">" in text or "--" in text:
+        raise ValueError(f"a hole's argument cannot hold '<', '>' or '--': {text!r}")
+    return Markup(f"<!--hole:{_key()}:{name}:{text}-->")
+
+
+@dataclass(frozen=True)
+class Slotted:
+    """Rendered HTML split at its holes: text, name, argument, text, name, argument, ..., text."""
+
+    parts: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, html: str) -> Slotted:
+        return cls(parts=tuple(_pattern().split(str(html))))
+
+    @property
+    def holes(self) -> tuple[tuple[str, str], ...]:
+        """Each hole's name and argument, in order."""
+        parts = self.parts
+        return tuple((parts[index], parts[index + 1]) for index in range(1, len(parts), 3))
+
+    def fill(self, fillers: Mapping[str, Callable[[str], str]]) -> Markup:
+        """The HTML with every hole filled by ``fillers[name](argument)``."""
+        parts = self.parts
+        out = [parts[0]]
+        append = out.append
+        for index in range(1, len(parts), 3):
+            append(fillers[parts[index]](parts[index + 1]))
+            append(parts[index + 2])
+        return Markup("".join(out))
