@@ -131,6 +131,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Refuses unsigned calls under /internal/ before any session is loaded (forum/internal_auth.py).
     "forum.internal_auth.InternalSignatureMiddleware",
+    # What each request reads of its member (account, permission facts, the header's counts) in one
+    # Redis round trip, kept for the request (forum/member_cache.py).
+    "forum.member_cache.MemberCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -44,6 +44,8 @@ __all__ = [
     "changed_committed",
     "kept",
     "local_forget",
+    "start_waiting",
+    "version_key",
     "versions",
 ]
 
@@ -67,6 +69,12 @@ class ChangeOutsideTransactionError(RuntimeError):
 def _version_key(scope: str) -> str:
     # REDIS_KEY_PREFIX too (the cache's own prefix is fixed at start): tests get keys of their own.
     return f"{settings.REDIS_KEY_PREFIX}:versions:{scope}"
+
+
+def version_key(scope: str) -> str:
+    """The Redis key (before the cache's own prefix) of ``scope``'s version, for a reader that fetches
+    versions together with its entries in one round trip (forum.member_cache)."""
+    return _version_key(scope)
 
 
 def _entry_key(what: str, parts: Sequence[object]) -> str:
@@ -98,6 +106,15 @@ def _start(scopes: set[str]) -> None:
             return
     with _lock:
         _unfinished.update(scopes)
+
+
+def start_waiting() -> None:
+    """Start the versions that could not be started when they changed (Redis was down), now: a reader
+    that fetches versions itself (forum.member_cache) calls it first, as ``versions`` does."""
+    with _lock:
+        waiting = set(_unfinished)
+    if waiting:
+        _start(waiting)
 
 
 def _after_commit(scopes: frozenset[str]) -> None:

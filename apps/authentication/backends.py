@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -12,6 +13,8 @@ from apps.authentication import selectors, services
 from apps.authentication.models import User
 from apps.authentication.network import client_ip
 from apps.authentication.sessions import device_of
+from forum import member_cache
+from forum.member_cache import MEMBER_SCOPE
 
 
 class CredentialsBackend(ModelBackend):
@@ -51,14 +54,29 @@ class CredentialsBackend(ModelBackend):
         return User.objects.filter(pk=account.id).first()
 
     def get_user(self, user_id: Any) -> User | None:
-        """The signed-in account of a request (every one a member makes), read in plain SQL: the
-        ORM's ``get`` cost about three times the query. Inactive accounts are signed out, as by
-        ModelBackend."""
+        """The signed-in account of a request (every one a member makes): kept in Redis per member
+        (``forum.member_cache``, moved by every save of the account: apps.py), else read in plain
+        SQL (the ORM's ``get`` cost about three times the query). Inactive accounts are signed out,
+        as by ModelBackend."""
         try:
             pk = int(user_id)
         except (TypeError, ValueError):
             return None
         if not 0 < pk < 2**63:
             return None
-        user = selectors.user_by_id(user_id=pk)
+        row = member_cache.read(USER_PART, pk, lambda: selectors.user_row_by_id(user_id=pk))
+        if row is not None and row[0] != _fields():
+            row = selectors.user_row_by_id(user_id=pk)  # kept before the model changed
+        user = None if row is None else selectors.user_from_row(row)
         return user if user is not None and self.user_can_authenticate(user) else None
+
+
+# The account kept per member; its scope is moved by every save or deletion of the account (apps.py)
+# and by the authorization app's changes of the member's role and access.
+USER_PART = "authentication.user"
+member_cache.register(USER_PART, MEMBER_SCOPE, member_cache.ALL_MEMBERS_SCOPE)
+
+
+@functools.cache
+def _fields() -> tuple[str, ...]:
+    return tuple(field.attname for field in User._meta.concrete_fields)

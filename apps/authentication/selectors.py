@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import connection
 from django.db.models import Value
 from django.db.models.functions import Lower
@@ -49,12 +51,25 @@ def user_by_login(*, login: str) -> User | None:
     return user
 
 
-def user_by_id(*, user_id: int) -> User | None:
-    """The account with this id, every field, in plain SQL (the session's user on every request)."""
+def user_row_by_id(*, user_id: int) -> tuple[tuple[str, ...], tuple[Any, ...]] | None:
+    """The account with this id as its fields' names and values, every field, in plain SQL (the
+    session's user on every request, kept as such in Redis: ``user_from_row`` makes the account)."""
     concrete = User._meta.concrete_fields
-    fields = [field.attname for field in concrete]
+    fields = tuple(field.attname for field in concrete)
     columns = ", ".join(f'"{field.column}"' for field in concrete)
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT {columns} FROM "{User._meta.db_table}" WHERE "id" = %s', [user_id])
         row = cursor.fetchone()
-    return None if row is None else User.from_db(connection.alias, fields, row)
+    return None if row is None else (fields, tuple(row))
+
+
+def user_from_row(row: tuple[tuple[str, ...], tuple[Any, ...]]) -> User:
+    """The account of ``user_row_by_id``'s answer (a field the model gained since is loaded when used)."""
+    fields, values = row
+    return User.from_db(connection.alias, list(fields), values)
+
+
+def user_by_id(*, user_id: int) -> User | None:
+    """The account with this id, every field, in plain SQL."""
+    row = user_row_by_id(user_id=user_id)
+    return None if row is None else user_from_row(row)

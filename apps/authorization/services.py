@@ -42,6 +42,7 @@ from apps.authorization.models import MemberAccess
 from apps.authorization.permissions import Permission, PermissionKind, PermissionValue, Role
 from apps.authorization.sessions import TOUCH_INTERVAL, TOUCHED_KEY, CurrentSession, SessionRow
 from apps.authorization.tokens import AccessGrant, TokenPair, TokenRejected
+from forum import member_cache
 from forum.bus import publish
 from forum.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from forum.realtime import disconnect_user
@@ -266,11 +267,20 @@ def permission_scope() -> Iterator[None]:
         _scope.reset(token)
 
 
+# The member's facts, kept in Redis per member (forum.member_cache) under the scope of their account and
+# access: moved by ``_forget`` after every change here, and by every save of the account (the
+# authentication app), whose flags (active, staff, superuser) are among the facts.
+FACTS_PART = "authorization.facts"
+member_cache.register(FACTS_PART, member_cache.MEMBER_SCOPE, member_cache.ALL_MEMBERS_SCOPE)
+
+
 def _forget(user_id: int) -> None:
-    """Drop a member's kept permissions after a change, so that the rest of the scope sees it."""
+    """Drop a member's kept permissions after a change, so that the rest of the scope sees it, and
+    every other request once the change commits (at once when it is committed already)."""
     memo = _scope.get()
     if memo is not None:
         memo.pop(user_id, None)
+    member_cache.changed(member_cache.MEMBER_SCOPE, [user_id])
 
 
 def _role_from_flags(*, is_staff: bool, is_superuser: bool) -> Role:
@@ -366,7 +376,7 @@ def permissions_for(*, user_id: int | None) -> PermissionSet:
         kept = memo.get(user_id)
         if kept is not None:
             return kept
-    facts = selectors.member_access_facts(user_id=user_id)
+    facts = member_cache.read(FACTS_PART, user_id, lambda: selectors.member_access_facts(user_id=user_id))
     # A deactivated account is treated as no account at all.
     loaded = _guest_set() if facts is None or not facts.is_active else _evaluate(facts, timezone.now())
     if memo is not None:

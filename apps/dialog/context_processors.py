@@ -1,6 +1,7 @@
 """The header's unread-dialogs badge, for every page (config/settings.py lists this processor).
 
-One query, run only when a template asks for it (``dialog_unread.count``: the site header).
+Counted only when a template asks for it (``dialog_unread.count``: the site header), and then kept per
+member in Redis (``services.unread_dialog_count_kept``): no query on a warm page.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apps.dialog import selectors
+from apps.dialog import services
 from forum.context_processors import MemberCount
 
 
 def dialogs(request: HttpRequest) -> dict[str, Any]:
-    return {"dialog_unread": MemberCount(request, selectors.unread_dialog_count)}
+    return {"dialog_unread": MemberCount(request, services.unread_dialog_count_kept)}

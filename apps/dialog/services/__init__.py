@@ -54,6 +54,7 @@ from apps.dialog.services.reads import (
     message_evidence,
     message_seen,
     unread_dialog_count,
+    unread_dialog_count_kept,
 )
 from apps.dialog.services.refs import (
     AttachmentRef,
@@ -100,4 +101,5 @@ __all__ = [
     "participants_add",
     "permissions_declare",
     "unread_dialog_count",
+    "unread_dialog_count_kept",
 ]

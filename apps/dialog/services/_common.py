@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from django.utils.translation import gettext as _
@@ -23,7 +23,22 @@ from apps.dialog.models import (
     Participant,
 )
 from apps.user.services import follows, users_brief
+from forum import member_cache
 from forum.errors import Forbidden, NotFound, ValidationFailed
+
+# --- The header's badge ---------------------------------------------------------------------------------
+
+# How many of the member's dialogs hold unread messages, kept per member in Redis (forum.member_cache):
+# every change of a participant's unread count moves the scope of that participant in its transaction.
+UNREAD_PART = "dialog.unread"
+UNREAD_SCOPE = "dialog-unread:{id}"
+member_cache.register(UNREAD_PART, UNREAD_SCOPE)
+
+
+def _unread_changed(user_ids: Iterable[int]) -> None:
+    """The badges of ``user_ids`` change with the current transaction."""
+    member_cache.changed(UNREAD_SCOPE, user_ids)
+
 
 # --- Checks -------------------------------------------------------------------------------------------
 

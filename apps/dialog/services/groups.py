@@ -24,6 +24,7 @@ from apps.dialog.services._common import (
     _check_reachable,
     _clean_title,
     _locked_dialog_of,
+    _unread_changed,
 )
 from apps.dialog.services.refs import DialogRef, _dialog_ref
 from forum.bus import publish
@@ -77,6 +78,7 @@ def participants_add(*, owner_id: int, dialog_id: int, user_ids: Sequence[int]) 
 def _drop(dialog: Dialog, user_id: int) -> None:
     """Take a member out of a dialog (under its lock), with their uploads still waiting there."""
     Participant.objects.filter(dialog=dialog, user_id=user_id).delete()
+    _unread_changed([user_id])
     waiting = list(
         MessageAttachment.objects.filter(
             dialog=dialog, uploader_id=user_id, message__isnull=True

@@ -35,6 +35,7 @@ from apps.dialog.services._common import (
     _clean_body,
     _dialog_for_update,
     _no_such_dialog,
+    _unread_changed,
 )
 from apps.dialog.services.refs import MessageRef, _message_ref
 from forum.bus import publish
@@ -198,6 +199,7 @@ def message_create(
                 output_field=Participant._meta.get_field("last_read_message_id"),
             ),
         )
+        _unread_changed(members)
         publish(
             DialogMessageCreated(
                 dialog_id=dialog_id,
@@ -274,6 +276,8 @@ def message_delete(*, user_id: int, message_id: int) -> None:
         Participant.objects.filter(
             dialog=dialog, last_read_message_id__lt=message.pk, unread_count__gt=0
         ).exclude(user_id=message.author_id).update(unread_count=Greatest(F("unread_count") - 1, 0))
+        participants = selectors.participant_ids(dialog_id=dialog.pk)
+        _unread_changed(participants)
         files = list(
             MessageAttachment.objects.filter(message=message).values_list("storage_key", "thumbnail_key")
         )
@@ -293,6 +297,6 @@ def message_delete(*, user_id: int, message_id: int) -> None:
                 dialog_id=dialog.pk,
                 message_id=message.pk,
                 author_id=message.author_id,
-                participant_ids=selectors.participant_ids(dialog_id=dialog.pk),
+                participant_ids=participants,
             )
         )

@@ -15,8 +15,9 @@ from apps.dialog.events import (
 from apps.dialog.models import (
     Message,
 )
-from apps.dialog.services._common import _locked_dialog_of
+from apps.dialog.services._common import UNREAD_PART, _locked_dialog_of, _unread_changed
 from apps.dialog.services.refs import ReadRef
+from forum import member_cache
 from forum.bus import publish
 from forum.errors import NotFound
 
@@ -39,6 +40,7 @@ def dialog_mark_read(*, user_id: int, dialog_id: int, message_id: int | None = N
                 .count()
             )
             row.save(update_fields=["last_read_message_id", "unread_count"])
+            _unread_changed([user_id])
             publish(
                 DialogRead(
                     dialog_id=dialog.pk,
@@ -101,6 +103,12 @@ def message_evidence(*, reporter_id: int, message_id: int, around: int = 3) -> t
 def unread_dialog_count(*, user_id: int) -> int:
     """How many of the member's dialogs hold messages they have not read (one query): the badge."""
     return selectors.unread_dialog_count(user_id=user_id)
+
+
+def unread_dialog_count_kept(*, user_id: int) -> int:
+    """``unread_dialog_count`` as the header shows it on every page: kept per member in Redis until
+    the member's unread state changes (forum.member_cache), read from the database otherwise."""
+    return member_cache.read(UNREAD_PART, user_id, lambda: selectors.unread_dialog_count(user_id=user_id))
 
 
 def dialog_topic_allowed(*, user_id: int, key: str) -> bool:

@@ -38,7 +38,7 @@ from apps.notification.services.data import (
 )
 from apps.notification.services.delivery import NEW_FRAME as NEW_FRAME
 from apps.notification.services.delivery import READ_FRAME as READ_FRAME
-from apps.notification.services.delivery import notifications_push
+from apps.notification.services.delivery import notifications_push, unread_count_kept
 from apps.notification.services.dialog_events import (
     dialog_message_deleted_forget,
     dialog_message_pending,
@@ -141,6 +141,7 @@ __all__ = [
     "thread_deleted_forget",
     "thread_moderated_notify",
     "unread_count",
+    "unread_count_kept",
     "unsubscribe_apply",
     "unsubscribe_read",
     "unsubscribe_token",

@@ -20,6 +20,7 @@ from apps.notification.events import NotificationEmailsRequested, NotificationsP
 from apps.notification.kinds import EmailChannel, Grouping, NotificationKind
 from apps.notification.models import SOURCE_MAX_LENGTH, Notification
 from apps.notification.services._common import _EMAIL_VALUES, logger
+from forum import member_cache
 from forum.bus import publish
 from forum.realtime import asend_to_user, send_to_users
 
@@ -62,6 +63,28 @@ def _channels(user_ids: Collection[int], kind_codes: Collection[str]) -> dict[tu
                 channel = EmailChannel.OFF
             found[(user_id, code)] = _Channels(site=site, email=channel)
     return found
+
+
+# --- The header's count ----------------------------------------------------------------------------------
+
+# The member's unread notifications on the site, kept per member in Redis (forum.member_cache): every
+# change of a member's unread rows moves their scope in its transaction; a change too wide to name its
+# members (a deleted thread's or post's notifications) moves the shared scope, which every count has.
+UNREAD_PART = "notification.unread"
+UNREAD_SCOPE = "notification-unread:{id}"
+UNREAD_ALL_SCOPE = "notification-unread"
+member_cache.register(UNREAD_PART, UNREAD_SCOPE, UNREAD_ALL_SCOPE)
+
+
+def _unread_changed(user_ids: Collection[int]) -> None:
+    """The counts of ``user_ids`` change with the current transaction."""
+    member_cache.changed(UNREAD_SCOPE, user_ids)
+
+
+def unread_count_kept(*, user_id: int) -> int:
+    """The header's count on every page: kept until the member's unread notifications change, read
+    from the database otherwise (one query)."""
+    return member_cache.read(UNREAD_PART, user_id, lambda: selectors.unread_count(user_id=user_id))
 
 
 # --- Delivery ---------------------------------------------------------------------------------------------
@@ -121,6 +144,7 @@ def _deliver(candidates: Mapping[int, Sequence[str]], about: _About, *, upgrade:
             changed.append(row)
 
     made = _insert(fresh, about, now)
+    _unread_changed([*made, *(row.recipient_id for row in changed)])
     if changed:
         Notification.objects.bulk_update(
             changed,
@@ -250,6 +274,7 @@ def notifications_push(*, frames: Sequence[tuple[int, int, str, int]]) -> int:
 
 
 def _push_read(user_id: int) -> None:
-    """Tell the member's other tabs the new unread count (after the commit)."""
+    """Tell the member's other tabs the new unread count (after the commit); the header's count moves."""
+    _unread_changed([user_id])
     frame = {"unread_count": selectors.unread_count(user_id=user_id)}
     transaction.on_commit(lambda: async_to_sync(asend_to_user)(user_id, READ_FRAME, frame), robust=True)

@@ -12,12 +12,13 @@ from apps.dialog import services as dialog_services
 from apps.notification import kinds as registry
 from apps.notification import selectors
 from apps.notification.models import Notification, Watch, WatchTarget
-from apps.notification.services.delivery import _About, _deliver
+from apps.notification.services.delivery import UNREAD_ALL_SCOPE, _About, _deliver, _unread_changed
 from apps.thread.services import (
     forum_names_visible_to,
     thread_readers_filter,
     thread_titles_visible_to,
 )
+from forum import member_cache
 
 
 def _thread_title(thread_id: int, viewer_id: int) -> str | None:
@@ -121,6 +122,8 @@ def post_edited_notify(
 def post_deleted_forget(*, post_id: int) -> int:
     """A deleted post's notifications go (replies, mentions, reactions to it)."""
     deleted, _counts = Notification.objects.filter(post_id=post_id).delete()
+    if deleted:
+        member_cache.changed(UNREAD_ALL_SCOPE)
     return deleted
 
 
@@ -129,6 +132,8 @@ def thread_deleted_forget(*, thread_id: int) -> int:
     with transaction.atomic():
         Watch.objects.filter(target=WatchTarget.THREAD, target_id=thread_id).delete()
         deleted, _counts = Notification.objects.filter(thread_id=thread_id).delete()
+        if deleted:
+            member_cache.changed(UNREAD_ALL_SCOPE)
     return deleted
 
 
@@ -170,6 +175,7 @@ def reaction_cleared_forget(*, post_id: int, post_author_id: int, reactor_id: in
         row.actor_ids = [actor for actor in row.actor_ids if actor != reactor_id]
         if not row.actor_ids:
             row.delete()
+            _unread_changed([post_author_id])
             return
         row.count = len(row.actor_ids)
         row.save(update_fields=["actor_ids", "count"])
