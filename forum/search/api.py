@@ -53,7 +53,10 @@ class HitOutput(serializers.Serializer[Any]):
     title = serializers.CharField(
         source="document.title", help_text="Plain text (a post: its thread's title)."
     )
-    title_html = serializers.CharField(help_text="The title, escaped, the matched words in <mark>.")
+    title_html = serializers.CharField(
+        help_text="The title, escaped, the matched words in <mark> (none in a post's: its thread's title, "
+        "not searched)."
+    )
     snippet_html = serializers.CharField(
         help_text="Sanitised HTML: the content escaped, the matched words in <mark>, nothing else."
     )
@@ -75,11 +78,24 @@ class SearchView(APIView):
 
     class OutputSerializer(serializers.Serializer[Any]):
         total = serializers.IntegerField(help_text="Matches of this kind the caller may see.")
+        total_is_lower_bound = serializers.BooleanField(
+            help_text="True when counting stopped at `count_limit`: more than `total` match, and the "
+            "pages reach the first `total` (narrow the search to see the others)."
+        )
         page = serializers.IntegerField()
         pages = serializers.IntegerField(help_text="Pages the total makes (at least 1).")
         per_page = serializers.IntegerField()
         counts = serializers.DictField(
             child=serializers.IntegerField(), help_text="Matches per kind the caller may search."
+        )
+        count_is_lower_bound = serializers.DictField(
+            child=serializers.BooleanField(),
+            help_text="Per kind of `counts`: true when more than that count match (counting stopped).",
+        )
+        count_limit = serializers.IntegerField(
+            allow_null=True,
+            help_text="Counts are exact up to this many and stop there; null when the backend counts "
+            "every match.",
         )
         results = HitOutput(many=True)
 
@@ -138,10 +154,13 @@ class SearchView(APIView):
         result = found.result
         data = {
             "total": result.total,
+            "total_is_lower_bound": result.total_is_lower_bound,
             "page": result.page,
             "pages": max(1, math.ceil(result.total / result.per_page)),
             "per_page": result.per_page,
             "counts": dict(result.counts),
+            "count_is_lower_bound": {kind: kind in result.lower_bounds for kind in result.counts},
+            "count_limit": result.count_limit,
             "results": HitOutput(found.hits, many=True, context={"authors": found.authors}).data,
         }
         return Response(data)

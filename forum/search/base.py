@@ -213,6 +213,10 @@ class Hit:
     document: Document
     title_html: SafeString
     snippet_html: SafeString
+    # The author's username as the index knows it (the member document of ``document.author_id``),
+    # when the backend read it with the hit; None when it did not (the caller asks the member
+    # source instead, as for an author the index does not hold yet).
+    author_name: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,9 +228,13 @@ class SearchResult:
     # Matches per kind within the scope and filters (for the tabs): every kind of
     # ``query.effective_kinds()`` and ``query.count_kinds`` present, 0 included.
     counts: Mapping[str, int] = dataclasses.field(default_factory=dict)
-    # When set, counting stopped there: a count (or ``total``) equal to it means "at least this
-    # many" (a backend that counts exactly leaves it None).
+    # When set, counting stops there: every count is exact up to it, and a kind in ``lower_bounds``
+    # has MORE matches than its count (which is then ``count_limit``); a backend that counts
+    # exactly leaves it None.
     count_limit: int | None = None
+    lower_bounds: frozenset[str] = frozenset()
+    # ``total`` is a lower bound: one of the query's kinds has more matches than counted.
+    total_is_lower_bound: bool = False
 
     @property
     def pages(self) -> int:

@@ -17,6 +17,7 @@ the page's rows only, with control characters as markers, then escaped by ``safe
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -49,11 +50,36 @@ CONFIG = "russian"
 # Trigram similarity a member's name must reach to match a query with a typo (pg_trgm's default).
 MEMBER_SIMILARITY = 0.3
 UPSERT_BATCH = 500
-# Counts stop here (a count equal to it means "at least"), and ranking by relevance looks at the
-# newest this many matches: a common word matches tens of thousands of posts, and ranking or
-# counting them all would cost ten times a page (docs/search.md, "What a search costs").
-COUNT_LIMIT = 1000
-RELEVANCE_WINDOW = COUNT_LIMIT
+# Counts are exact up to here and say "more than" beyond (COUNT_LIMIT + 1 found), and a search
+# ranks (and pages through) the newest this many matches: a common word matches tens of thousands
+# of posts, and ranking or counting them all cost ten times a page; the walk to the newest 1,000
+# cost five times that to 200 (docs/search.md, "What a search costs").
+COUNT_LIMIT = 200
+# A common word's newest matches are looked for among this many newest documents of the kind (the
+# recency index, a walk that stops there): a word in more than one in 25 of them (4%); a rarer one
+# is found through the full-text index instead. Read at about 0.4 microseconds a document.
+WALK_LIMIT = 25 * COUNT_LIMIT
+# What the walk reads of each document: the scope's, the filters' and the window's columns.
+_WALKED = ", ".join(
+    f"d.{name}"
+    for name in (
+        "id",
+        "kind",
+        "created_at",
+        "object_id",
+        "search_vector",
+        "visible",
+        "forum_id",
+        "participant_ids",
+        "author_id",
+        "thread_id",
+        "dialog_id",
+        "has_attachments",
+    )
+)
+# One word of letters or digits, which the text search parser reads as one token: the planner
+# estimates its matches well (a phrase, a hyphenated word, several words: badly).
+_SINGLE_WORD = re.compile(r"[^\W_]+")
 
 _HEADLINE_OPTIONS = (
     f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", MaxWords=35, MinWords=15, ShortWord=2'
@@ -210,13 +236,17 @@ class PostgresBackend:
         params["limit"] = query.per_page
         params["offset"] = query.offset
         params["count_limit"] = COUNT_LIMIT
+        # One more than the limit: finding it is what tells "more than COUNT_LIMIT" from "exactly".
+        params["over"] = COUNT_LIMIT + 1
         from_window: str | None = None
         if not page_clauses:
             page = ""
+        elif text and len(kinds) == 1 and kinds[0] != KIND_MEMBER:
+            # What the page and the API send: one kind, by relevance or newest first.
+            page = self._window_page(kinds[0], page_clauses[0], filters, query, params)
+            from_window = kinds[0]
         elif text and query.sort != "date" and KIND_MEMBER not in kinds:
             page = self._ranked_window(text, page_clauses, filters, params)
-            if len(kinds) == 1 and RELEVANCE_WINDOW >= COUNT_LIMIT:
-                from_window = kinds[0]
         elif text and query.sort != "date" and kinds == (KIND_MEMBER,):
             page = self._members_page(scope, filters, params)
         else:
@@ -228,15 +258,15 @@ class PostgresBackend:
                 continue
             counted_kinds.append(kind)
             if kind == from_window:
-                # The window is the newest matches of this one kind, at least COUNT_LIMIT of them when
-                # there are that many: its size is the capped count, without a second scan.
-                counters.append("(SELECT least(count(*), %(count_limit)s) FROM w)")
+                # The window holds every match of this kind when there are at most COUNT_LIMIT, one
+                # more than that otherwise: its size is the count, without a second scan.
+                counters.append("(SELECT count(*) FROM w)")
             else:
                 # Capped: counting every match of a common word (tens of thousands of rows) costs more
-                # than the page; past COUNT_LIMIT "at least" is what a reader needs.
+                # than the page; past COUNT_LIMIT "more than" is what a reader needs.
                 counters.append(
                     f"(SELECT count(*) FROM (SELECT 1 FROM {_table()} d WHERE {clauses[kind]}{filters}"
-                    " LIMIT %(count_limit)s) c)"
+                    " LIMIT %(over)s) c)"
                 )
         if not page and not counters:
             return SearchResult(
@@ -250,7 +280,8 @@ class PostgresBackend:
         head = ", ".join(counters) if counters else "NULL"
         if page:
             columns = ", ".join(f"d.{name}" for name in _COLUMNS)
-            # Headlines are costly (each re-parses its text): computed for the page's rows only.
+            # Headlines are costly (each re-parses its text): computed for the page's rows only, and
+            # a title only where it was searched (a post's title is its thread's, shown as it is).
             if text:
                 params["body_options"] = _HEADLINE_OPTIONS
                 params["title_options"] = _TITLE_OPTIONS
@@ -258,17 +289,26 @@ class PostgresBackend:
                 headline = (
                     f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
                     f" ELSE ts_headline('{CONFIG}', d.body, {tsquery}, %(body_options)s) END,"
-                    f" CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
+                    f" CASE WHEN d.kind IN ('{KIND_MEMBER}', '{KIND_POST}') THEN NULL"
                     f" ELSE ts_headline('{CONFIG}', d.title, {tsquery}, %(title_options)s) END"
                 )
             else:
-                headline = "left(d.body, 240), d.title"
+                headline = "left(d.body, 240), NULL"
+            # The author's name from the member documents, in the same statement (the unique index
+            # on (kind, object_id) answers each row's look-up).
+            # (A member is its own author: named from its own document, in _hit.)
+            author = (
+                "NULL"
+                if kinds == (KIND_MEMBER,)
+                else f"(SELECT a.title FROM {_table()} a"
+                f" WHERE a.kind = '{KIND_MEMBER}' AND a.object_id = d.author_id)"
+            )
             order = "p.created_at DESC NULLS LAST, p.object_id DESC"
             if query.sort != "date" and text:
                 order = f"p.score DESC, {order}"
             # The counts come back on every row, and on one row of NULLs when the page is empty.
             sql = (
-                f"WITH {page} SELECT {head}, {columns}, p.score, {headline} "
+                f"WITH {page} SELECT {head}, {columns}, p.score, {headline}, {author} "
                 f"FROM (SELECT 1) one LEFT JOIN (p JOIN {_table()} d ON d.id = p.id) ON TRUE ORDER BY {order}"
             )
         else:
@@ -277,10 +317,13 @@ class PostgresBackend:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         counts = dict.fromkeys(counted, 0)
+        lower_bounds: set[str] = set()
         width = len(counters)
         if counters:
             for kind, n in zip(counted_kinds, rows[0][:width], strict=True):
-                counts[kind] = n
+                counts[kind] = min(n, COUNT_LIMIT)
+                if n > COUNT_LIMIT:
+                    lower_bounds.add(kind)
         skip = max(width, 1)
         hits = tuple(self._hit(row[skip:], text) for row in rows if page and row[skip] is not None)
         total = sum(counts[k] for k in kinds) if query.counted else query.offset + len(hits)
@@ -291,6 +334,8 @@ class PostgresBackend:
             per_page=query.per_page,
             counts=counts,
             count_limit=COUNT_LIMIT if query.counted else None,
+            lower_bounds=frozenset(lower_bounds),
+            total_is_lower_bound=any(kind in lower_bounds for kind in kinds),
         )
 
     def _filters(self, query: SearchQuery) -> tuple[str, dict[str, Any]]:
@@ -347,13 +392,86 @@ class PostgresBackend:
         params["prefix"] = _like_prefix(text.lower())
         return f" AND ({_SIMILAR} OR {_PREFIX})"
 
+    def _window_page(
+        self, kind: str, clause: str, filters: str, query: SearchQuery, params: dict[str, Any]
+    ) -> str:
+        """The page of one kind among its newest COUNT_LIMIT matches (``w``, one more when there are
+        more), by relevance or newest first. How ``w`` is found is decided by what the first steps
+        find, not by the planner's estimate, which misjudges phrases and words found together (it
+        walked the whole table for two common words never found together, and read 19,000 rows
+        through the full-text index for a phrase in one post in ten):
+
+        - A single word first takes any COUNT_LIMIT + 1 matches (``g``) as the planner finds them
+          (its estimate of one word is good: the full-text index for a rare word, the table for a
+          common one). At most COUNT_LIMIT found: they are every match, and nothing else runs.
+          Several words, a phrase, a hyphenated word first count their matches among the newest
+          tenth of the walk (``s``, WALK_LIMIT / 10 documents): the full-text index would spend
+          milliseconds intersecting two common words' postings. Too few to promise COUNT_LIMIT + 1
+          in the whole walk: straight to the full-text index (the last step).
+        - ``r``, the walk: the matches among the newest WALK_LIMIT documents of the kind (the recency
+          index; it stops there). COUNT_LIMIT + 1 found: they are the newest matches (a common word
+          or phrase; about COUNT_LIMIT divided by its share of the documents are read).
+        - Else every match through the full-text index, newest first (a rare phrase or words rarely
+          found together; a word common in older documents only).
+
+        Each step runs only when the ones before it did not answer (one-time filters over
+        materialized CTEs, evaluated when first read). The window carries only what ranking needs;
+        the page's other columns are read for its rows alone."""
+        params["walk"] = WALK_LIMIT
+        table = _table()
+        where = f"{clause}{filters}"
+        picked = "d.id, d.created_at, d.object_id, d.search_vector"
+        newest = f"SELECT {_WALKED} FROM {table} d WHERE d.kind = '{kind}' ORDER BY {_NEWEST}"
+        walk = (
+            f"r AS MATERIALIZED (SELECT {picked} FROM ({newest} LIMIT %(walk)s) d"
+            f" WHERE {where} ORDER BY {_NEWEST} LIMIT %(over)s)"
+        )
+        walked = "(SELECT count(*) FROM r)"
+        # OFFSET 0 keeps the ORDER BY ... LIMIT away from the scan: the planner reads every match
+        # through the full-text index rather than walk the recency index until it has enough.
+        every = (
+            f"(SELECT * FROM (SELECT {picked} FROM {table} d WHERE {where} OFFSET 0) d"
+            f" WHERE <gate>{walked} <= %(count_limit)s ORDER BY {_NEWEST} LIMIT %(over)s)"
+        )
+        if _SINGLE_WORD.fullmatch(query.text.strip()):
+            found = "(SELECT count(*) FROM g)"
+            windows = (
+                f"g AS MATERIALIZED (SELECT {picked} FROM {table} d WHERE {where} LIMIT %(over)s), {walk}, "
+                f"w AS MATERIALIZED (SELECT * FROM g WHERE {found} <= %(count_limit)s"
+                f" UNION ALL SELECT * FROM r WHERE {found} > %(count_limit)s AND {walked} > %(count_limit)s"
+                f" UNION ALL {every.replace('<gate>', f'{found} > %(count_limit)s AND ')})"
+            )
+        else:
+            # Walk only when the newest documents promise enough: as many matches among the newest
+            # tenth of the walk as would make COUNT_LIMIT + 1 in all of it.
+            params["sample"] = sample = max(1, WALK_LIMIT // 10)
+            params["dense"] = -(-(COUNT_LIMIT + 1) * sample // WALK_LIMIT)
+            dense = "(SELECT count(*) FROM s) >= %(dense)s"
+            windows = (
+                f"s AS MATERIALIZED (SELECT 1 FROM ({newest} LIMIT %(sample)s) d WHERE {where}), {walk}, "
+                f"w AS MATERIALIZED (SELECT * FROM r WHERE {dense} AND {walked} > %(count_limit)s"
+                f" UNION ALL {every.replace('<gate>', f'NOT {dense} OR ')})"
+            )
+        if query.sort == "date":
+            score = "0"
+            order = "w.created_at DESC NULLS LAST, w.object_id DESC"
+        else:
+            score = f"ts_rank(w.search_vector, websearch_to_tsquery('{CONFIG}', %(text)s))"
+            order = "score DESC, w.created_at DESC NULLS LAST, w.object_id DESC"
+        # Ranked among the newest COUNT_LIMIT: the one more only tells that there are more.
+        page = (
+            f"p AS (SELECT w.id, w.created_at, w.object_id, {score} AS score FROM (SELECT * FROM w"
+            f" ORDER BY created_at DESC NULLS LAST, object_id DESC LIMIT %(count_limit)s) w"
+            f" ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s)"
+        )
+        return f"{windows}, {page}"
+
     def _ranked_window(self, text: str, clauses: list[str], filters: str, params: dict[str, Any]) -> str:
-        """The page by relevance among the newest RELEVANCE_WINDOW matches (``w``): found through the
-        recency index for a common word, through the GIN index for a rare one (the planner's choice).
-        The window carries only what ranking needs (the id, the order, the vector); the other columns
-        are read for the page's rows alone."""
+        """The page by relevance among the newest matches of several kinds (``w``, COUNT_LIMIT a kind),
+        as the planner finds them (the page and the API ask for one kind: ``_window_page``)."""
         params["text"] = text
-        params["window"] = RELEVANCE_WINDOW
+        # As many as the counts of these kinds can add up to (what the pages reach).
+        params["window"] = COUNT_LIMIT * len(clauses)
         tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
         where = f"({' OR '.join(clauses)}){filters}"
         window = (
@@ -414,7 +532,7 @@ class PostgresBackend:
 
     def _hit(self, row: Sequence[Any], text: str) -> Hit:
         values = dict(zip(_COLUMNS, row, strict=False))
-        score, body_marked, title_marked = row[len(_COLUMNS) :]
+        score, body_marked, title_marked, author_name = row[len(_COLUMNS) :]
         document = Document(
             kind=values["kind"],
             id=values["object_id"],
@@ -436,6 +554,10 @@ class PostgresBackend:
         if document.kind == KIND_MEMBER:
             title_html = _mark_prefix(document.title, text)
             snippet_html = _mark_prefix(document.body, text)
+            author_name = document.title
+        elif title_marked is None:  # a post's title (its thread's), not searched: shown as it is
+            title_html = escape(document.title)
+            snippet_html = safe_highlight(body_marked or "")
         else:
             title_html = safe_highlight(title_marked or "")
             snippet_html = safe_highlight(body_marked or "")
@@ -446,6 +568,7 @@ class PostgresBackend:
             document=document,
             title_html=title_html,
             snippet_html=snippet_html,
+            author_name=author_name,
         )
 
 

@@ -146,16 +146,22 @@ def query_from(form: SearchForm, scope: SearchScope, *, author_id: int | None) -
 
 
 def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -> Found:
-    """Search, then name the page's authors (one query, through the member documents)."""
+    """Search, and name the page's authors: as the backend read them with the hits (PostgreSQL: from
+    the member documents, in the same statement), else through the member source (one query)."""
     result = get_backend().search(query, scope)
-    author_ids = sorted({hit.document.author_id for hit in result.hits if hit.document.author_id})
     authors: dict[int, str] = {}
+    for hit in result.hits:
+        if hit.document.author_id and hit.author_name is not None:
+            authors[hit.document.author_id] = hit.author_name
+    author_ids = sorted(
+        {hit.document.author_id for hit in result.hits if hit.document.author_id} - set(authors)
+    )
     if author_ids:
         try:
             members = source_for(KIND_MEMBER).fetch(author_ids)
         except LookupError:  # no app registers members: hits go unnamed
             members = {}
-        authors = {member_id: doc.title for member_id, doc in members.items() if doc is not None}
+        authors.update({member_id: doc.title for member_id, doc in members.items() if doc is not None})
     return Found(query=query, result=result, authors=authors, forums={f.id: f.name for f in forums})
 
 

@@ -37,7 +37,8 @@ def _link(params: QueryDict, **changes: object) -> str:
     return "?" + copy.urlencode()
 
 
-def _tab_label(kind: str, count: int | None) -> str:
+def _tab_label(kind: str, count: int | None, more: bool) -> str:
+    """The tab's name with its count; ``more``: the backend stopped counting at ``count``."""
     names = {
         KIND_POST: _("Posts"),
         KIND_THREAD: _("Threads"),
@@ -46,20 +47,31 @@ def _tab_label(kind: str, count: int | None) -> str:
     }
     if count is None:
         return names[kind]
-    counted = {
-        KIND_POST: ngettext("%(count)d post", "%(count)d posts", count),
-        KIND_THREAD: ngettext("%(count)d thread", "%(count)d threads", count),
-        KIND_MEMBER: ngettext("%(count)d member", "%(count)d members", count),
-        KIND_MESSAGE: ngettext("%(count)d of your messages", "%(count)d of your messages", count),
-    }
+    if more:
+        counted = {
+            KIND_POST: ngettext("more than %(count)d post", "more than %(count)d posts", count),
+            KIND_THREAD: ngettext("more than %(count)d thread", "more than %(count)d threads", count),
+            KIND_MEMBER: ngettext("more than %(count)d member", "more than %(count)d members", count),
+            KIND_MESSAGE: ngettext(
+                "more than %(count)d of your messages", "more than %(count)d of your messages", count
+            ),
+        }
+    else:
+        counted = {
+            KIND_POST: ngettext("%(count)d post", "%(count)d posts", count),
+            KIND_THREAD: ngettext("%(count)d thread", "%(count)d threads", count),
+            KIND_MEMBER: ngettext("%(count)d member", "%(count)d members", count),
+            KIND_MESSAGE: ngettext("%(count)d of your messages", "%(count)d of your messages", count),
+        }
     return counted[kind] % {"count": count}
 
 
-def _at_least(label: str, count: int, limit: int | None) -> str:
-    """``label`` with its count as "1000+" when the backend stopped counting there."""
-    if limit is not None and count >= limit:
-        return label.replace(str(count), f"{count}+", 1)
-    return label
+def _total_label(total: int, more: bool) -> str:
+    if more:
+        label = ngettext("More than %(count)d result", "More than %(count)d results", total)
+    else:
+        label = ngettext("%(count)d result", "%(count)d results", total)
+    return label % {"count": total}
 
 
 def _row(hit: Hit, found: Found) -> dict[str, object]:
@@ -107,13 +119,13 @@ def search_page(request: HttpRequest) -> HttpResponse:
     params = request.GET
     found = context["found"]
     counts = found.result.counts if isinstance(found, Found) else {}
-    limit = found.result.count_limit if isinstance(found, Found) else None
+    more = found.result.lower_bounds if isinstance(found, Found) else frozenset()
     context["tabs"] = [
         {
             "kind": tab,
             "url": _link(params, kind=tab, page=None),
             "current": tab == kind,
-            "label": _at_least(_tab_label(tab, counts.get(tab)), counts.get(tab, 0), limit),
+            "label": _tab_label(tab, counts.get(tab), tab in more),
         }
         for tab in tabs
     ]
@@ -122,10 +134,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
         context["hits"] = hits = [_row(hit, found) for hit in found.hits]
         # A Jinja2 fragment: the Django template language cost a few milliseconds for 20 rows.
         context["hits_html"] = render_fragment("search/_hits.jinja", {"hits": hits}, request) if hits else ""
-        total_label = ngettext("%(count)d result", "%(count)d results", result.total) % {
-            "count": result.total
-        }
-        context["total_label"] = _at_least(total_label, result.total, result.count_limit)
+        context["total_label"] = _total_label(result.total, result.total_is_lower_bound)
         context["previous_url"] = _link(params, page=result.page - 1) if result.page > 1 else ""
         context["next_url"] = _link(params, page=result.page + 1) if result.page < result.pages else ""
     context["kind"] = kind

@@ -158,15 +158,35 @@ def test_filters_and_date_sort() -> None:
     assert ids(paged) == [("post", 1)] and paged.total == 3 and paged.pages == 2
 
 
-def test_counts_stop_at_the_limit_and_say_so(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_counts_are_exact_up_to_the_limit_and_say_more_beyond(monkeypatch: pytest.MonkeyPatch) -> None:
     from forum.search import postgres
 
     monkeypatch.setattr(postgres, "COUNT_LIMIT", 2)
     backend = get_backend("postgres")
-    backend.index([post(pk, f"kettle {pk}") for pk in range(1, 6)])
-    result = backend.search(SearchQuery(text="kettle", per_page=10), READER)
-    assert (result.total, result.counts["post"], result.count_limit) == (2, 2, 2)
-    assert len(result.hits) == 5  # the page is not cut by the count's limit
+    backend.index([post(1, "kettle 1"), post(2, "kettle 2"), thread(3, "Kettles")])
+    exact = backend.search(SearchQuery(text="kettle", kinds=("post",), count_kinds=("thread",)), READER)
+    # Exactly the limit is not "more than" it.
+    assert (exact.total, exact.counts, exact.lower_bounds, exact.total_is_lower_bound) == (
+        2,
+        {"post": 2, "thread": 1},
+        frozenset(),
+        False,
+    )
+    backend.index(
+        [post(pk, f"kettle {pk}") for pk in range(3, 6)] + [thread(4, "Kettle"), thread(5, "Kettle")]
+    )
+    for kinds in (("post",), ("post", "thread")):  # one kind (the page's window), several kinds
+        more = backend.search(SearchQuery(text="kettle", kinds=kinds, count_kinds=("thread",)), READER)
+        assert (more.total, more.counts["post"], more.counts["thread"], more.count_limit) == (
+            2 * len(kinds),
+            2,
+            2,
+            2,
+        )
+        assert more.lower_bounds == {"post", "thread"} and more.total_is_lower_bound
+        assert len(more.hits) == 2 * len(kinds)  # the page reaches as far as the counts, no further
+    beyond = backend.search(SearchQuery(text="kettle", kinds=("post",), per_page=2, page=2), READER)
+    assert beyond.hits == () and beyond.total == 2
 
 
 def test_one_statement_a_search_whatever_it_counts(django_assert_num_queries: object) -> None:
@@ -187,7 +207,6 @@ def test_the_window_counts_one_kind_and_ranks_its_newest_matches(monkeypatch: py
     from forum.search import postgres
 
     monkeypatch.setattr(postgres, "COUNT_LIMIT", 3)
-    monkeypatch.setattr(postgres, "RELEVANCE_WINDOW", 3)
     backend = get_backend("postgres")
     # The oldest post matches best, but only the newest three matches are ranked.
     backend.index(
@@ -196,10 +215,9 @@ def test_the_window_counts_one_kind_and_ranks_its_newest_matches(monkeypatch: py
         + [post(9, "kettle hidden", visible=False), post(10, "kettle elsewhere", forum=2)]
     )
     result = backend.search(SearchQuery(text="kettle", kinds=("post",)), READER)
-    assert (result.total, result.counts["post"]) == (3, 3)
+    assert (result.total, result.counts["post"], result.total_is_lower_bound) == (3, 3, True)
     assert sorted(ids(result)) == [("post", 2), ("post", 3), ("post", 4)]
     monkeypatch.setattr(postgres, "COUNT_LIMIT", 10)
-    monkeypatch.setattr(postgres, "RELEVANCE_WINDOW", 10)
     everything = backend.search(SearchQuery(text="kettle", kinds=("post",)), READER)
     assert everything.total == 5 and ids(everything)[0] == ("post", 1)
 
@@ -259,3 +277,65 @@ def test_members_newest_first_when_asked() -> None:
     by_date = backend.search(SearchQuery(text="alice", kinds=("member",), sort="date"), READER)
     assert ids(by_relevance) == [("member", 1), ("member", 2)]
     assert ids(by_date) == [("member", 2), ("member", 1)]
+
+
+@pytest.mark.parametrize("walk", [1, 100])
+@pytest.mark.parametrize("text", ["kettle", '"red kettle"'])
+def test_the_window_is_the_newest_matches_whichever_way_it_is_found(
+    monkeypatch: pytest.MonkeyPatch, text: str, walk: int
+) -> None:
+    """Found through the full-text index (a few matches; or many, but not among the newest documents)
+    or by the walk over the newest documents (many among them): the same matches, the same counts,
+    and never a hidden or unreadable document, whichever way the window was found."""
+    from forum.search import postgres
+
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(postgres, "WALK_LIMIT", walk)
+    backend = get_backend("postgres")
+
+    def ago(days: float) -> datetime.datetime:
+        return NOW - datetime.timedelta(days=days)
+
+    def newest_first() -> tuple[list[int], int, bool]:
+        result = backend.search(SearchQuery(text=text, kinds=("post",), sort="date"), READER)
+        return [hit.id for hit in result.hits], result.total, result.total_is_lower_bound
+
+    # Newest of all, never found: hidden, or in a forum the reader may not read.
+    backend.index(
+        [
+            post(90, "red kettle", created_at=NOW, visible=False),
+            post(91, "red kettle", forum=2, created_at=NOW),
+        ]
+    )
+    backend.index([post(1, "a red kettle", created_at=ago(10)), post(2, "red kettle", created_at=ago(11))])
+    backend.index([post(80, "a blue teapot", created_at=ago(5))])
+    assert newest_first() == ([1, 2], 2, False)  # a few: every match
+    backend.index([post(pk, "the red kettle", created_at=ago(20 + pk)) for pk in range(3, 7)])
+    backend.index([post(80 + pk, "a blue teapot", created_at=ago(1 + pk / 10)) for pk in range(1, 5)])
+    assert newest_first() == ([1, 2, 3], 3, True)  # many, none among the newest documents
+    backend.index([post(pk, "red kettle again", created_at=ago(pk / 100)) for pk in range(7, 11)])
+    assert newest_first() == ([7, 8, 9], 3, True)  # many among the newest
+    ranked = backend.search(SearchQuery(text=text, kinds=("post",)), READER)
+    assert sorted(hit.id for hit in ranked.hits) == [7, 8, 9]
+    # Words never found together: nothing, through either way.
+    assert backend.search(SearchQuery(text='"kettle red"', kinds=("post",)), READER).total == 0
+    assert backend.search(SearchQuery(text="kettle teapot", kinds=("post",)), READER).total == 0
+
+
+def test_the_authors_names_come_with_the_hits(django_assert_num_queries: object) -> None:
+    from forum.search.service import run
+
+    backend = get_backend("postgres")
+    backend.index(
+        [post(1, "kettle one"), post(2, "kettle two", author_id=8), member(7, "kettle_fan", "Kettle Fan")]
+    )
+    result = backend.search(SearchQuery(text="kettle", kinds=("post",)), READER)
+    assert {hit.id: hit.author_name for hit in result.hits} == {1: "kettle_fan", 2: None}  # 8 not indexed
+    # The page names the authors the index holds without another query; one it does not hold yet
+    # (its member document not written yet) through the member source.
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        found = run(SearchQuery(text="one", kinds=("post",)), READER, ())
+    assert found.authors == {7: "kettle_fan"}
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        found = run(SearchQuery(text="two", kinds=("post",)), READER, ())
+    assert found.authors == {}  # no member 8 anywhere
