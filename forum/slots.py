@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from markupsafe import Markup
 
-__all__ = ["Slotted", "hole"]
+__all__ = ["Slotted", "hole", "stand_in"]
 
 # Names are identifiers; arguments are ids and short words (never "-" followed by ">").
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -55,6 +55,15 @@ def hole(name: str, arg: object = "") -> Markup:
     return Markup(f"<!--hole:{_key()}:{name}:{text}-->")  # noqa: S704  no "<", ">" or "--" inside
 
 
+def stand_in(name: str) -> str:
+    """Plain letters and digits that stand for the hole ``name`` where a hole cannot be written as such
+    (a form field's value, escaped on its way into the page): ``Slotted.parse(html, stand_ins=...)``
+    turns them into the hole. Derived from the key: content cannot hold one by chance or on purpose."""
+    if not _NAME.match(name):
+        raise ValueError(f"a hole's name is an identifier, not {name!r}")
+    return f"standin{_key()}{name.replace('_', '')}"
+
+
 @dataclass(frozen=True)
 class Slotted:
     """Rendered HTML split at its holes: text, name, argument, text, name, argument, ..., text."""
@@ -62,8 +71,12 @@ class Slotted:
     parts: tuple[str, ...]
 
     @classmethod
-    def parse(cls, html: str) -> Slotted:
-        return cls(parts=tuple(_pattern().split(str(html))))
+    def parse(cls, html: str, stand_ins: tuple[str, ...] = ()) -> Slotted:
+        """``html`` split at its holes, and at the stand-ins (``stand_in``) of the names given."""
+        text = str(html)
+        for name in stand_ins:
+            text = text.replace(stand_in(name), hole(name))
+        return cls(parts=tuple(_pattern().split(text)))
 
     @property
     def holes(self) -> tuple[tuple[str, str], ...]:

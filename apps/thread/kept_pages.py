@@ -1,175 +1,36 @@
-"""Members' forum index and thread lists from parts built once per permission set (forum.versioned_cache).
+"""Members' pages of posts from parts built once for many readers (forum.versioned_cache).
 
-What the index and a forum's thread list show is the same for every member with the same effective
-permissions, except the member's own marks: which forums and threads they have not read, and their own
-threads awaiting moderation. The shared part is built with a reader who has the member's permissions
-but no id (so no marks and no threads of their own), kept under the permission-set key until the
-``thread`` scope moves (every event of this app, pinning, a forum saved in the admin) or the ``user``
-one (a renamed last poster); the marks are read for each request:
-
-- the index: the forum tree (counters, last thread and poster, subtrees) kept, in the process's memory
-  too; the unread markers per request (one query, ``selectors._forums_with_unread``);
-- a thread list page: the page of threads (its count, rows and names) kept; per request the member's
-  read marks of the page's threads (one query) and whether they have a thread of their own awaiting
-  moderation or rejected in the forum (one query): when they do, the page is read as before, since
-  those threads sit among the others.
-
+The members' forum index and forum pages (their thread lists) are ``apps.thread.kept_lists``'s.
 Guests are not served from here: their whole pages are in the page cache (forum.pagecache).
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from django.db import connection
+from django.http import HttpRequest
+from django.template.backends.utils import csrf_input
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
+from markupsafe import escape
 
 from apps.authorization.services import permission_set_key
-from apps.thread import selectors
-from apps.thread.models import Bookmark, Draft, MemberScore, Post, Reaction, ReadMark, Thread, ThreadState
+from apps.thread import kept_lists, selectors
+from apps.thread.models import Bookmark, Draft, MemberScore, Post, Reaction, Thread, ThreadState
 from apps.thread.services._common import thread_scope
 from apps.user.services import member_badges_for
-from forum.paging import Page, page_in_range
+from forum.fragments import render_fragment
+from forum.paging import Page
+from forum.slots import Slotted
 from forum.versioned_cache import kept
 
-# The thread app's data, and the names of last posters and authors (the user app's).
-SCOPES = ("thread", "user")
-
-
-def _shared_reader(viewer: selectors.Viewer) -> selectors.Viewer:
-    """Who the shared part is built for: the member's permissions, nobody's marks or own threads."""
-    return selectors.Viewer(user_id=None, permissions=viewer.permissions)
-
-
-@dataclass(frozen=True)
-class _Index:
-    forums: tuple[selectors.ForumNode, ...]
-    # Each listed forum's forums (itself and its subforums) that hold threads: its unread marker's scope.
-    marked: tuple[tuple[int, ...], ...]
-
-
-def forum_index(*, viewer: selectors.Viewer) -> list[selectors.ForumNode]:
-    """``selectors.forum_index`` for ``viewer``: the tree kept, the unread markers read now."""
-    if viewer.user_id is None:
-        return selectors.forum_index(viewer=viewer)
-
-    def build() -> _Index:
-        reader = _shared_reader(viewer)
-        forums = selectors.forums_visible(viewer=reader)
-        nodes = selectors.forum_index(viewer=reader)
-        marked = tuple(
-            tuple(sub.id for sub in selectors._subtree(forums, node.id) if not sub.is_category)
-            for node in nodes
-        )
-        return _Index(forums=tuple(nodes), marked=marked)
-
-    index = kept("thread.forum_index", (permission_set_key(viewer.permissions),), SCOPES, build, local=True)
-    every = sorted({forum_id for ids in index.marked for forum_id in ids})
-    unread = selectors._forums_with_unread(viewer, every)
-    return [
-        replace(node, is_unread=any(forum_id in unread for forum_id in ids))
-        for node, ids in zip(index.forums, index.marked, strict=True)
-    ]
-
-
-def _own_unapproved(viewer: selectors.Viewer, forum_id: int) -> tuple[selectors.ThreadRow, ...]:
-    """The member's own threads in the forum that only they (and moderators) see: awaiting moderation
-    or rejected. One query (and one for the names when there are some); none for moderators, whose
-    shared part holds every thread already."""
-    if viewer.user_id is None or viewer.moderator:
-        return ()
-    threads = Thread.objects.filter(
-        forum_id=forum_id, author_id=viewer.user_id, deleted_at__isnull=True
-    ).exclude(state=ThreadState.APPROVED)
-    rows = list(threads.values(*selectors._THREAD_FIELDS))
-    return selectors._thread_rows(rows, _shared_reader(viewer)) if rows else ()
-
-
-def _order(row: selectors.ThreadRow) -> tuple[bool, object, int]:
-    """The list's order (pinned first, then by last activity, newest first), as a sort key: ascending."""
-    return (not row.pinned, -row.last_post_at.timestamp(), -row.id)
-
-
-@dataclass(frozen=True)
-class _Slice:
-    total: int  # the shared list's length when this slice was built
-    rows: tuple[selectors.ThreadRow, ...]
-
-
-def _shared_slice(viewer: selectors.Viewer, forum_id: int, number: int) -> _Slice:
-    """Slice ``number`` (from 0, THREADS_PER_PAGE long) of the forum's threads every reader with the
-    member's permissions sees, and the list's length: kept."""
-    per_page = selectors.THREADS_PER_PAGE
-
-    def build() -> _Slice:
-        reader = _shared_reader(viewer)
-        threads = selectors.threads_visible_to(reader).filter(forum_id=forum_id)
-        total = threads.count()
-        ordered = threads.order_by("-pinned", "-last_post_at", "-id").values(*selectors._THREAD_FIELDS)
-        rows = list(ordered[number * per_page : (number + 1) * per_page])
-        return _Slice(total=total, rows=selectors._thread_rows(rows, reader))
-
-    key = (forum_id, number, permission_set_key(viewer.permissions))
-    return kept("thread.thread_slice", key, SCOPES, build)
-
-
-def thread_page(*, viewer: selectors.Viewer, forum_id: int, page: int) -> Page[selectors.ThreadRow]:
-    """``selectors.thread_page`` for ``viewer``: the shared list's slices kept, the member's own
-    unapproved threads merged in at their places, and their read marks read now."""
-    if viewer.user_id is None:
-        return selectors.thread_page(viewer=viewer, forum_id=forum_id, page=page)
-    per_page = selectors.THREADS_PER_PAGE
-    own = sorted(_own_unapproved(viewer, forum_id), key=_order)
-    first = _shared_slice(viewer, forum_id, 0)
-    total = first.total + len(own)
-    number = page_in_range(page, total, per_page)
-    start = (number - 1) * per_page
-    # The shared threads that can land on this page: from `len(own)` places before it (each own thread
-    # sorted before them pushes them one place down) to its end.
-    low, high = max(0, start - len(own)), start + per_page
-    shared: list[selectors.ThreadRow] = []
-    for slice_number in range(low // per_page, (high - 1) // per_page + 1):
-        part = first if slice_number == 0 else _shared_slice(viewer, forum_id, slice_number)
-        shared.extend(part.rows)
-    offset = (low // per_page) * per_page  # the shared list's index of shared[0]
-    merged = sorted(
-        [(offset + index, row) for index, row in enumerate(shared)], key=lambda pair: _order(pair[1])
-    )
-    placed: list[tuple[int, selectors.ThreadRow]] = []
-    for shared_index, row in merged:
-        before = sum(1 for mine in own if _order(mine) < _order(row))
-        placed.append((shared_index + before, row))
-    for own_index, mine in enumerate(own):
-        # An own thread's place: the shared threads before it, and the own threads before it. Only the
-        # shared threads of the window are looked at: one that sorts before them all (or after them
-        # all) lands before this page (or after it) whatever the exact count.
-        shared_before = offset + sum(1 for row in shared if _order(row) < _order(mine))
-        placed.append((shared_before + own_index, mine))
-    rows = [
-        row for place, row in sorted(placed, key=lambda pair: pair[0]) if start <= place < start + per_page
-    ]
-    return Page(items=_with_marks(viewer, rows), number=number, per_page=per_page, total=total)
-
-
-def _with_marks(viewer: selectors.Viewer, rows: list[selectors.ThreadRow]) -> tuple[selectors.ThreadRow, ...]:
-    """The rows with the member's read marks (one query) and what they make: New, Unread."""
-    assert viewer.user_id is not None, "members only: guests' pages are in the page cache"
-    read = dict(
-        ReadMark.objects.filter(user_id=viewer.user_id, thread_id__in=[row.id for row in rows]).values_list(
-            "thread_id", "last_read_position"
-        )
-    )
-    cutoff = selectors.unread_cutoff()
-    return tuple(
-        replace(
-            row,
-            read_position=read.get(row.id),
-            is_new=row.id not in read and row.last_post_at > cutoff,
-            is_unread=row.id in read and read[row.id] < row.last_position and row.last_post_at > cutoff,
-        )
-        for row in rows
-    )
+# The members' index and thread lists are kept_lists' (the test of their merge calls it from here).
+thread_page = kept_lists.thread_page
 
 
 # What a page of posts shows besides the thread's own posts: the authors' names, avatars and signatures
@@ -189,58 +50,226 @@ def _shared_posts(thread: selectors.ThreadRow, page: int) -> Page[selectors.Post
 
 @dataclass(frozen=True)
 class PostPage:
-    """A thread's page of posts for one reader, the member's draft of a reply there (None for guests
-    and for members without one) and whether replies awaiting approval wait there for them (theirs;
-    anyone's, for moderators): read with the member's marks, in one query."""
+    """A thread's page of posts for one reader: the rows (for a member, as kept: their ids, authors
+    and positions; their marks are in ``html``), the fragment of the posts as that reader sees them,
+    the member's draft of a reply there (None for guests and for members without one) and whether
+    replies awaiting approval wait there for them (theirs; anyone's, for moderators): read with the
+    member's marks, in one query."""
 
-    posts: Page[selectors.PostRow]
+    posts: Page[KeptPost] | Page[selectors.PostRow]
+    html: SafeString
     draft: selectors.DraftRow | None
     held_waiting: bool
 
 
-def post_page(
-    *, viewer: selectors.Viewer, thread: selectors.ThreadRow, page: int, read_position: int | None
-) -> PostPage:
-    """``selectors.post_page(..., with_author_cards=True)`` for ``viewer``: the posts and their authors'
-    cards built once per thread, page and language and kept until the thread's version (or the user,
-    frame or authorization scope) moves; for this request, the member's own (their reactions,
-    bookmarks, draft, whether held replies wait for them) with the cards' post counts in one query
-    (``_own``), and the cards' status badges in one more; what they have not read comes from
-    ``read_position``."""
-    if viewer.user_id is None:
-        posts = selectors.post_page(
-            thread=thread, page=page, read_position=read_position, with_author_cards=True
-        )
-        return PostPage(posts=posts, draft=None, held_waiting=False)
-    shared = kept(
+@dataclass(frozen=True)
+class KeptPost:
+    """A post of a kept page (``_KeptPosts``): what each request needs of it besides its HTML."""
+
+    id: int
+    author_id: int
+    position: int
+
+
+@dataclass(frozen=True)
+class _KeptPosts:
+    """A page of posts rendered for every member with the same permissions (``_kept_posts``). Small:
+    it is read for every request (the rows, with the posts' sources, stay in ``thread.post_page``)."""
+
+    posts: Page[KeptPost]
+    html: tuple[Slotted, ...]  # each post's HTML with its holes, in the rows' order
+    variants: dict[str, str]  # the markup some holes are filled with: unread, bookmark_on, bookmark_off
+
+
+# What _posts.jinja needs, besides the posts, that decides what the kept HTML shows (views._posts_context).
+_CONTEXT_KEYS = ("moderator", "can_react", "can_reply", "can_report", "can_warn")
+
+
+def _split(html: str) -> tuple[list[tuple[str, Slotted]], dict[str, str]]:
+    """The posts of ``_posts.jinja`` rendered with ``kept`` or ``split``: each post's HTML (by the
+    argument of its ``end`` hole) and the texts that follow the ``variant`` holes after them."""
+    parts = Slotted.parse(html).parts
+    posts: list[tuple[str, Slotted]] = []
+    variants: dict[str, str] = {}
+    current = [parts[0]]
+    for index in range(1, len(parts), 3):
+        name, arg, text = parts[index : index + 3]
+        if name == "end":
+            posts.append((arg, Slotted(parts=tuple(current))))
+            current = [text]
+        elif name == "variant":
+            variants[arg] = text.strip()
+        else:
+            current.extend((name, arg, text))
+    return posts, variants
+
+
+def _kept_rows(thread: selectors.ThreadRow, page: int) -> Page[selectors.PostRow]:
+    """The page's rows with their authors' cards, as every reader sees them: kept per language."""
+    return kept(
         "thread.post_page",
         (thread.id, page, get_language()),
         _post_scopes(thread.id),
         lambda: _shared_posts(thread, page),
     )
-    author_ids = list({post.author_id for post in shared.items})
-    own = _own(viewer, thread.id, [post.id for post in shared.items], author_ids)
-    badges = member_badges_for(user_ids=author_ids) if author_ids else {}
+
+
+def _kept_posts(
+    viewer: selectors.Viewer, thread: selectors.ThreadRow, page: int, context: Mapping[str, Any]
+) -> _KeptPosts:
+    """The page of posts rendered once per thread, page, permission set, language and time zone (and
+    what the page offers: reactions, replies, reports, warnings, bookmarks), as for a member who wrote
+    none of them, with holes for the viewer's own bits; kept under the rows' scopes."""
     offers_bookmarks = thread.state == ThreadState.APPROVED
-    items = []
-    for post in shared.items:
-        card = post.author_card
-        if card is not None:
-            card = replace(
-                card, post_count=own.post_counts.get(card.user_id, 0), badges=badges.get(card.user_id, ())
-            )
-        items.append(
-            replace(
-                post,
-                author_card=card,
-                is_unread=read_position is not None and post.position > read_position,
-                reactions=selectors._reactions(post.reaction_counts, own.reactions.get(post.id)),
-                my_reaction=own.reactions.get(post.id),
-                bookmarked=post.id in own.bookmarks if offers_bookmarks else None,
-            )
+    scopes = _post_scopes(thread.id)
+
+    def build() -> _KeptPosts:
+        rows = _kept_rows(thread, page)
+        # A member who wrote none of the posts (viewer id 0): their own are rendered per request.
+        items = [replace(post, bookmarked=False) for post in rows.items] if offers_bookmarks else rows.items
+        values = {**context, "posts": items, "viewer_id": 0, "kept": True}
+        posts, variants = _split(render_fragment("thread/_posts.jinja", values))
+        slim = tuple(KeptPost(id=post.id, author_id=post.author_id, position=post.position) for post in items)
+        return _KeptPosts(
+            posts=Page(items=slim, number=rows.number, per_page=rows.per_page, total=rows.total),
+            html=tuple(html for _id, html in posts),
+            variants=variants,
         )
-    posts = Page(items=tuple(items), number=shared.number, per_page=shared.per_page, total=shared.total)
-    return PostPage(posts=posts, draft=own.draft, held_waiting=own.held_waiting)
+
+    key = (
+        thread.id,
+        page,
+        permission_set_key(viewer.permissions),
+        get_language(),
+        str(timezone.get_current_timezone()),
+        offers_bookmarks,
+        *(bool(context[name]) for name in _CONTEXT_KEYS),
+    )
+    # In the process's memory too (the versions are still read): a hot thread's first and last pages
+    # are asked for far more often than the rest, and the entry is HTML, not rows to unpickle.
+    return kept("thread.post_html", key, scopes, build, local=True)
+
+
+def post_page(
+    *,
+    viewer: selectors.Viewer,
+    thread: selectors.ThreadRow,
+    page: int,
+    read_position: int | None,
+    context: Mapping[str, Any],
+    request: HttpRequest | None,
+) -> PostPage:
+    """The thread's page of posts for ``viewer``, rendered (``thread/_posts.jinja`` with ``context``,
+    ``views._posts_context``). For a member, the HTML of the posts is rendered once (``_kept_posts``)
+    and filled per request with their own: their reactions, bookmarks, draft and whether held replies
+    wait for them, with the cards' post counts, in one query (``_own``); the cards' status badges in
+    one more; the unread marker from ``read_position``, and the CSRF field. The posts they wrote
+    themselves (Edit, Delete, no reaction buttons nor Report) are rendered for this request."""
+    if viewer.user_id is None:
+        posts = selectors.post_page(
+            thread=thread, page=page, read_position=read_position, with_author_cards=True
+        )
+        html = render_fragment("thread/_posts.jinja", {"posts": posts.items, **context}, request)
+        return PostPage(posts=posts, html=html, draft=None, held_waiting=False)
+    shared = _kept_posts(viewer, thread, page, context)
+    rows = shared.posts.items
+    author_ids = list({post.author_id for post in rows})
+    own = _own(viewer, thread.id, [post.id for post in rows], author_ids)
+    badges = member_badges_for(user_ids=author_ids) if author_ids else {}
+    theirs = {post.id for post in rows if post.author_id == viewer.user_id}
+    mine = _own_posts(thread, page, theirs, own, badges, read_position, context, request) if theirs else {}
+    fillers = _fillers(shared, own, badges, read_position, request)
+    filled = "".join(
+        mine[post.id] if post.id in mine else part.fill(fillers)
+        for post, part in zip(rows, shared.html, strict=True)
+    )
+    # The kept HTML was autoescaped when rendered, and the fillers escape what they insert.
+    html = mark_safe(filled)  # noqa: S308
+    return PostPage(posts=shared.posts, html=html, draft=own.draft, held_waiting=own.held_waiting)
+
+
+def _mark_own(
+    post: selectors.PostRow,
+    own: _Own,
+    badges: Mapping[int, tuple[Any, ...]],
+    read_position: int | None,
+    offers_bookmarks: bool,
+) -> selectors.PostRow:
+    """A kept row as ``selectors.post_page`` answers it for the member: their marks, the card's live bits."""
+    card = post.author_card
+    if card is not None:
+        card = replace(
+            card, post_count=own.post_counts.get(card.user_id, 0), badges=badges.get(card.user_id, ())
+        )
+    return replace(
+        post,
+        author_card=card,
+        is_unread=read_position is not None and post.position > read_position,
+        reactions=selectors._reactions(post.reaction_counts, own.reactions.get(post.id)),
+        my_reaction=own.reactions.get(post.id),
+        bookmarked=post.id in own.bookmarks if offers_bookmarks else None,
+    )
+
+
+def _own_posts(
+    thread: selectors.ThreadRow,
+    page: int,
+    theirs: set[int],
+    own: _Own,
+    badges: Mapping[int, tuple[Any, ...]],
+    read_position: int | None,
+    context: Mapping[str, Any],
+    request: HttpRequest | None,
+) -> dict[int, str]:
+    """The HTML of the posts on the page that the member wrote (``theirs``), rendered for them now from
+    the kept rows (one render for all of them). A post the rows no longer hold (they moved on since the
+    HTML was read) is left to the kept HTML."""
+    offers_bookmarks = thread.state == ThreadState.APPROVED
+    rows = [
+        _mark_own(post, own, badges, read_position, offers_bookmarks)
+        for post in _kept_rows(thread, page).items
+        if post.id in theirs
+    ]
+    if not rows:
+        return {}
+    values = {**context, "posts": rows, "split": True}
+    posts, _variants = _split(render_fragment("thread/_posts.jinja", values, request))
+    return {int(post_id): str(html.fill({})) for post_id, html in posts}
+
+
+def _fillers(
+    shared: _KeptPosts,
+    own: _Own,
+    badges: Mapping[int, tuple[Any, ...]],
+    read_position: int | None,
+    request: HttpRequest | None,
+) -> dict[str, Callable[[str], str]]:
+    """What fills the holes of the kept posts for this member (see _posts.jinja)."""
+    csrf = str(csrf_input(request)) if request is not None else ""
+    read = read_position if read_position is not None else 2**63
+    kinds = {kind: index for index, kind in enumerate(selectors.reaction_kinds())}
+    pressed = {f"{post_id}:{kinds[kind]}" for post_id, kind in own.reactions.items() if kind in kinds}
+    unread, on, off = (shared.variants[name] for name in ("unread", "bookmark_on", "bookmark_off"))
+    statuses = {
+        user_id: "".join(
+            f'<li class="badge badge--status" data-status="{escape(badge.code)}">{escape(badge.name)}</li>'
+            for badge in held
+        )
+        for user_id, held in badges.items()
+    }
+    return {
+        "csrf": lambda _arg: csrf,
+        "unread_class": lambda arg: " post--unread" if int(arg) > read else "",
+        "unread_badge": lambda arg: unread if int(arg) > read else "",
+        "mine": lambda arg: " reactions__button--mine" if arg in pressed else "",
+        "pressed": lambda arg: "true" if arg in pressed else "false",
+        "bookmark": lambda arg: on if int(arg) in own.bookmarks else off,
+        "post_count": lambda arg: str(own.post_counts.get(int(arg), 0)),
+        "badges": lambda arg: statuses.get(int(arg), ""),
+        "badge_list": lambda arg: (
+            f'<ul class="author-card__badges">{statuses[int(arg)]}</ul>' if statuses.get(int(arg)) else ""
+        ),
+    }
 
 
 @dataclass(frozen=True)

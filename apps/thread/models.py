@@ -134,6 +134,13 @@ class Post(models.Model):
                 condition=models.Q(held=True, deleted_at__isnull=True),
                 name="post_held_queue",
             ),
+            # A thread's deleted posts, a few: where a page of posts starts and the page of a position,
+            # without counting the visible posts before it (selectors._deleted_before_sql).
+            models.Index(
+                fields=["thread", "position"],
+                condition=models.Q(deleted_at__isnull=False, held=False),
+                name="post_thread_deleted",
+            ),
         ]
 
     def __str__(self) -> str:

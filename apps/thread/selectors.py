@@ -407,10 +407,33 @@ def _thread_rows(
     return tuple(result)
 
 
+def forum_thread_total(*, viewer: Viewer, forum_id: int) -> int:
+    """How many of the forum's threads the viewer sees (``threads_visible_to`` there), in one query that
+    does not grow with the forum: its public threads (approved, not deleted) are the count the services
+    keep on the forum with them; only those the viewer alone sees are counted, their own awaiting
+    moderation or rejected (every such thread for moderators: the moderation queue's few)."""
+    forums, threads = Forum._meta.db_table, Thread._meta.db_table
+    hidden, params = "0", list[Any]()
+    if viewer.moderator or viewer.user_id is not None:
+        own = "" if viewer.moderator else 'AND t."author_id" = %s'
+        hidden = (
+            f'(SELECT count(*) FROM "{threads}" t WHERE t."forum_id" = f."id" AND t."deleted_at" IS NULL '
+            f'AND t."state" IN (%s, %s) {own})'
+        )
+        params = [str(ThreadState.PENDING), str(ThreadState.REJECTED)]
+        params += [] if viewer.moderator else [viewer.user_id]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT f."thread_count" + {hidden} FROM "{forums}" f WHERE f."id" = %s', [*params, forum_id]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def thread_page(*, viewer: Viewer, forum_id: int, page: int = 1) -> Page[ThreadRow]:
     """A forum's threads the viewer may see: pinned first, then by last activity (three queries)."""
     threads = threads_visible_to(viewer).filter(forum_id=forum_id)
-    total = threads.count()
+    total = forum_thread_total(viewer=viewer, forum_id=forum_id)
     number = page_in_range(page, total, THREADS_PER_PAGE)
     start = (number - 1) * THREADS_PER_PAGE
     ordered = _with_read_position(threads.order_by("-pinned", "-last_post_at", "-id"), viewer)
@@ -435,10 +458,33 @@ def thread_row(*, viewer: Viewer, thread_id: int, with_names: bool = True) -> Th
     """One thread the viewer may see, with their read mark, or None: one query, and one more for the
     author's and last poster's names unless ``with_names`` is False (their ``author`` and
     ``last_poster`` are then empty: the thread page and the services need neither)."""
-    threads = _with_read_position(threads_visible_to(viewer).filter(pk=thread_id), viewer)
-    fields = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
-    rows = list(threads.values(*fields))
-    return _thread_rows(rows, viewer, with_names=with_names)[0] if rows else None
+    # Plain SQL: every page of a thread asks for its row, and the ORM cost several times the query.
+    # The same rows as threads_visible_to() with _with_read_position().
+    threads, marks = Thread._meta.db_table, ReadMark._meta.db_table
+    columns = ", ".join(f't."{name}"' for name in _THREAD_FIELDS)
+    params: list[Any] = []
+    if viewer.user_id is not None:
+        columns += (
+            f', (SELECT m."last_read_position" FROM "{marks}" m WHERE m."user_id" = %s '
+            'AND m."thread_id" = t."id" LIMIT 1)'
+        )
+        params.append(viewer.user_id)
+    where = 't."id" = %s AND t."deleted_at" IS NULL'
+    params.append(thread_id)
+    if not viewer.moderator:
+        if viewer.user_id is None:
+            where += ' AND t."state" = %s'
+            params.append(str(ThreadState.APPROVED))
+        else:
+            where += ' AND (t."state" = %s OR t."author_id" = %s)'
+            params += [str(ThreadState.APPROVED), viewer.user_id]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT {columns} FROM "{threads}" t WHERE {where}', params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    names = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
+    return _thread_rows([dict(zip(names, found, strict=True))], viewer, with_names=with_names)[0]
 
 
 # --- Posts --------------------------------------------------------------------------------------------
@@ -624,7 +670,7 @@ def post_page(
     with connection.cursor() as cursor:
         cursor.execute(
             _post_page_sql(),
-            [viewer_id or 0, viewer_id or 0, thread.id, POSTS_PER_PAGE, start],
+            [viewer_id or 0, viewer_id or 0, thread.id, start + 1, thread.id, start + 1, POSTS_PER_PAGE],
         )
         found = cursor.fetchall()
     rows, mine, kept = [], {}, set()
@@ -660,8 +706,10 @@ def _post_page_sql() -> str:
     columns = {field.attname: field.column for field in Post._meta.concrete_fields}
     listed = ", ".join(f'p."{columns[name]}"' for name in _POST_FIELDS)
     page = ", ".join(f'"{columns[name]}"' for name in _POST_FIELDS)
-    # The page is cut first, in the inner query: the per-post lookups then run for its 20 posts, not
-    # for every post the offset skips (PostgreSQL projects the rows before the limit drops them).
+    # The page is cut first, in the inner query: the per-post lookups then run for its 20 posts only.
+    # It starts at the position of the page's first post (no OFFSET, whose cost grows with the page's
+    # depth: the last page of a 50,000-post thread skipped 49,980 rows), found from the thread's
+    # deleted posts alone (see _deleted_before).
     return (
         f"SELECT {listed}, "
         f'(SELECT r."kind" FROM "{reactions}" r WHERE r."post_id" = p."id" AND r."user_id" = %s LIMIT 1), '
@@ -669,7 +717,25 @@ def _post_page_sql() -> str:
         f'EXISTS (SELECT 1 FROM "{attachments}" a WHERE a."post_id" = p."id"), '
         f'(SELECT s."post_count" FROM "{scores}" s WHERE s."user_id" = p."author_id") '
         f'FROM (SELECT {page} FROM "{posts}" WHERE "thread_id" = %s AND "deleted_at" IS NULL '
-        'AND NOT "held" ORDER BY "position" LIMIT %s OFFSET %s) p ORDER BY p."position"'
+        f'AND NOT "held" AND "position" >= %s + ({_deleted_before_sql()}) '
+        'ORDER BY "position" LIMIT %s) p ORDER BY p."position"'
+    )
+
+
+@functools.cache
+def _deleted_before_sql() -> str:
+    """SQL of how many deleted posts of a thread stand before its ``rank``-th visible post (parameters:
+    the thread's id, the rank). A thread's posts that are not held have the positions 1 to its
+    ``last_position``, each once (positions are never reused): the ``i``-th deleted one, at ``d``, has
+    ``d - i`` visible posts before it, so it stands before the ``rank``-th visible post when that is
+    under ``rank``, and that post is at ``rank`` plus their number. It reads the thread's deleted posts
+    only (the partial index ``post_thread_deleted``), whatever the depth of the page or the thread's
+    length."""
+    posts = Post._meta.db_table
+    return (
+        'SELECT count(*) FROM (SELECT "position" - row_number() OVER (ORDER BY "position") AS visible_before '
+        f'FROM "{posts}" WHERE "thread_id" = %s AND "deleted_at" IS NOT NULL AND NOT "held") AS d '
+        "WHERE d.visible_before < %s"
     )
 
 
@@ -767,8 +833,20 @@ def _author_cards(post_counts: dict[int, int]) -> dict[int, AuthorCard]:
 
 
 def page_of_position(*, thread_id: int, position: int) -> int:
-    """The page of a thread on which the first visible post at or after ``position`` stands."""
-    before = _visible_posts(thread_id).filter(position__lt=position).count()
+    """The page of a thread on which the first visible post at or after ``position`` stands: the
+    visible posts before it are the positions before it but the deleted ones (counted through the
+    partial index ``post_thread_deleted``: a deep post costs no more than the first)."""
+    posts, threads = Post._meta.db_table, Thread._meta.db_table
+    with connection.cursor() as cursor:
+        # Positions past the thread's last (a held reply's) have no post before them but the last.
+        cursor.execute(
+            f'SELECT least(%s, t."last_position") - (SELECT count(*) FROM "{posts}" p '
+            'WHERE p."thread_id" = t."id" AND p."position" < %s AND p."deleted_at" IS NOT NULL '
+            f'AND NOT p."held") FROM "{threads}" t WHERE t."id" = %s',
+            [position - 1, position, thread_id],
+        )
+        row = cursor.fetchone()
+    before = max(0, int(row[0])) if row is not None else 0
     return before // POSTS_PER_PAGE + 1
 
 

@@ -7,6 +7,7 @@ as form errors with their status (400, 403, 409, 429 with Retry-After), or as th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
@@ -15,18 +16,22 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.thread import forms, kept_pages, selectors, services
+from apps.thread import forms, kept_lists, kept_pages, selectors, services
 from forum.errors import ApplicationError, Forbidden, NotFound, ValidationFailed
 from forum.forms import add_application_error
 from forum.fragments import render_fragment
+from forum.kept_html import render_kept
 from forum.markup import quote_markup
 from forum.pagecache import guest_page
 from forum.paging import page_number
+from forum.slots import hole, stand_in
 from forum.uploads import THUMBNAIL_CONTENT_TYPE, serve_download
 
 
@@ -59,17 +64,10 @@ def _thread_url(thread_id: int, *, page: int = 1, post_id: int | None = None) ->
     return url
 
 
-def _forum_table(request: HttpRequest, forums: list[selectors.ForumNode]) -> str:
-    return render_fragment("thread/_forum_table.jinja", {"forums": forums}, request) if forums else ""
-
-
 @guest_page("thread")
 def index(request: HttpRequest) -> HttpResponse:
-    viewer = _viewer(request)
-    forums = kept_pages.forum_index(viewer=viewer)
-    return render(
-        request, "thread/index.html", {"forums": forums, "forum_table": _forum_table(request, forums)}
-    )
+    table = kept_lists.index_table(viewer=_viewer(request))
+    return render(request, "thread/index.html", {"forum_table": table})
 
 
 def _visible_forum(
@@ -85,18 +83,17 @@ def _visible_forum(
 @guest_page("thread")
 def forum_detail(request: HttpRequest, forum_id: int) -> HttpResponse:
     viewer = _viewer(request)
-    forum, forums = _visible_forum(viewer, forum_id)
-    threads = kept_pages.thread_page(
-        viewer=viewer, forum_id=forum_id, page=page_number(request.GET.get("page"))
-    )
+    shown = kept_lists.forum_page(viewer=viewer, forum_id=forum_id, page=page_number(request.GET.get("page")))
+    if shown is None:
+        raise NotFound(_("There is no such forum."))
+    forum = shown.forum
     context = {
         "forum": forum,
-        "path": selectors.forum_path(forums=forums, forum_id=forum_id),
-        "subforums": _forum_table(
-            request, selectors.forum_tree(viewer=viewer, forums=forums, forum_ids=forum.children)
-        ),
-        "threads": threads,
-        "thread_list": render_fragment("thread/_thread_list.jinja", {"threads": threads.items}, request),
+        "path_html": shown.path_html,
+        "subforums": shown.subforums,
+        "threads": shown.threads,
+        "thread_list": shown.thread_list,
+        "pager": shown.pager,
         # What services.thread_start_check asks, from the permissions the page has already read.
         "can_start": viewer.user_id is not None
         and not forum.is_category
@@ -219,9 +216,17 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         if position is not None:
             page = selectors.page_of_position(thread_id=thread_id, position=position)
             return HttpResponseRedirect(_thread_url(thread_id, page=page) + f"#position-{position}")
-    # The posts kept per thread, page and language; the member's marks and draft read for this request.
+    forum = forums[thread.forum_id]
+    for_posts = _posts_context(viewer, thread, forum)
+    # The posts' HTML kept per thread, page, permission set and language; the member's marks, draft and
+    # own posts filled in for this request.
     shown = kept_pages.post_page(
-        viewer=viewer, thread=thread, page=page_number(request.GET.get("page")), read_position=read_position
+        viewer=viewer,
+        thread=thread,
+        page=page_number(request.GET.get("page")),
+        read_position=read_position,
+        context=for_posts,
+        request=request,
     )
     posts, draft = shown.posts, shown.draft
     # The mark only moves forward: a page already read costs no write.
@@ -229,8 +234,6 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         services.thread_mark_read(
             user_id=viewer.user_id, thread_id=thread_id, position=posts.items[-1].position
         )
-    forum = forums[thread.forum_id]
-    for_posts = _posts_context(viewer, thread, forum)
     context = {
         "thread": thread,
         "forum": forum,
@@ -248,9 +251,7 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         if viewer.moderator
         else [],
     }
-    context["posts_html"] = render_fragment(
-        "thread/_posts.jinja", {"posts": posts.items, **for_posts}, request
-    )
+    context["posts_html"] = shown.html
     # Replies awaiting approval that the viewer may see (their own; all, for moderators), under the
     # last page: nobody reacts to, quotes, keeps or reports them yet.
     # Whether there are any is asked on every page (with the member's marks: kept_pages.post_page), so
@@ -269,7 +270,59 @@ def thread_detail(request: HttpRequest, thread_id: int) -> HttpResponse:
         if held and not posts.has_next
         else ""
     )
-    return render(request, "thread/thread.html", context)
+    if viewer.user_id is None or context["held_html"]:
+        return render(request, "thread/thread.html", context)
+    return _kept_thread_page(request, viewer, context, shown.html, draft)
+
+
+def _kept_thread_page(
+    request: HttpRequest,
+    viewer: selectors.Viewer,
+    context: dict[str, Any],
+    posts_html: str,
+    draft: Any,
+) -> HttpResponse:
+    """A member's thread page from the page kept for its shape (forum/kept_html.py): the thread's row,
+    path, page and the member's flags are the shape; the posts (with the member's marks), the watch
+    button, the draft and the page's top are filled per request."""
+    thread: selectors.ThreadRow = context["thread"]
+    posts = context["posts"]
+    draft_body = "" if draft is None else str(draft.body or "")
+    draft_shown = draft is not None and bool(draft.body or draft.title)
+    shape = (
+        # Everything of the row the page shows (the viewer's read position is not shown).
+        replace(thread, read_position=None),
+        tuple((node.id, node.name) for node in context["path"]),
+        (posts.number, posts.total, posts.per_page, posts.has_next),
+        context["moderator"],
+        context["can_reply"],
+        context["can_react"],
+        context["can_report"],
+        thread.author_id == viewer.user_id,
+        tuple((node.id, node.name) for node in context["move_targets"]),
+    )
+    page_context = {
+        **context,
+        "posts_html": hole("posts"),
+        "watch_hole": hole("watch"),
+        "draft_hidden_hole": hole("draft_hidden"),
+        "reply_form": forms.ReplyForm(initial={"body": stand_in("draft")}),
+    }
+    return render_kept(
+        request,
+        "thread/thread.html",
+        page_context,
+        shape=shape,
+        stand_ins=("draft",),
+        fillers={
+            "posts": lambda _arg: posts_html,
+            "watch": lambda _arg: render_to_string(
+                "thread/_watch_thread.html", {"thread_id": thread.id}, request
+            ),
+            "draft": lambda _arg: escape(draft_body),
+            "draft_hidden": lambda _arg: "" if draft_shown else " hidden",
+        },
+    )
 
 
 def _reply_initial(request: HttpRequest, thread_id: int) -> dict[str, str]:
@@ -334,6 +387,8 @@ def post_new(request: HttpRequest, thread_id: int) -> HttpResponse:
             request,
             _("Your reply awaits a moderator's approval: until then only you and the moderators see it."),
         )
+    if post.page:  # straight to where it stands (post_goto would send the browser there on a second hop)
+        return redirect(_thread_url(post.thread_id, page=post.page, post_id=post.id))
     return redirect(reverse("thread-post", args=[post.id]))
 
 

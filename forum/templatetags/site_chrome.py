@@ -76,6 +76,8 @@ def site_footer(context: template.Context) -> SafeString:
             "full_path": request.get_full_path() if request is not None else "",
             "languages": _languages(),
             "language_code": get_language(),
+            # A page kept for many members (forum/kept_html.py) has a hole for the token instead.
+            **({"csrf_field": context["csrf_field"]} if context.get("csrf_field") else {}),
         },
         request,
     )

@@ -88,6 +88,25 @@ def test_publish_without_a_transaction_is_refused() -> None:
     assert not OutboxEvent.objects.exists()
 
 
+@pytest.mark.django_db
+def test_the_events_of_one_change_are_written_by_one_insert_in_their_order() -> None:
+    """publish_many: one round trip for the rows of several events (a new thread's two), which keep
+    the order they were given in where the outbox is read oldest first."""
+    from django.test.utils import CaptureQueriesContext
+
+    keys = [new_key() for _ in range(3)]
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        ids = bus.publish_many([SampleRecorded(key=key, value=str(n)) for n, key in enumerate(keys)])
+        single = bus.publish(SampleRecorded(key=new_key(), value="alone"))
+    inserts = [query["sql"] for query in captured.captured_queries if "INSERT" in query["sql"]]
+    assert len(inserts) == 2, inserts
+    rows = list(OutboxEvent.objects.filter(id__in=ids).order_by("created_at", "id"))
+    assert [row.id for row in rows] == ids
+    assert [row.payload for row in rows] == [{"key": key, "value": str(n)} for n, key in enumerate(keys)]
+    assert all(row.dispatched_at is None and row.attempts == 0 and row.request_id == "" for row in rows)
+    assert OutboxEvent.objects.filter(id=single).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_committed_event_reaches_its_subscriber_once(worker: processes.Child) -> None:
     key = new_key()

@@ -64,3 +64,15 @@ def test_fragments_have_hole() -> None:
     env = environment(loader=None)
     html = env.from_string("<i>{{ hole('unread', 3) }}</i>").render()
     assert Slotted.parse(html).holes == (("unread", "3"),)
+
+
+def test_stand_ins_become_holes_where_escaping_would_spoil_a_hole() -> None:
+    from django.utils.html import escape
+
+    from forum.slots import stand_in
+
+    text = stand_in("draft_body")
+    assert text.isalnum() and escape(text) == text
+    kept = Slotted.parse(f"<textarea>{escape(text)}</textarea>", stand_ins=("draft_body",))
+    assert kept.holes == (("draft_body", ""),)
+    assert kept.fill({"draft_body": lambda arg: "&lt;b&gt;"}) == "<textarea>&lt;b&gt;</textarea>"

@@ -12,8 +12,9 @@ pages read is written consistently: a thread's post count, last position, first 
 poster and time; a forum's thread and post counts and last thread; each member's counted posts.
 
 The whole reseed is one transaction, ending with a marker row (``bench_dataset``: scale, fraction, seed
-version and the thread app's last migration): a run that finds a matching marker reuses the data, any
-other reseeds, and an interrupted seed leaves the previous dataset and its marker as they were.
+version and the thread app's last migration that does more than add, drop or rename indexes): a run
+that finds a matching marker reuses the data, any other reseeds, and an interrupted seed leaves the
+previous dataset and its marker as they were.
 """
 
 from __future__ import annotations
@@ -33,15 +34,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import AddIndex, RemoveIndex, RenameIndex
 from django.db.models import NOT_PROVIDED
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.status.services import status_define, status_grant, statuses_active_for
+from apps.status.services import status_grant, status_revoke, statuses_active_for
 from apps.thread import services
 from apps.thread.models import ForumKind, Post, ReadMark, Thread, ThreadState
 from apps.thread.selectors import POSTS_PER_PAGE
+from forum import member_cache
 from forum.markup import render
 
 BENCH_CATEGORIES = 4
@@ -55,6 +58,8 @@ BENCH_USERNAME = "bench-{number:04d}"
 # Known on purpose: the accounts exist only in the bench database, for the benchmark to sign in with.
 BENCH_PASSWORD = "bench-password-not-a-secret"  # noqa: S105
 BENCH_BIG_THREAD_TITLE = "The long thread, page after page"
+# A status older seeds gave the signed-in member: a million replies a day, no member's allowance. Taken
+# back where it is still held; the benchmark posts as members under the allowance of the plain member.
 BENCH_POSTER_STATUS = "bench-poster"
 # Bump when the seed writes something else: a marker of another version makes the next run reseed.
 SEED_VERSION = 2
@@ -191,35 +196,67 @@ def bench_members(*, count: int, password_hash: str) -> list[int]:
         batch_size=5000,
     )
     user_model.objects.filter(username__in=usernames).update(password=password_hash)
+    # An UPDATE of many accounts saves none of them: what the member cache keeps of every member goes.
+    member_cache.changed(member_cache.ALL_MEMBERS_SCOPE)
     ids = dict(user_model.objects.filter(username__in=usernames).values_list("username", "pk"))
     return [int(ids[name]) for name in usernames]
 
 
 def bench_member_statuses(member_id: int) -> None:
-    """The signed-in member is an Agent (another index than a guest's) and may post without the daily
-    limit getting in the way of a benchmark (the quota is still counted, in PostgreSQL, on every post)."""
-    status_define(
-        code=BENCH_POSTER_STATUS,
-        name="Benchmark poster",
-        description="Only in the bench database: a daily reply quota no benchmark run uses up.",
-        permissions={"post.create_per_day": 1_000_000},
-    )
-    held = {grant.status_code for grant in statuses_active_for(user_id=member_id)}
-    for code in ("agent", BENCH_POSTER_STATUS):
-        if code not in held:
-            status_grant(user_id=member_id, status_code=code, source="staff")
+    """The signed-in member is an Agent (another index than a guest's). Their replies, like every
+    benchmark post, are under a real allowance: an older seed's million-a-day status is taken back."""
+    held = statuses_active_for(user_id=member_id)
+    for grant in held:
+        if grant.status_code == BENCH_POSTER_STATUS:
+            status_revoke(grant_id=grant.grant_id)
+    if "agent" not in {grant.status_code for grant in held}:
+        status_grant(user_id=member_id, status_code="agent", source="staff")
+
+
+# The benchmark's posters: bench members (not the signed-in one, who reads the member pages) with the
+# most replies left in their rolling day (post.create_per_day: a plain member's 100), those who used
+# fewest first. Each keeps at most an allowance's worth of uses in their window, as a real member's.
+# Plain SQL with %s parameters, for a Django cursor (--profile) as for psycopg (the load run).
+POSTERS_SQL = """
+SELECT u.id, u.username, (
+    SELECT count(*) FROM authorization_quotaentry AS q
+    WHERE q.user_id = u.id AND q.permission = 'post.create_per_day' AND q.used_at > now() - interval '1 day'
+) AS used
+FROM authentication_user AS u
+WHERE u.username LIKE 'bench-%%' AND u.username <> %s AND u.is_active
+ORDER BY used, u.id
+LIMIT %s
+"""
+
+
+def bench_posters(cursor: Any, count: int) -> list[tuple[int, str, int]]:
+    """Up to ``count`` posters (POSTERS_SQL): id, username and the uses in their window now."""
+    cursor.execute(POSTERS_SQL, [BENCH_USERNAME.format(number=1), count])
+    return [(int(user_id), str(name), int(used)) for user_id, name, used in cursor.fetchall()]
 
 
 # --- The marker -------------------------------------------------------------------------------------
 
 
+# Operations that leave the seeded rows as they are: migrate builds such an index over the data there.
+_INDEX_ONLY = (AddIndex, RemoveIndex, RenameIndex)
+
+
+def _rows_migration() -> str:
+    """The thread app's last applied migration that may change what the seed writes: one that does
+    more than add, drop or rename indexes (an index-only migration does not make the dataset stale)."""
+    loader = MigrationLoader(connection, ignore_no_migrations=True)
+    applied = sorted((name for app, name in loader.applied_migrations if app == "thread"), reverse=True)
+    for name in applied:
+        migration = loader.disk_migrations.get(("thread", name))
+        if migration is None or not all(isinstance(op, _INDEX_ONLY) for op in migration.operations):
+            return name
+    return ""
+
+
 def _marker_wanted(scale: int, fraction: float) -> dict[str, Any]:
-    latest = (
-        MigrationRecorder.Migration.objects.filter(app="thread")
-        .order_by("-name")
-        .values_list("name", flat=True)
-    ).first()
-    return {"scale": scale, "fraction": fraction, "version": SEED_VERSION, "migration": latest or ""}
+    latest = _rows_migration()
+    return {"scale": scale, "fraction": fraction, "version": SEED_VERSION, "migration": latest}
 
 
 def _ensure_marker_table(cursor: CursorWrapper) -> None:

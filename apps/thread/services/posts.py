@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,10 +23,13 @@ from apps.thread.events import (
 )
 from apps.thread.models import (
     BODY_MAX_LENGTH,
+    Draft,
     Forum,
+    MemberScore,
     Post,
     PostAttachment,
     PostEdit,
+    ReadMark,
     Thread,
     ThreadState,
 )
@@ -37,6 +41,7 @@ from apps.thread.services._common import (
     _forum_recount,
     _lock_forums,
     _paid,
+    _post_created,
     _posts_counted,
     _publish_post_created,
     _render_body,
@@ -53,7 +58,6 @@ from apps.thread.services.attachments import (
 )
 from apps.thread.services.drafts import _drafts_discard
 from apps.thread.services.refs import PostRef, _post_ref
-from apps.thread.services.threads import thread_mark_read
 from forum import bus
 from forum.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from forum.ratelimit import preview_rate_limit_hit
@@ -85,14 +89,14 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
 
     A member without ``post.skip_premoderation`` waits for a moderator: the reply is held
     (``PostRef.held``), seen by its author and moderators only, and counted, announced and delivered
-    nowhere until ``post_approve``; only ``thread.post_held`` is published."""
+    nowhere until ``post_approve``; only ``thread.post_held`` is published.
+
+    The thread is read once, locked, in the reply's transaction, after the quota use: a reply refused
+    there (404, 403, 409) rolls the use back with it. A new public reply is then one statement (the
+    post, the thread's and the forum's counters and last post, the author's count, the draft it was,
+    the author's read mark) and its event one more: docs/architecture.md "Posting a reply"."""
     require(user_id=author_id, permission="post.create")
     viewer = selectors.viewer_for(user_id=author_id)
-    found = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
-    if found is None:
-        raise NotFound(_("There is no such thread."))
-    forums = selectors.forums_visible(viewer=viewer)
-    _check_can_reply(viewer, forums, found.forum_id, found.state, found.closed)
     body = _clean_body(body)
     attachment_ids = attachment_count_check(user_id=author_id, attachment_ids=attachment_ids)
     rendered = _render_body(body, viewer=viewer)
@@ -101,38 +105,200 @@ def post_create(*, author_id: int, thread_id: int, body: str, attachment_ids: Se
     def create() -> PostRef:
         with transaction.atomic(savepoint=False):  # inside _paid's transaction
             # A reply made public updates the forum's counters: its forum is locked with the thread.
-            thread = _thread_for_update(thread_id, lock_forum=not held)
-            # The thread may have been closed, moved or sent back to moderation since (the forums'
-            # permissions read just before stand: they change by an administrator's hand).
-            _check_can_reply(viewer, forums, thread.forum_id, thread.state, thread.closed)
+            thread = _thread_to_reply(thread_id, lock_forum=not held)
+            # Checked here, under the lock, and only here: the thread as it is now, in a forum the
+            # member may see (and the forums above it) and post in.
+            if thread is None or not thread.seen_by(viewer):
+                raise NotFound(_("There is no such thread."))
+            _check_may_reply(viewer, thread)
             now = timezone.now()
             # A held reply takes the position it would have now without keeping it from the next
             # reply: approval gives it the thread's next position then.
             position = thread.last_position + 1
-            post = Post.objects.create(
-                thread=thread,
-                author_id=author_id,
-                position=position,
-                body=body,
-                body_html=rendered.html,
-                created_at=now,
-                held=held,
-            )
-            _attach(author_id, post.pk, attachment_ids)
-            _drafts_discard(author_id, thread_id=thread_id)  # sent: the draft of it is done with
             if held:
+                post = Post.objects.create(
+                    thread_id=thread_id,
+                    author_id=author_id,
+                    position=position,
+                    body=body,
+                    body_html=rendered.html,
+                    created_at=now,
+                    held=True,
+                )
+                _attach(author_id, post.pk, attachment_ids)
+                _drafts_discard(author_id, thread_id=thread_id)  # sent: the draft of it is done with
                 # Not publish(): nothing a guest's page shows has changed.
                 bus.publish(
                     PostHeld(
-                        post_id=post.pk, thread_id=thread.pk, forum_id=thread.forum_id, author_id=author_id
+                        post_id=post.pk, thread_id=thread_id, forum_id=thread.forum_id, author_id=author_id
                     )
                 )
-                return _post_ref(post)
-            _reply_published(thread, post, rendered, now, forum_locked=True)
-        thread_mark_read(user_id=author_id, thread_id=thread_id, position=position)
-        return _post_ref(post)
+                # Listed under the thread's last page, as post_goto finds it.
+                return replace(
+                    _post_ref(post), page=max(1, -(-thread.post_count // selectors.POSTS_PER_PAGE))
+                )
+            post_id = _reply_written(
+                thread,
+                thread_id=thread_id,
+                author_id=author_id,
+                position=position,
+                body=body,
+                html=rendered.html,
+                now=now,
+            )
+            _attach(author_id, post_id, attachment_ids)
+            publish(_post_created(thread_id, thread.forum_id, post_id, author_id, position, rendered))
+        # The thread's visible posts before it were post_count: it stands on the page after them.
+        page = thread.post_count // selectors.POSTS_PER_PAGE + 1
+        return PostRef(id=post_id, thread_id=thread_id, author_id=author_id, position=position, page=page)
 
     return _paid(author_id, "post.create_per_day", create)
+
+
+@dataclass(frozen=True)
+class _ThreadToReply:
+    forum_id: int
+    author_id: int
+    state: str
+    closed: bool
+    last_position: int
+    post_count: int
+    post_permission: str
+    # The read permissions of the thread's forum and of each forum above it.
+    read_permissions: tuple[str, ...]
+
+    def seen_by(self, viewer: selectors.Viewer) -> bool:
+        """As selectors.threads_visible_to (approved threads, their own, every one for moderators) in a
+        forum the viewer sees, as selectors.forums_visible (its read permission and its parents')."""
+        return (
+            self.state == ThreadState.APPROVED or self.author_id == viewer.user_id or viewer.moderator
+        ) and all(viewer.can(permission) for permission in self.read_permissions)
+
+
+_THREAD_TO_REPLY_SQL = f"""
+SELECT t.forum_id, t.author_id, t.state, t.closed, t.last_position, t.post_count, f.post_permission,
+    ARRAY(
+        WITH RECURSIVE up AS (
+            SELECT id, parent_id, read_permission FROM {Forum._meta.db_table} WHERE id = t.forum_id
+            UNION
+            SELECT above.id, above.parent_id, above.read_permission
+            FROM {Forum._meta.db_table} AS above JOIN up ON above.id = up.parent_id
+        )
+        SELECT read_permission FROM up
+    )
+FROM {Thread._meta.db_table} AS t JOIN {Forum._meta.db_table} AS f ON f.id = t.forum_id
+WHERE t.id = %s AND t.deleted_at IS NULL
+"""
+
+
+def _thread_to_reply(thread_id: int, *, lock_forum: bool) -> _ThreadToReply | None:
+    """What a reply checks and changes of its thread (not deleted), locked, with what decides who may
+    see its forum and post there (the forum and the forums above it: the tree is read with it, not
+    as a whole before it). With ``lock_forum`` its forum's row is locked by the same statement (thread
+    first, then forum: the order every writer takes), as ``_thread_for_update`` does. In SQL: the ORM's
+    model instance cost more than the query."""
+    if not 0 < thread_id < 2**63:
+        return None
+    locked = "t, f" if lock_forum else "t"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_THREAD_TO_REPLY_SQL} FOR UPDATE OF {locked}", [thread_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    forum_id, author_id, state, closed, last_position, post_count, post_permission, read = row
+    return _ThreadToReply(
+        forum_id=forum_id,
+        author_id=author_id,
+        state=state,
+        closed=closed,
+        last_position=last_position,
+        post_count=post_count,
+        post_permission=post_permission,
+        read_permissions=tuple(read),
+    )
+
+
+def _check_may_reply(viewer: selectors.Viewer, thread: _ThreadToReply) -> None:
+    """Refuse a reply in a thread the viewer sees (_thread_to_reply): a forum they may not post in, a
+    thread awaiting moderation, a closed one (except to moderators)."""
+    if not viewer.can(thread.post_permission):
+        raise Forbidden(_("You may not post in this forum."))
+    if thread.state != ThreadState.APPROVED:
+        raise Conflict(
+            _("The thread awaits moderation; replies open once it is approved."), code="thread_pending"
+        )
+    if thread.closed and not viewer.moderator:
+        raise Forbidden(_("The thread is closed."), code="thread_closed")
+
+
+# The new public reply and everything it changes besides its event, in one statement: each part
+# writes a row of its own (the thread's and the forum's rows are locked already), and all of them see
+# the post's id through ``post``. Kept as _reply_published keeps them for an approved held reply.
+_REPLY_SQL = f"""
+WITH post AS (
+    INSERT INTO {Post._meta.db_table} (thread_id, author_id, position, body, body_html, created_at,
+        edited_at, deleted_at, deleted_by_id, reaction_counts, held, rejection_reason)
+    VALUES (%(thread_id)s, %(author_id)s, %(position)s, %(body)s, %(html)s, %(now)s,
+        NULL, NULL, NULL, '{{}}'::jsonb, false, '')
+    RETURNING id
+),
+thread AS (
+    UPDATE {Thread._meta.db_table} SET post_count = post_count + 1, last_position = %(position)s,
+        last_post_id = (SELECT id FROM post), last_post_at = %(now)s, last_poster_id = %(author_id)s
+    WHERE id = %(thread_id)s
+),
+forum AS (
+    UPDATE {Forum._meta.db_table} SET post_count = post_count + 1, last_thread_id = %(thread_id)s,
+        last_post_id = (SELECT id FROM post), last_post_at = %(now)s
+    WHERE id = %(forum_id)s
+),
+score AS (
+    INSERT INTO {MemberScore._meta.db_table} (user_id, reactions_received, post_count)
+    VALUES (%(author_id)s, 0, 1)
+    ON CONFLICT (user_id) DO UPDATE SET post_count = {MemberScore._meta.db_table}.post_count + 1
+),
+draft AS (
+    DELETE FROM {Draft._meta.db_table} WHERE user_id = %(author_id)s AND thread_id = %(thread_id)s
+),
+mark AS (
+    INSERT INTO {ReadMark._meta.db_table} (user_id, thread_id, last_read_position)
+    VALUES (%(author_id)s, %(thread_id)s, %(position)s)
+    ON CONFLICT (user_id, thread_id) DO UPDATE SET last_read_position =
+        GREATEST({ReadMark._meta.db_table}.last_read_position, EXCLUDED.last_read_position)
+)
+SELECT id FROM post
+"""
+
+
+def _reply_written(
+    thread: _ThreadToReply,
+    *,
+    thread_id: int,
+    author_id: int,
+    position: int,
+    body: str,
+    html: str,
+    now: datetime.datetime,
+) -> int:
+    """Write a new public reply at ``position`` under its thread's and forum's locks (see _REPLY_SQL):
+    the thread's and the forum's counters and last post, the author's counted posts (the thread is
+    approved), the author's draft of it gone (sent), their read mark at it. The post's id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _REPLY_SQL,
+            {
+                "thread_id": thread_id,
+                "forum_id": thread.forum_id,
+                "author_id": author_id,
+                "position": position,
+                "body": body,
+                "html": html,
+                "now": now,
+            },
+        )
+        row = cursor.fetchone()
+    assert row is not None  # the INSERT always returns its row
+    return int(row[0])
 
 
 def _reply_published(
@@ -167,22 +333,6 @@ def _reply_published(
     if thread.state == ThreadState.APPROVED:
         _posts_counted({post.author_id: 1})
     _publish_post_created(thread, post, rendered)
-
-
-def _check_can_reply(
-    viewer: selectors.Viewer, forums: dict[int, selectors.ForumNode], forum_id: int, state: str, closed: bool
-) -> None:
-    forum = forums.get(forum_id)
-    if forum is None:
-        raise NotFound(_("There is no such thread."))
-    if not viewer.can(forum.post_permission):
-        raise Forbidden(_("You may not post in this forum."))
-    if state != ThreadState.APPROVED:
-        raise Conflict(
-            _("The thread awaits moderation; replies open once it is approved."), code="thread_pending"
-        )
-    if closed and not viewer.moderator:
-        raise Forbidden(_("The thread is closed."), code="thread_closed")
 
 
 def _check_may_change(

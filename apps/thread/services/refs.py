@@ -41,6 +41,9 @@ class PostRef:
     position: int
     # Awaiting a moderator's approval (the author's posts are premoderated): nobody else sees it yet.
     held: bool = False
+    # The page of its thread it stands on, when the service knows it without asking (a new reply: the
+    # thread's last page); 0 when it does not (see selectors.page_of_position).
+    page: int = 0
 
 
 def _thread_ref(thread: Thread) -> ThreadRef:

@@ -173,6 +173,42 @@ def test_profile_shows_where_a_members_request_goes_and_its_queries() -> None:
     assert _reported_queries(output) == len(queries) > 0
 
 
+def test_profile_of_a_reply_posts_as_members_under_a_real_allowance() -> None:
+    """Not the signed-in member with a million replies a day that older seeds made: a bench member
+    with the plain member's allowance, the one with the most of it left, and only replies written
+    are timed."""
+    from apps.authorization.services import limit
+
+    seeded = bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
+    assert limit(user_id=seeded.targets.member_id, permission="post.create_per_day") != 1_000_000
+    posters = []
+    for _run in range(2):
+        out = io.StringIO()
+        call_command(
+            "bench_forum",
+            "--profile",
+            "member-create-post",
+            "--in-process",
+            "--profile-repeat",
+            "2",
+            stdout=out,
+        )
+        output = out.getvalue()
+        found = re.search(
+            r"as (bench-\d+) \(signed in; 0 of the (\d+) replies of their rolling day used\)", output
+        )
+        assert found, output
+        assert re.search(r"^plain: +302\b", output, re.MULTILINE), output
+        assert re.search(r"^each reply answered 302 /threads/\d+/", output, re.MULTILINE), output
+        poster = get_user_model().objects.get(username=found[1])
+        assert int(found[2]) == limit(user_id=poster.pk, permission="post.create_per_day") == 100
+        # The warm-up, two plain requests and the profiled one: each a reply written.
+        assert Post.objects.filter(author_id=poster.pk, body__startswith="Profiled reply").count() == 4
+        posters.append(poster.get_username())
+    # The second run found the first one's poster with less left, and posted as another.
+    assert posters[0] != posters[1] and seeded.targets.member_username not in posters
+
+
 def test_profile_of_a_guest_page_shows_the_page_cache(settings: Any) -> None:
     settings.PAGE_CACHE_SECONDS = 300
     bench_seed.ensure_bench_dataset(scale=1, fraction=FRACTION, stdout=io.StringIO())
