@@ -236,3 +236,18 @@ def test_bench_forum_refuses_unknown_targets_and_scales() -> None:
     for scale in ("0", "-2", "ten"):
         with pytest.raises(CommandError, match="scale"):
             call_command("bench_forum", "--scale", scale, stdout=io.StringIO())
+
+
+def test_every_members_and_guests_page_has_the_issues_goal() -> None:
+    # Issue 17: the index, a thread list, a thread's first and last page and a profile at a third of the
+    # ceiling as a member and 70% as a guest, each with p99 under 100 ms; a page without a goal in the
+    # table would be measured and never judged.
+    ids = {"thread_id": 1, "forum_id": 2, "thread_last_page": 3, "member_id": 4, "reply_thread_ids": [1]}
+    targets = Command._targets({**ids, "sizes": {"threads": 10}}, profile_ok=True)
+    pages = [
+        t for t in targets if t.slug in {"index", "thread-list", "thread-first", "thread-last", "profile"}
+    ]
+    assert len(pages) == 10
+    for target in pages:
+        assert target.min_share == (0.35 if target.role == "member" else 0.70), target.key
+        assert target.max_p99_ms == 100, target.key
