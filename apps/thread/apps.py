@@ -26,3 +26,16 @@ class ThreadConfig(AppConfig):
         live.register()
         # Posts and threads are found by the kernel's search (search_documents.py).
         search_documents.register()
+        # A forum saved or deleted (the admin, forum_create) moves the version of the forums' structure
+        # once it commits; the counters' updates save no forum and move nothing.
+        from django.db.models.signals import post_delete, post_save
+
+        from apps.thread.models import Forum
+        from apps.thread.selectors import FORUM_STRUCTURE_SCOPE
+        from forum.versioned_cache import changed_committed
+
+        def structure_changed(**_kwargs: object) -> None:
+            changed_committed(FORUM_STRUCTURE_SCOPE)
+
+        for signal, uid in ((post_save, "saved"), (post_delete, "deleted")):
+            signal.connect(structure_changed, sender=Forum, weak=False, dispatch_uid=f"thread.forum.{uid}")

@@ -43,6 +43,7 @@ from apps.thread.models import (
 )
 from apps.user.services import Badge, EquippedFrame, profiles_for, users_brief
 from forum.paging import Page, page_in_range
+from forum.versioned_cache import kept
 
 THREADS_PER_PAGE = 25
 POSTS_PER_PAGE = 20
@@ -136,15 +137,40 @@ def _forum_rows() -> list[dict[str, Any]]:
         return [dict(zip(_FORUM_FIELDS, row, strict=True)) for row in cursor.fetchall()]
 
 
-def forums_visible(*, viewer: Viewer) -> dict[int, ForumNode]:
+# The version of the forums' structure (names, places, permissions; not their counters): moved after
+# the commit of every save or deletion of a forum (apps.py connects it), never by a post.
+FORUM_STRUCTURE_SCOPE = "forums"
+_COUNTERS = {
+    "thread_count": 0,
+    "post_count": 0,
+    "last_post_id": None,
+    "last_post_at": None,
+    "last_thread_id": None,
+}
+
+
+def _structure_rows() -> list[dict[str, Any]]:
+    """The forums' rows with their counters blanked, kept in the process under the structure's version:
+    what a page that shows no counter needs (the thread page's path, its forum's permissions)."""
+    return kept(
+        "thread.forum_structure",
+        (),
+        (FORUM_STRUCTURE_SCOPE,),
+        lambda: [{**row, **_COUNTERS} for row in _forum_rows()],
+        local=True,
+    )
+
+
+def forums_visible(*, viewer: Viewer, counters: bool = True) -> dict[int, ForumNode]:
     """Every forum the viewer may see, in tree order (a parent before its children), in one query.
 
     A forum is visible when the viewer holds its read permission and can see its parent. Read in
     plain SQL: every forum page, thread page and reply reads it, and the ORM took as long to build the
-    query as PostgreSQL to run it.
+    query as PostgreSQL to run it. ``counters=False``: no query while the structure is kept (the
+    nodes' counters are then zero: for pages that show none).
     """
     visible: dict[int, dict[str, object]] = {}
-    for row in _forum_rows():
+    for row in _forum_rows() if counters else _structure_rows():
         parent_id = row["parent_id"]
         if parent_id is not None and parent_id not in visible:
             continue

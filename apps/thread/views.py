@@ -156,7 +156,8 @@ def _thread_or_404(
     viewer: selectors.Viewer, thread_id: int
 ) -> tuple[selectors.ThreadRow, dict[int, selectors.ForumNode]]:
     thread = selectors.thread_row(viewer=viewer, thread_id=thread_id, with_names=False)
-    forums = selectors.forums_visible(viewer=viewer)
+    # The forums' structure (kept): the thread's pages show no forum counters.
+    forums = selectors.forums_visible(viewer=viewer, counters=False)
     if thread is None or thread.forum_id not in forums:
         raise NotFound(_("There is no such thread."))
     return thread, forums

@@ -9,9 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from apps.thread.models import Forum
 from apps.thread.services import (
     draft_save,
     post_create,
@@ -21,6 +24,7 @@ from apps.thread.services import (
     thread_pin,
 )
 from apps.thread.tests.conftest import Tree
+from apps.thread.tests.test_profile_freshness import CaptureCommits
 from forum import kept_html, versioned_cache
 
 
@@ -176,3 +180,36 @@ def test_a_moderator_page_is_not_a_members(
     url = f"/threads/{thread_id}/"
     assert 'id="moderation-title"' in page(client_for(staff), url)
     assert 'id="moderation-title"' not in page(client_for(member), url)
+
+
+def test_the_forums_structure_is_kept_and_a_forum_saved_in_the_admin_shows_at_once(
+    thread_id: int, tree: Tree, member: int, client_for: Callable[..., Client], admin_client: Client
+) -> None:
+    client = client_for(member)
+    url = f"/threads/{thread_id}/"
+    assert "General" in page(client, url)
+    # Warm: the thread page reads no forum row (the structure is kept; its counters are not shown).
+    with CaptureQueriesContext(connection) as queries:
+        page(client, url)
+    assert not [q for q in queries.captured_queries if '"thread_forum"' in q["sql"]]
+    forum = Forum.objects.get(pk=tree.general)
+    form = {
+        "name": "General chatter",
+        "kind": forum.kind,
+        "slug": forum.slug,
+        "description": forum.description,
+        "position": forum.position,
+        "read_permission": forum.read_permission,
+        "post_permission": forum.post_permission,
+    }
+    with CaptureCommits() as commits:
+        response = admin_client.post(f"/admin/thread/forum/{tree.general}/change/", form)
+    assert response.status_code == 302
+    commits.run()
+    assert "General chatter" in page(client, url)
+    # A forum closed to plain members in the admin closes its threads to them at once.
+    form["read_permission"] = "forum.read_exclusive"
+    with CaptureCommits() as commits:
+        assert admin_client.post(f"/admin/thread/forum/{tree.general}/change/", form).status_code == 302
+    commits.run()
+    assert client.get(url).status_code == 404
