@@ -118,7 +118,9 @@ def test_the_reply_form_sends_the_browser_straight_to_the_page_the_reply_stands_
     tree: Tree, staff: int, member: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One hop, not two: the permalink (/posts/<id>/) would answer with this same address."""
+    # Where the services read it (the package) and where pages of posts are cut (selectors.posts).
     monkeypatch.setattr(selectors, "POSTS_PER_PAGE", 2)
+    monkeypatch.setattr(selectors.posts, "POSTS_PER_PAGE", 2)
     thread = public_thread(tree, staff)
     for number in range(3):
         services.post_create(author_id=staff, thread_id=thread, body=f"Reply {number}")
