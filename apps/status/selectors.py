@@ -62,24 +62,30 @@ def active_codes_of(*, user_ids: list[int], now: datetime.datetime) -> dict[int,
     return held
 
 
-def active_statuses_of(*, user_ids: list[int], now: datetime.datetime) -> list[tuple[int, str, str]]:
-    """``(user id, code, stored name)`` of each status the members hold right now, in catalogue order,
-    in ONE query (the author cards of a page of posts). In SQL: it runs for every thread page, and the
-    ORM took longer to build the join than PostgreSQL to run it."""
+def badge_grants_of(
+    *, user_ids: list[int], now: datetime.datetime
+) -> list[tuple[int, str, str, datetime.datetime, datetime.datetime | None]]:
+    """``(user id, code, stored name, starts at, ends at)`` of each grant of the members that is not over
+    (running now or starting later), in catalogue order, in ONE query: the badges of a page of members
+    and the instant they next change by the clock alone. In SQL: it runs for every thread page whose
+    badges are not kept, and the ORM took longer to build the join than PostgreSQL to run it."""
     wanted = [user_id for user_id in set(user_ids) if 0 < user_id < 2**63]
     if not wanted:
         return []
     grants, statuses = StatusGrant._meta.db_table, Status._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f'SELECT g."user_id", s."code", s."name" FROM "{grants}" g '
+            f'SELECT g."user_id", s."code", s."name", g."starts_at", g."ends_at" FROM "{grants}" g '
             f'JOIN "{statuses}" s ON s."id" = g."status_id" '
             'WHERE g."user_id" = ANY(%s::bigint[]) AND g."revoked_at" IS NULL AND g."expired_at" IS NULL '
-            'AND g."starts_at" <= %s AND (g."ends_at" IS NULL OR g."ends_at" > %s) '
+            'AND (g."ends_at" IS NULL OR g."ends_at" > %s) '
             'ORDER BY g."user_id", s."position", s."code"',
-            [wanted, now, now],
+            [wanted, now],
         )
-        return [(int(user_id), str(code), str(name)) for user_id, code, name in cursor.fetchall()]
+        return [
+            (int(user_id), str(code), str(name), starts_at, ends_at)
+            for user_id, code, name, starts_at, ends_at in cursor.fetchall()
+        ]
 
 
 def grants_due(*, now: datetime.datetime, batch: int) -> list[StatusGrant]:

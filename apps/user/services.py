@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from apps.frame.services import EquippedFrame, equipped_frames_for
-from apps.status.services import status_badges_for
+from apps.status.services import status_badges_for, status_badges_kept
 from apps.user.events import MemberFollowed
 from apps.user.models import (
     BIO_MAX_LENGTH,
@@ -279,9 +279,16 @@ def member_badges(*, user_id: int) -> tuple[Badge, ...]:
 
 
 def member_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[Badge, ...]]:
-    """The badges of the statuses each member holds now, for a page of members in one query (every
-    asked id is a key): what a kept page's author cards read for each request."""
-    return _badges_for(_wanted_ids(user_ids))
+    """The badges of the statuses each member holds now, for a page of members (every asked id is a
+    key): what a kept page's author cards fill in for each request. Kept by the status app
+    (``status_badges_kept``) until a status event or the start or end of one of their grants; one
+    query when not kept."""
+    wanted = _wanted_ids(user_ids)
+    held = status_badges_kept(user_ids=wanted) if wanted else {}
+    return {
+        user_id: tuple(Badge(code=badge.code, name=badge.name) for badge in held.get(user_id, ()))
+        for user_id in wanted
+    }
 
 
 def member_profile(*, user_id: int, with_badges: bool = True) -> MemberProfile:

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
@@ -36,6 +36,7 @@ from apps.status.models import (
 )
 from forum.bus import publish
 from forum.errors import Conflict, NotFound, ValidationFailed
+from forum.versioned_cache import changed, kept
 
 SOURCES = frozenset(source.value for source in GrantSource)
 # An arbitrary constant that keeps this app's advisory locks apart from anyone else's.
@@ -135,7 +136,8 @@ def status_define(
     description: str = "",
     position: int = 0,
 ) -> StatusRef:
-    """Create a status or change the one with this code; its holders get the new permissions at once."""
+    """Create a status or change the one with this code; its holders get the new permissions at once,
+    and whatever is kept under the ``"status"`` scope (its name on badges) is read anew."""
     problems: dict[str, list[str]] = {}
     if not code or slugify(code) != code:
         problems["code"] = [_("Use lowercase letters, digits and hyphens.")]
@@ -161,6 +163,9 @@ def status_define(
         )
         for user_id in selectors.holders_of(status_id=status.pk, now=timezone.now()):
             _sync_member(user_id)
+        # No event tells of a status defined or renamed: what is kept of statuses (badges, the guests'
+        # profiles) goes stale here.
+        changed("status")
     return _status_ref(status)
 
 
@@ -393,15 +398,69 @@ class StatusBadge:
     name: str
 
 
-def status_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[StatusBadge, ...]]:
-    """The badges of the statuses each member holds now, in catalogue order, for a page of members in
-    ONE query (every asked id is a key; a member without statuses has none)."""
+@dataclass(frozen=True)
+class _KeptBadges:
+    """The badges of a set of members and the first instant the clock alone changes them: a grant read
+    ends or one of theirs starts (None: never, only an event does)."""
+
+    badges: dict[int, tuple[StatusBadge, ...]]
+    until: datetime.datetime | None
+
+
+def _badges_read(user_ids: Collection[int], now: datetime.datetime) -> _KeptBadges:
+    """The members' badges at ``now`` and when they next change by the clock (ONE query)."""
     found: dict[int, list[StatusBadge]] = {user_id: [] for user_id in user_ids}
-    for user_id, code, name in selectors.active_statuses_of(user_ids=list(user_ids), now=timezone.now()):
+    until: datetime.datetime | None = None
+    for user_id, code, name, starts_at, ends_at in selectors.badge_grants_of(
+        user_ids=list(user_ids), now=now
+    ):
+        if starts_at > now:  # a grant starting later: no badge yet, a change then
+            until = starts_at if until is None else min(until, starts_at)
+            continue
+        if ends_at is not None:
+            until = ends_at if until is None else min(until, ends_at)
         held = found.setdefault(user_id, [])
         if all(badge.code != code for badge in held):  # two grants of one status: one badge
             held.append(StatusBadge(code=code, name=_(name) if name else ""))
-    return {user_id: tuple(badges) for user_id, badges in found.items()}
+    return _KeptBadges(badges={user_id: tuple(badges) for user_id, badges in found.items()}, until=until)
+
+
+def status_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[StatusBadge, ...]]:
+    """The badges of the statuses each member holds now, in catalogue order, for a page of members in
+    ONE query (every asked id is a key; a member without statuses has none)."""
+    return _badges_read(user_ids, timezone.now()).badges
+
+
+# How many kept entries one read follows past their end before it reads and keeps no more (the chain
+# only grows while grants of these members start or end within KEPT_PARTS_SECONDS).
+_KEPT_BADGES_CHAIN_MAX = 4
+
+
+def status_badges_kept(*, user_ids: Collection[int]) -> dict[int, tuple[StatusBadge, ...]]:
+    """``status_badges_for``, kept (forum.versioned_cache, scope ``"status"``: every grant, revocation,
+    expiry and change to a status moves it) under the sorted ids and the language, and served only
+    while now is before the first instant at which a grant read ends or one of these members' later
+    grants starts: what the clock changes without any event is never served stale. Past that instant
+    the badges are read again and kept under a key naming the instant passed (the old entry stays
+    until its versions move or it expires). No query while kept; the same one query otherwise."""
+    wanted = tuple(sorted(set(user_ids)))
+    if not wanted:
+        return {}
+    language = translation.get_language() or ""
+    now = timezone.now()
+    passed: datetime.datetime | None = None
+    for _step in range(_KEPT_BADGES_CHAIN_MAX):
+        entry = kept(
+            "status-badges",
+            (wanted, language, passed),
+            ("status",),
+            lambda: _badges_read(wanted, now),
+            local=True,
+        )
+        if entry.until is None or now < entry.until:
+            return dict(entry.badges)
+        passed = entry.until
+    return _badges_read(wanted, now).badges
 
 
 def statuses_held_by(*, user_ids: list[int]) -> dict[int, list[str]]:
