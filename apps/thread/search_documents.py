@@ -182,7 +182,7 @@ def refresh_thread(thread_id: int) -> None:
 def forum_directory(viewer_id: int | None) -> list[ForumChoice]:
     """The forums whose threads the viewer may read, in tree order, each with its readable subtree
     (one query, the forums; the permissions are read once per request by the permission engine)."""
-    forums = selectors.forums_visible(viewer=selectors.viewer_for(user_id=viewer_id))
+    forums = selectors.forums_visible(viewer=selectors.viewer_for(user_id=viewer_id), counters=False)
     subtrees: dict[int, list[int]] = {forum_id: [forum_id] for forum_id in forums}
     for forum_id in reversed(list(forums)):  # children come after their parents: walk back up
         parent_id = forums[forum_id].parent_id

@@ -42,6 +42,7 @@ from django.utils.safestring import SafeString, mark_safe
 __all__ = [
     "HIGHLIGHT_START",
     "HIGHLIGHT_STOP",
+    "INDEX_SCOPE",
     "KINDS",
     "KIND_MEMBER",
     "KIND_MESSAGE",
@@ -80,6 +81,11 @@ KIND_THREAD = "thread"
 KIND_MEMBER = "member"
 KIND_MESSAGE = "message"
 KINDS: tuple[str, ...] = (KIND_POST, KIND_THREAD, KIND_MEMBER, KIND_MESSAGE)
+
+# The version (forum.versioned_cache) of the index's content: a backend whose writes are searchable
+# once they commit moves it after the commit of every write (index, delete, clear), and the results
+# kept for identical searches (forum.search.service.run) are kept under it.
+INDEX_SCOPE = "search_index"
 
 # Languages a document may declare; "" lets the backend decide (both backends treat "" as
 # "mixed": see docs/search.md on morphology).

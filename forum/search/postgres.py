@@ -26,10 +26,12 @@ from django.db.models import Count, Max
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from forum import versioned_cache
 from forum.models import SearchDocument
 from forum.search.base import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
+    INDEX_SCOPE,
     KIND_MEMBER,
     KIND_MESSAGE,
     KIND_POST,
@@ -173,6 +175,8 @@ class PostgresBackend:
     """The embedded default: no server beyond the database the forum already has."""
 
     name = "postgres"
+    # A write is searchable once it commits: identical searches may be kept until the next write.
+    keeps_results = True
 
     def ensure(self) -> None:
         # The table, its indexes and pg_trgm come with the kernel's migrations.
@@ -187,6 +191,8 @@ class PostgresBackend:
                 chunk = rows[start : start + UPSERT_BATCH]
                 params = [value for doc in chunk for value in _row(doc)]
                 cursor.execute(_upsert_sql(len(chunk)), params)
+            if rows:
+                versioned_cache.changed(INDEX_SCOPE)
         return len(rows)
 
     def after_rebuild(self) -> None:
@@ -202,14 +208,18 @@ class PostgresBackend:
         wanted = list({int(i) for i in ids})
         if not wanted:
             return 0
-        deleted, _ = SearchDocument.objects.filter(kind=kind, object_id__in=wanted).delete()
+        with transaction.atomic():
+            deleted, _ = SearchDocument.objects.filter(kind=kind, object_id__in=wanted).delete()
+            versioned_cache.changed(INDEX_SCOPE)
         return deleted
 
     def clear(self, kind: str | None = None) -> None:
         documents = SearchDocument.objects.all()
         if kind is not None:
             documents = documents.filter(kind=kind)
-        documents.delete()
+        with transaction.atomic():
+            documents.delete()
+            versioned_cache.changed(INDEX_SCOPE)
 
     def stats(self) -> BackendStats:
         per_kind = dict.fromkeys(KINDS, 0)

@@ -17,8 +17,10 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from forum import versioned_cache
 from forum.paging import PAGE_NUMBER_MAX
 from forum.search.base import (
+    INDEX_SCOPE,
     KIND_MEMBER,
     KIND_MESSAGE,
     KIND_POST,
@@ -145,8 +147,8 @@ def query_from(form: SearchForm, scope: SearchScope, *, author_id: int | None) -
     )
 
 
-def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -> Found:
-    """Search, and name the page's authors: as the backend read them with the hits (PostgreSQL: from
+def _searched(query: SearchQuery, scope: SearchScope) -> tuple[SearchResult, dict[int, str]]:
+    """The backend's answer and the authors of its hits: as the backend read them (PostgreSQL: from
     the member documents, in the same statement), else through the member source (one query)."""
     result = get_backend().search(query, scope)
     authors: dict[int, str] = {}
@@ -162,6 +164,39 @@ def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -
         except LookupError:  # no app registers members: hits go unnamed
             members = {}
         authors.update({member_id: doc.title for member_id, doc in members.items() if doc is not None})
+    return result, authors
+
+
+def _seen_as(query: SearchQuery, scope: SearchScope) -> tuple[object, ...]:
+    """Everything of the viewer that decides what ``query`` finds: the forums they may read, whether
+    hidden members are shown (staff), and the viewer themself only when their dialogs are searched or
+    counted (a member's messages are theirs alone; posts and threads are shared by one reading set)."""
+    private = KIND_MESSAGE in (*query.effective_kinds(), *query.count_kinds)
+    return (
+        tuple(sorted(scope.readable_forum_ids)),
+        scope.is_staff,
+        scope.viewer_id if private else None,
+    )
+
+
+def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -> Found:
+    """Search, and name the page's authors.
+
+    With a backend whose writes are searchable once they commit (``keeps_results``: PostgreSQL), the
+    answer is kept (forum.versioned_cache, in the process too) for the same query asked with the same
+    reading rights, until the index's next write moves ``INDEX_SCOPE``: a new post, an edit, a hidden
+    or deleted one is searched for at once. (Meilisearch applies writes later, as tasks: searched each
+    time.)"""
+    if getattr(get_backend(), "keeps_results", False):
+        result, authors = versioned_cache.kept(
+            "search.results",
+            (dataclasses.astuple(query), _seen_as(query, scope)),
+            (INDEX_SCOPE,),
+            lambda: _searched(query, scope),
+            local=True,
+        )
+    else:
+        result, authors = _searched(query, scope)
     return Found(query=query, result=result, authors=authors, forums={f.id: f.name for f in forums})
 
 

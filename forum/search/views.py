@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from forum.fragments import render_fragment
+from forum.kept_html import render_kept
 from forum.paging import page_number
 from forum.search.base import KIND_MEMBER, KIND_MESSAGE, KIND_POST, KIND_THREAD, Hit, SearchUnavailable
 from forum.search.service import (
@@ -97,7 +97,8 @@ def search_page(request: HttpRequest) -> HttpResponse:
         asked["page"] = str(page_number(request.GET.get("page")))
     form = SearchForm(asked, forums=forums)
     tabs = tabs_for(scope)
-    context: dict[str, object] = {"form": form, "found": None, "problem": ""}
+    context: dict[str, object] = {"problem": ""}
+    found: Found | None = None
     kind = request.GET.get("kind") or "post"
     if form.is_bound and form.is_valid():
         data: dict[str, Any] = form.cleaned_data
@@ -113,11 +114,10 @@ def search_page(request: HttpRequest) -> HttpResponse:
         if wanted and not form.errors:
             query = query_from(form, scope, author_id=author_id)
             try:
-                context["found"] = run(query, scope, forums)
+                found = run(query, scope, forums)
             except SearchUnavailable:
                 context["problem"] = _("Search is not available right now. Please try again in a minute.")
     params = request.GET
-    found = context["found"]
     counts = found.result.counts if isinstance(found, Found) else {}
     more = found.result.lower_bounds if isinstance(found, Found) else frozenset()
     context["tabs"] = [
@@ -129,14 +129,17 @@ def search_page(request: HttpRequest) -> HttpResponse:
         }
         for tab in tabs
     ]
+    hits: list[dict[str, object]] = []
     if isinstance(found, Found):
         result = found.result
-        context["hits"] = hits = [_row(hit, found) for hit in found.hits]
-        # A Jinja2 fragment: the Django template language cost a few milliseconds for 20 rows.
-        context["hits_html"] = render_fragment("search/_hits.jinja", {"hits": hits}, request) if hits else ""
+        hits = [_row(hit, found) for hit in found.hits]
         context["total_label"] = _total_label(result.total, result.total_is_lower_bound)
+        context["page"] = result.page
+        context["pages"] = result.pages
         context["previous_url"] = _link(params, page=result.page - 1) if result.page > 1 else ""
         context["next_url"] = _link(params, page=result.page + 1) if result.page < result.pages else ""
+    context["found"] = isinstance(found, Found)
+    context["has_hits"] = bool(hits)
     context["kind"] = kind
     raw = {
         name: request.GET.get(name, "") for name in ("q", "forum", "author", "date_from", "date_to", "sort")
@@ -154,4 +157,14 @@ def search_page(request: HttpRequest) -> HttpResponse:
         }
         for forum in forums
     ]
-    return render(request, "search/results.html", context)
+    # The page is kept per shape (forum/kept_html.py): everything it shows but the viewer's header and
+    # CSRF token, which are filled per request. The hits are rendered only when the shape is new (a
+    # Jinja2 fragment: the Django template language cost a few milliseconds for 20 rows).
+    shape = (
+        tuple(sorted((name, repr(value)) for name, value in context.items())),
+        tuple(tuple(sorted(row.items())) for row in hits),
+    )
+    context["hits_html"] = lambda: (
+        render_fragment("search/_hits.jinja", {"hits": hits}, request) if hits else ""
+    )
+    return render_kept(request, "search/results.html", context, shape=shape, fillers={})
