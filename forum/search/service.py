@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -187,7 +188,7 @@ def run(query: SearchQuery, scope: SearchScope, forums: Sequence[ForumChoice]) -
     reading rights, until the index's next write moves ``INDEX_SCOPE``: a new post, an edit, a hidden
     or deleted one is searched for at once. (Meilisearch applies writes later, as tasks: searched each
     time.)"""
-    if getattr(get_backend(), "keeps_results", False):
+    if settings.SEARCH_KEEP_RESULTS and getattr(get_backend(), "keeps_results", False):
         result, authors = versioned_cache.kept(
             "search.results",
             (dataclasses.astuple(query), _seen_as(query, scope)),
