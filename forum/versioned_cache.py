@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from forum import cache_client
 from forum.outage import Breaker
 
 __all__ = [
@@ -189,7 +190,8 @@ def versions(scopes: Iterable[str]) -> tuple[str, ...] | None:
     names = list(scopes)
     keys = [_version_key(scope) for scope in names]
     try:
-        found = cache.get_many(keys)
+        # The kept client (forum.cache_client): Django's builds a Redis client object on every call.
+        found = cache_client.get_many(keys)
         for key in keys:
             if key not in found:
                 cache.add(key, secrets.token_hex(8), timeout=None)
@@ -250,7 +252,7 @@ def kept(
             return value  # type: ignore[no-any-return]
     address = _address()
     try:
-        entry = cache.get(key)
+        entry = cache_client.get(key)
     except Exception:  # noqa: BLE001 - a cache failure builds as if there were none
         _failed(address, f"building {what}")
         return build()
