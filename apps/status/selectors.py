@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
 from apps.status.models import PlanPurchase, Status, StatusGrant, StatusPlan, StatusRule
+from forum.versioned_cache import kept
 
 
 def statuses_listed() -> QuerySet[Status]:
@@ -143,6 +144,13 @@ def latest_timed_end(*, user_id: int, status_id: int) -> datetime.datetime | Non
         .aggregate(latest=Max("ends_at"))["latest"]
     )
     return latest
+
+
+def rules_by_status_kept() -> list[tuple[Status, list[StatusRule]]]:
+    """``rules_by_status``, kept (in the process too) under the status scope: moved by every status
+    event, a status defined or renamed and a rule saved or deleted (apps.py). For reading only (a
+    profile's progress); the rows are shared and must not be changed."""
+    return kept("status.rules", (), ("status",), rules_by_status, local=True)
 
 
 def rules_by_status() -> list[tuple[Status, list[StatusRule]]]:

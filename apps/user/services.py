@@ -274,8 +274,9 @@ def profiles_for(*, user_ids: Collection[int]) -> dict[int, ProfileCard]:
 
 
 def member_badges(*, user_id: int) -> tuple[Badge, ...]:
-    """The badges of the statuses the member holds now (one query)."""
-    return _badges_for([user_id]).get(user_id, ())
+    """The badges of the statuses the member holds now (kept as ``member_badges_for``; one query when
+    not kept)."""
+    return member_badges_for(user_ids=[user_id]).get(user_id, ())
 
 
 def member_badges_for(*, user_ids: Collection[int]) -> dict[int, tuple[Badge, ...]]:

@@ -140,7 +140,7 @@ def automatic_progress_for(*, user_id: int) -> list[AutomaticStatus]:
     """The statuses given by rules, whether the member holds each, and how far they are on each rule
     (for their profile), in a fixed number of queries."""
     now = timezone.now()
-    rules = selectors.rules_by_status()
+    rules = selectors.rules_by_status_kept()
     if not rules:
         return []
     facts = _facts(user_id, now, _kinds(rules))

@@ -157,3 +157,29 @@ def test_a_status_renamed_in_the_admin_shows_at_once(
     with committed():
         assert admin.post(f"/admin/status/status/{agent.pk}/change/", form).status_code == 302
     assert badges(alice) == ({alice: [("agent", "Secret agent")]}, True)
+
+
+def test_the_rules_a_profile_shows_progress_on_are_kept_and_a_rule_saved_shows_at_once(
+    make_member: Callable[..., int], committed: Committed
+) -> None:
+    from apps.status.models import StatusRule
+    from apps.status.services import automatic_progress_for
+
+    member = make_member()
+    rules_sql = '"status_statusrule"'
+
+    def progress() -> tuple[list[tuple[str, list[str]]], bool]:
+        with CaptureQueriesContext(connection) as captured:
+            found = automatic_progress_for(user_id=member)
+        queried = any(rules_sql in query["sql"] for query in captured.captured_queries)
+        return [(status.code, [rule.kind for rule in status.rules]) for status in found], queried
+
+    before, _queried = progress()
+    assert progress()[1] is False  # kept
+    with committed():  # a rule added (as the admin saves it: no event) shows at once
+        StatusRule.objects.create(status=Status.objects.get(code="agent"), kind="posts_min", threshold=5)
+    after, queried = progress()
+    assert queried and ("agent", ["posts_min"]) in after and ("agent", ["posts_min"]) not in before
+    with committed():  # and a rule deleted
+        StatusRule.objects.filter(status__code="agent").delete()
+    assert ("agent", ["posts_min"]) not in progress()[0]
