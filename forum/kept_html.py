@@ -38,7 +38,7 @@ from markupsafe import Markup
 
 from forum.slots import Slotted, hole
 
-__all__ = ["CHROME_TEMPLATE", "render_kept"]
+__all__ = ["CHROME_TEMPLATE", "csrf_field_hole", "render_kept"]
 
 # The per-member part of every page's top: the header, the ban notice, the messages (base.html).
 CHROME_TEMPLATE = "partials/_chrome_top.html"
@@ -46,7 +46,7 @@ CHROME_TEMPLATE = "partials/_chrome_top.html"
 _LIMIT = 512
 
 
-def _csrf_field() -> Markup:
+def csrf_field_hole() -> Markup:
     """The hidden CSRF input with the token's hole: what fragments (the footer's forms) put in a kept page."""
     return Markup('<input type="hidden" name="csrfmiddlewaretoken" value="') + hole("csrf") + Markup('">')
 
@@ -123,7 +123,7 @@ def render_kept(
             {
                 **context,
                 "csrf_token": hole("csrf"),
-                "csrf_field": _csrf_field(),
+                "csrf_field": csrf_field_hole(),
                 "chrome_top": hole("chrome"),
             },
             request,

@@ -4,20 +4,56 @@ rendered as Jinja2 fragments.
 The header's counts come from the context, where the apps that own them put them (context
 processors: ``dialog_unread`` of the dialog app, ``notification_unread`` of the notification app),
 each counted only when a header is shown. The kernel imports no app.
+
+Both are rendered once per process for each set of values they show (the member's name, counts, the
+page's address, the language...), with a hole for the CSRF token (``forum.slots``), and filled per
+request: every page has them, and most requests show a header some request showed before.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django import template
 from django.conf import settings
-from django.utils.safestring import SafeString
+from django.middleware.csrf import get_token
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, get_language_info
 
 from forum.fragments import render_fragment
+from forum.kept_html import csrf_field_hole
+from forum.slots import Slotted, hole
 
 register = template.Library()
+
+_LIMIT = 2048
+_lock = threading.Lock()
+_rendered: OrderedDict[tuple[object, ...], Slotted] = OrderedDict()
+
+
+def _kept_render(name: str, values: dict[str, Any], context: template.Context, request: Any) -> SafeString:
+    """``render_fragment(name, values, request)``, rendered once per process for these values and this
+    language, and filled with the request's CSRF token (or, inside a page kept for many members, left
+    with the token's hole for that page's fill: ``csrf_field`` in the context)."""
+    key = (name, get_language(), tuple(sorted(values.items())))
+    with _lock:
+        found = _rendered.get(key)
+        if found is not None:
+            _rendered.move_to_end(key)
+    if found is None:
+        csrf_input = csrf_field_hole()
+        found = Slotted.parse(render_fragment(name, {**values, "csrf_field": csrf_input}, request))
+        with _lock:
+            _rendered[key] = found
+            while len(_rendered) > _LIMIT:
+                _rendered.popitem(last=False)
+    if context.get("csrf_field"):  # a kept page's build: its own fill puts the token in
+        token = str(hole("csrf"))
+    else:
+        token = str(get_token(request)) if request is not None else ""
+    return mark_safe(found.fill({"csrf": lambda _arg: token}))  # noqa: S308  rendered, autoescaped
 
 
 def _languages() -> list[tuple[str, str]]:
@@ -44,7 +80,7 @@ def _member(context: template.Context) -> tuple[Any, Any, bool]:
 def site_header(context: template.Context) -> SafeString:
     request, user, member = _member(context)
     match = getattr(request, "resolver_match", None)
-    return render_fragment(
+    return _kept_render(
         "_site_header.jinja",
         {
             "forum_name": context.get("FORUM_NAME", ""),
@@ -61,6 +97,7 @@ def site_header(context: template.Context) -> SafeString:
             "url_namespace": getattr(match, "namespace", None),
             "full_path": request.get_full_path() if request is not None else "",
         },
+        context,
         request,
     )
 
@@ -68,16 +105,15 @@ def site_header(context: template.Context) -> SafeString:
 @register.simple_tag(takes_context=True)
 def site_footer(context: template.Context) -> SafeString:
     request, user, member = _member(context)
-    return render_fragment(
+    return _kept_render(
         "_site_footer.jinja",
         {
             "forum_name": context.get("FORUM_NAME", ""),
             "staff": bool(member and user.is_staff),
             "full_path": request.get_full_path() if request is not None else "",
-            "languages": _languages(),
+            "languages": tuple(_languages()),
             "language_code": get_language(),
-            # A page kept for many members (forum/kept_html.py) has a hole for the token instead.
-            **({"csrf_field": context["csrf_field"]} if context.get("csrf_field") else {}),
         },
+        context,
         request,
     )
