@@ -7,11 +7,17 @@ unwatch form for a page's thread or forum (one query, once per page; nothing for
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django import template
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from apps.notification import services
+from forum.slots import Slotted, hole
 
 register = template.Library()
 
@@ -33,17 +39,40 @@ def notification_bell(context: template.Context) -> dict[str, Any]:
     }
 
 
-@register.inclusion_tag("notification/_watch_button.html", takes_context=True)
-def watch_button(context: template.Context, target: str, target_id: int) -> dict[str, Any]:
+_LIMIT = 2048
+_lock = threading.Lock()
+_rendered: OrderedDict[tuple[object, ...], Slotted] = OrderedDict()
+
+
+@register.simple_tag(takes_context=True)
+def watch_button(context: template.Context, target: str, target_id: int) -> SafeString:
+    """The form, rendered once per process for what it shows (target, watching or not, the page to
+    come back to, the language) with a hole for the CSRF token, filled with the page's token: a thread
+    page and a forum's page draw it on every request."""
     member_id = _member_id(context)
     if member_id is None or target not in {"thread", "forum"}:
-        return {"target": None}
+        return mark_safe("")
     request = context.get("request")
     watching = target_id in services.watched_among(user_id=member_id, target=target, target_ids=[target_id])
-    return {
+    values = {
         "target": target,
         "target_id": target_id,
         "watching": watching,
         "next": request.get_full_path() if request is not None else "",
-        "csrf_token": context.get("csrf_token"),
     }
+    key = (get_language(), *values.values())
+    with _lock:
+        found = _rendered.get(key)
+        if found is not None:
+            _rendered.move_to_end(key)
+    if found is None:
+        found = Slotted.parse(
+            render_to_string("notification/_watch_button.html", {**values, "csrf_token": hole("csrf")})
+        )
+        with _lock:
+            _rendered[key] = found
+            while len(_rendered) > _LIMIT:
+                _rendered.popitem(last=False)
+    # The page's own token: the request's, or a hole in a page kept for many members (forum/kept_html).
+    token = str(context.get("csrf_token") or "")
+    return mark_safe(found.fill({"csrf": lambda _arg: token}))  # noqa: S308  rendered, autoescaped
