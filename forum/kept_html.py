@@ -31,12 +31,13 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language
 from markupsafe import Markup
 
-from forum.slots import Slotted, hole
+from forum.slots import Slotted, hole, stand_in
 
 __all__ = ["CHROME_TEMPLATE", "csrf_field_hole", "render_kept"]
 
@@ -106,6 +107,8 @@ def render_kept(
     shape: tuple[object, ...],
     fillers: Mapping[str, Callable[[str], str]],
     stand_ins: tuple[str, ...] = (),
+    live: Mapping[str, str] | None = None,
+    live_context: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     """``render(request, template_name, context)`` for a member, from the page kept for ``shape``.
@@ -113,7 +116,9 @@ def render_kept(
     ``context`` holds the page's values, with ``forum.slots.hole`` markers where the member's own
     parts go (``fillers`` fills each by name); ``shape`` must name every other value the page shows.
     The CSRF token (``csrf``) and the page's top (``chrome``) are filled here. ``stand_ins`` names the
-    holes the context carries as ``forum.slots.stand_in`` text (a form field's value).
+    holes the context carries as ``forum.slots.stand_in`` text (a form field's value). ``live`` names
+    holes filled by Django templates rendered with the page's top, in the same render (one template
+    context with the context processors, not one per part), with ``live_context``.
     """
     key = _key(request, template_name, shape)
     page = _get(key) if _seconds() > 0 else None
@@ -134,9 +139,30 @@ def render_kept(
     token = functools.cache(
         lambda: str(get_token(request))
     )  # one masked token for the page, as render() gives
-    every = {
-        "csrf": lambda _arg: token(),
-        "chrome": lambda _arg: render_to_string(CHROME_TEMPLATE, request=request),
-        **fillers,
-    }
+    every: dict[str, Callable[[str], str]] = {"csrf": lambda _arg: token(), **fillers}
+    if live:
+        rendered = _live_template(tuple(live.values())).render(dict(live_context or {}), request)
+        top, *rest = str(rendered).split(_separator())
+        done = {"chrome": top, **dict(zip(live, rest, strict=True))}
+        for name in done:
+            every[name] = lambda _arg, name=name: done[name]  # type: ignore[misc]
+    else:
+        every["chrome"] = lambda _arg: render_to_string(CHROME_TEMPLATE, request=request)
     return HttpResponse(page.fill(every), status=status)
+
+
+@functools.cache
+def _separator() -> str:
+    return f"<!--{stand_in('part')}-->"
+
+
+@functools.cache
+def _live_template(names: tuple[str, ...]) -> Any:
+    """The page's top and the templates ``names`` as one Django template, compiled once."""
+    source = "".join(
+        [
+            f'{{% include "{CHROME_TEMPLATE}" %}}',
+            *(f'{_separator()}{{% include "{name}" %}}' for name in names),
+        ]
+    )
+    return engines["django"].from_string(source)

@@ -16,7 +16,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -315,11 +314,11 @@ def _kept_thread_page(
         page_context,
         shape=shape,
         stand_ins=("draft",),
+        # The watch button with the page's top, in one render (its state is the member's).
+        live={"watch": "thread/_watch_thread.html"},
+        live_context={"thread_id": thread.id},
         fillers={
             "posts": lambda _arg: posts_html,
-            "watch": lambda _arg: render_to_string(
-                "thread/_watch_thread.html", {"thread_id": thread.id}, request
-            ),
             "draft": lambda _arg: escape(draft_body),
             "draft_hidden": lambda _arg: "" if draft_shown else " hidden",
         },
