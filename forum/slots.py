@@ -22,13 +22,15 @@ import functools
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
 from markupsafe import Markup
 
-__all__ = ["Slotted", "hole", "stand_in"]
+__all__ = ["RenderedOnce", "Slotted", "hole", "stand_in"]
 
 # Names are identifiers; arguments are ids and short words (never "-" followed by ">").
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -93,3 +95,31 @@ class Slotted:
             append(fillers[parts[index]](parts[index + 1]))
             append(parts[index + 2])
         return Markup("".join(out))  # noqa: S704  rendered HTML and the fillers' safe HTML
+
+
+class RenderedOnce:
+    """Fragments rendered once per process for a key that names everything they show, split at their
+    holes and kept (least recently used first out, ``limit`` at most). The key is the data, so an entry
+    is never stale: the header, the footer, the watch button."""
+
+    def __init__(self, limit: int = 2048) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[Hashable, Slotted] = OrderedDict()
+
+    def get(self, key: Hashable, render: Callable[[], str]) -> Slotted:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+                return found
+        found = Slotted.parse(render())
+        with self._lock:
+            self._kept[key] = found
+            while len(self._kept) > self._limit:
+                self._kept.popitem(last=False)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()

@@ -12,8 +12,6 @@ request: every page has them, and most requests show a header some request showe
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from django import template
@@ -24,31 +22,21 @@ from django.utils.translation import get_language, get_language_info
 
 from forum.fragments import render_fragment
 from forum.kept_html import csrf_field_hole
-from forum.slots import Slotted, hole
+from forum.slots import RenderedOnce, hole
 
 register = template.Library()
 
-_LIMIT = 2048
-_lock = threading.Lock()
-_rendered: OrderedDict[tuple[object, ...], Slotted] = OrderedDict()
+_rendered = RenderedOnce()
 
 
 def _kept_render(name: str, values: dict[str, Any], context: template.Context, request: Any) -> SafeString:
     """``render_fragment(name, values, request)``, rendered once per process for these values and this
     language, and filled with the request's CSRF token (or, inside a page kept for many members, left
     with the token's hole for that page's fill: ``csrf_field`` in the context)."""
-    key = (name, get_language(), tuple(sorted(values.items())))
-    with _lock:
-        found = _rendered.get(key)
-        if found is not None:
-            _rendered.move_to_end(key)
-    if found is None:
-        csrf_input = csrf_field_hole()
-        found = Slotted.parse(render_fragment(name, {**values, "csrf_field": csrf_input}, request))
-        with _lock:
-            _rendered[key] = found
-            while len(_rendered) > _LIMIT:
-                _rendered.popitem(last=False)
+    found = _rendered.get(
+        (name, get_language(), tuple(sorted(values.items()))),
+        lambda: render_fragment(name, {**values, "csrf_field": csrf_field_hole()}, request),
+    )
     if context.get("csrf_field"):  # a kept page's build: its own fill puts the token in
         token = str(hole("csrf"))
     else:

@@ -7,8 +7,6 @@ unwatch form for a page's thread or forum (one query, once per page; nothing for
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from django import template
@@ -17,7 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
 from apps.notification import services
-from forum.slots import Slotted, hole
+from forum.slots import RenderedOnce, hole
 
 register = template.Library()
 
@@ -39,9 +37,7 @@ def notification_bell(context: template.Context) -> dict[str, Any]:
     }
 
 
-_LIMIT = 2048
-_lock = threading.Lock()
-_rendered: OrderedDict[tuple[object, ...], Slotted] = OrderedDict()
+_rendered = RenderedOnce()
 
 
 @register.simple_tag(takes_context=True)
@@ -60,19 +56,10 @@ def watch_button(context: template.Context, target: str, target_id: int) -> Safe
         "watching": watching,
         "next": request.get_full_path() if request is not None else "",
     }
-    key = (get_language(), *values.values())
-    with _lock:
-        found = _rendered.get(key)
-        if found is not None:
-            _rendered.move_to_end(key)
-    if found is None:
-        found = Slotted.parse(
-            render_to_string("notification/_watch_button.html", {**values, "csrf_token": hole("csrf")})
-        )
-        with _lock:
-            _rendered[key] = found
-            while len(_rendered) > _LIMIT:
-                _rendered.popitem(last=False)
+    found = _rendered.get(
+        (get_language(), *values.values()),
+        lambda: render_to_string("notification/_watch_button.html", {**values, "csrf_token": hole("csrf")}),
+    )
     # The page's own token: the request's, or a hole in a page kept for many members (forum/kept_html).
     token = str(context.get("csrf_token") or "")
     return mark_safe(found.fill({"csrf": lambda _arg: token}))  # noqa: S308  rendered, autoescaped

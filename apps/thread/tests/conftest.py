@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.thread.services import forum_create
@@ -61,6 +62,29 @@ def api_as(django_user_model: Any) -> Callable[[int | None], APIClient]:
         client = APIClient()
         if user_id is not None:
             client.force_authenticate(django_user_model.objects.get(pk=user_id))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    """``with committed():`` runs what the block's transaction queued for its commit (versions of kept
+    parts move on commit, which never comes inside a test's transaction)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def client_for(django_user_model: Any) -> Callable[..., Client]:
+    """A browser signed in as the member (a guest's for None), checking CSRF tokens if asked, asking
+    for a language if given."""
+
+    def make(user_id: int | None, *, csrf_checks: bool = False, language: str = "") -> Client:
+        client = Client(
+            enforce_csrf_checks=csrf_checks, headers={"Accept-Language": language} if language else None
+        )
+        if user_id is not None:
+            client.force_login(django_user_model.objects.get(pk=user_id))
         return client
 
     return make

@@ -35,21 +35,6 @@ def kept_parts(settings: Any, redis_namespace: str) -> None:
     versioned_cache.local_forget()
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def client_for(django_user_model: Any) -> Callable[..., Client]:
-    def make(user_id: int, language: str = "") -> Client:
-        client = Client(headers={"Accept-Language": language} if language else None)
-        client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
 def page(client: Client, url: str) -> tuple[str, list[str]]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)

@@ -25,21 +25,6 @@ def kept_parts(settings: Any, redis_namespace: str) -> None:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def client_for(django_user_model: Any) -> Callable[..., Client]:
-    def make(user_id: int, *, csrf_checks: bool = False) -> Client:
-        client = Client(enforce_csrf_checks=csrf_checks)
-        client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-@pytest.fixture
 def renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What kept_pages renders, in order: "kept" for a shared page of posts, "own" for a member's own
     posts rendered for one request, "direct" otherwise (guests)."""
