@@ -120,7 +120,7 @@ def running_stack(tmp_path: Path, *, queues: Sequence[str], **env: str) -> Itera
     prefix = processes.unique_prefix()
     layers: dict[str, Any] = copy.deepcopy(settings.CHANNEL_LAYERS)
     layers["default"]["CONFIG"]["prefix"] = f"{prefix}:asgi"
-    web_port, ws_port = processes.free_port(), processes.free_port()
+    web_port, ws_port = processes.free_ports(2)
     with override_settings(FORUM_QUEUE_PREFIX=prefix, REDIS_KEY_PREFIX=prefix, CHANNEL_LAYERS=layers):
         child_env = processes.child_env(
             FORUM_WEBSOCKET_URL=f"ws://127.0.0.1:{ws_port}/ws/",

@@ -88,39 +88,53 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """SeaweedFS (master, volume, filer and S3 gateway in one process) on free local ports."""
     # processes reads Django's settings when imported, and this module loads with the pytest plugin,
     # before Django is configured.
-    from forum.testing.processes import BIN_DIR, child_env, free_port, start_child
+    from forum.testing.processes import BIN_DIR, Child, child_env, free_ports, start_child
 
-    directory = tmp_path_factory.mktemp("seaweedfs")
-    ports = {name: free_port() for name in ("master", "master_grpc", "volume", "volume_grpc")}
-    ports |= {name: free_port() for name in ("filer", "filer_grpc", "s3", "s3_grpc")}
+    names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc")
     access_key, secret_key = f"test{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
-    command = [
-        str(BIN_DIR / "weed"),
-        "server",
-        f"-dir={directory}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        f"-master.port={ports['master']}",
-        f"-master.port.grpc={ports['master_grpc']}",
-        "-master.volumePreallocate=false",
-        "-master.volumeSizeLimitMB=64",
-        "-master.telemetry=false",  # no reports to the outside from a test run
-        f"-volume.port={ports['volume']}",
-        f"-volume.port.grpc={ports['volume_grpc']}",
-        "-filer",
-        f"-filer.port={ports['filer']}",
-        f"-filer.port.grpc={ports['filer_grpc']}",
-        f"-filer.localSocket={directory / 'filer.sock'}",
-        "-s3",
-        f"-s3.port={ports['s3']}",
-        f"-s3.port.grpc={ports['s3_grpc']}",
-        f"-s3.localSocket={directory / 's3.sock'}",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-    ]
     # With no S3 configuration file, weed takes its one admin identity from these variables.
     env = child_env(AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key)
-    child = start_child("seaweedfs", command, env=env, log_dir=directory, port=ports["s3"], ready_timeout=60)
+
+    def start() -> tuple[Child, dict[str, int]]:
+        directory = tmp_path_factory.mktemp("seaweedfs")
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
+        command = [
+            str(BIN_DIR / "weed"),
+            "server",
+            f"-dir={directory}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-master.port={ports['master']}",
+            f"-master.port.grpc={ports['master_grpc']}",
+            "-master.volumePreallocate=false",
+            "-master.volumeSizeLimitMB=64",
+            "-master.telemetry=false",  # no reports to the outside from a test run
+            f"-volume.port={ports['volume']}",
+            f"-volume.port.grpc={ports['volume_grpc']}",
+            "-filer",
+            f"-filer.port={ports['filer']}",
+            f"-filer.port.grpc={ports['filer_grpc']}",
+            f"-filer.localSocket={directory / 'filer.sock'}",
+            "-s3",
+            f"-s3.port={ports['s3']}",
+            f"-s3.port.grpc={ports['s3_grpc']}",
+            f"-s3.localSocket={directory / 's3.sock'}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+        ]
+        return (
+            start_child("seaweedfs", command, env=env, log_dir=directory, port=ports["s3"], ready_timeout=60),
+            ports,
+        )
+
+    # Free ports are only free when chosen: another test process may take one before weed binds it.
+    for attempt in range(3):
+        try:
+            child, ports = start()
+            break
+        except RuntimeError as error:
+            if "address already in use" not in str(error) or attempt == 2:
+                raise
     try:
         s3 = SeaweedS3(
             endpoint_url=f"http://127.0.0.1:{ports['s3']}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -59,3 +60,15 @@ def test_clients_are_signed_in_as_the_member_or_a_guest(
     browser = Client()
     browser.cookies[settings.SESSION_COOKIE_NAME] = session_key_for(member)
     assert browser.session["_auth_user_id"] == str(member)
+
+
+def test_free_ports_are_distinct_and_free() -> None:
+    """The ports of one server's several listeners (SeaweedFS has eight) are chosen together: none is
+    handed out twice, as the kernel may do for ports chosen one after another."""
+    from forum.testing.processes import free_ports
+
+    ports = free_ports(64)
+    assert len(set(ports)) == 64
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
