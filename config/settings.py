@@ -471,6 +471,9 @@ SEARCH_BACKEND = "meilisearch" if MEILISEARCH_URL and not TESTING else "postgres
 # until the index's next write (forum/search/service.py; PostgreSQL only). Off: every search runs (the
 # benchmark measures both).
 SEARCH_KEEP_RESULTS = env.bool("SEARCH_KEEP_RESULTS", default=True)
+# The PostgreSQL backend's statements prepared once per connection and run with one generic plan
+# (forum/search/postgres.py): no planning per search. Off behind PgBouncer in transaction mode.
+SEARCH_PREPARED_STATEMENTS = env.bool("SEARCH_PREPARED_STATEMENTS", default=True)
 
 # --- Email -----------------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")

@@ -17,11 +17,16 @@ the page's rows only, with control characters as markers, then escaped by ``safe
 from __future__ import annotations
 
 import datetime
+import html
+import itertools
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection, transaction
+import psycopg
+from django.conf import settings
+from django.db import ProgrammingError, connection, transaction
 from django.db.models import Count, Max
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -61,6 +66,9 @@ COUNT_LIMIT = 200
 # recency index, a walk that stops there): a word in more than one in 25 of them (4%); a rarer one
 # is found through the full-text index instead. Read at about 0.4 microseconds a document.
 WALK_LIMIT = 25 * COUNT_LIMIT
+# Whether to walk is decided by the matches among the newest WALK_LIMIT / SAMPLE_SHARE documents of
+# the kind (200: a word in one in 25 of them is found there 8 times, one in 100 twice).
+SAMPLE_SHARE = 25
 # What the walk reads of each document: the scope's, the filters' and the window's columns.
 _WALKED = ", ".join(
     f"d.{name}"
@@ -79,9 +87,10 @@ _WALKED = ", ".join(
         "has_attachments",
     )
 )
-# One word of letters or digits, which the text search parser reads as one token: the planner
-# estimates its matches well (a phrase, a hyphenated word, several words: badly).
-_SINGLE_WORD = re.compile(r"[^\W_]+")
+# The query's words, parsed once a statement (``q``, the first step) and read by every step: a
+# ``websearch_to_tsquery(%(text)s)`` in a plan made for any text is evaluated again for every row.
+_QUERY_STEP = f"q AS MATERIALIZED (SELECT websearch_to_tsquery('{CONFIG}', %(text)s) AS tsq)"
+_TSQUERY = "(SELECT tsq FROM q)"
 
 _HEADLINE_OPTIONS = (
     f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", MaxWords=35, MinWords=15, ShortWord=2'
@@ -165,6 +174,102 @@ def _upsert_sql(count: int) -> str:
         f"ON CONFLICT (kind, object_id) DO UPDATE SET {updates}, "
         "search_vector = EXCLUDED.search_vector, indexed_at = now()"
     )
+
+
+def _walk_steps(
+    kind: str, where: str, name: str, picked: str, params: dict[str, Any]
+) -> tuple[str, str, str]:
+    """The first two steps of finding a kind's newest matches (``PostgresBackend._window_page``): the
+    sample ``s_<name>`` (the matches among the newest WALK_LIMIT / 10 documents of ``kind``) and the
+    walk ``<name>`` (the newest COUNT_LIMIT + 1 matches among the newest WALK_LIMIT, with the columns
+    ``picked``). Returns their SQL, the test "the sample promises COUNT_LIMIT + 1 in the walk" and the
+    walk's count."""
+    params["walk"] = WALK_LIMIT
+    params["sample"] = sample = max(1, WALK_LIMIT // SAMPLE_SHARE)
+    params["dense"] = -(-(COUNT_LIMIT + 1) * sample // WALK_LIMIT)
+    newest = f"SELECT {_WALKED} FROM {_table()} d WHERE d.kind = '{kind}' ORDER BY {_NEWEST}"
+    sql = (
+        f"s_{name} AS MATERIALIZED (SELECT 1 FROM ({newest} LIMIT %(sample)s) d WHERE {where}), "
+        f"{name} AS MATERIALIZED (SELECT {picked} FROM ({newest} LIMIT %(walk)s) d WHERE {where}"
+        f" ORDER BY {_NEWEST} LIMIT %(over)s)"
+    )
+    return sql, f"(SELECT count(*) FROM s_{name}) >= %(dense)s", f"(SELECT count(*) FROM {name})"
+
+
+# --- running a search statement: prepared once a connection, planned once ---------------------------
+
+# The search statements prepared on each database connection: their SQL -> the EXECUTE that runs it.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+# At most this many a connection (one per shape of query: kinds, filters, sort); past it, run as is.
+PREPARED_MAX = 64
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_names = itertools.count(1)
+
+
+def _sql_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint"
+    if isinstance(value, datetime.datetime):
+        return "timestamptz"
+    if isinstance(value, list | tuple):
+        return "bigint[]"
+    return "text"
+
+
+def _fetch(cursor: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    cursor.execute(sql, params)
+    while cursor.description is None and cursor.nextset():  # past the SET and the PREPARE
+        pass
+    rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
+def _run(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run a search statement and return its rows.
+
+    Planning one cost more than running it (0.6 to 1.1 ms of PostgreSQL's CPU, against 0.2 for the
+    execution of a rare word's), and parsing it more: each statement is prepared once a connection
+    (``PREPARE``, in the same round trip as its first ``EXECUTE``) and planned once for every text
+    (``plan_cache_mode = force_generic_plan``, set for the session: Django prepares nothing of its
+    own). Which is why no step relies on the planner's estimate of the words (``_window_page``'s steps
+    decide by what they find). The prepared name starts with the table's: the statement says what it
+    reads. ``SEARCH_PREPARED_STATEMENTS = False`` sends the whole statement each time (for a pooler
+    that shares server sessions between transactions, which prepared statements do not survive).
+    """
+    with connection.cursor() as cursor:
+        if not getattr(settings, "SEARCH_PREPARED_STATEMENTS", True):
+            return _fetch(cursor, sql, params)
+        prepared = _PREPARED.setdefault(connection.connection, {})
+        execute = prepared.get(sql)
+        if execute is not None:
+            try:
+                return _fetch(cursor, execute, params)
+            except ProgrammingError as error:
+                # Gone from the session (DEALLOCATE ALL, DISCARD ALL): prepared again, unless this
+                # transaction is now aborted.
+                if not isinstance(error.__cause__, psycopg.errors.InvalidSqlStatementName):
+                    raise
+                prepared.clear()
+                if connection.in_atomic_block:
+                    raise
+        if len(prepared) >= PREPARED_MAX:
+            return _fetch(cursor, sql, params)
+        order = list(dict.fromkeys(_PLACEHOLDER.findall(sql)))
+        # A new name each time: a first run that failed may have left its PREPARE behind.
+        name = f"{_table()}_{next(_names)}"
+        arguments = ", ".join(f"%({key})s::{_sql_type(params[key])}" for key in order)
+        numbered = _PLACEHOLDER.sub(lambda match: f"${order.index(match.group(1)) + 1}", sql)
+        types = ", ".join(_sql_type(params[key]) for key in order)
+        execute = f"EXECUTE {name}({arguments})"
+        rows = _fetch(
+            cursor,
+            f"SET plan_cache_mode = force_generic_plan; PREPARE {name}({types}) AS {numbered}; {execute}",
+            params,
+        )
+        prepared[sql] = execute
+        return rows
 
 
 def _like_prefix(text: str) -> str:
@@ -261,23 +366,35 @@ class PostgresBackend:
             page = self._members_page(scope, filters, params)
         else:
             page = self._plain_page(text, page_clauses, filters, query, params)
+        # The statement's named steps: the query's words first (parsed once, every step reads them).
+        steps = [_QUERY_STEP] if text else []
+        if page:
+            steps.append(page)
         counters: list[str] = []
         counted_kinds: list[str] = []
         for kind in counted:
             if not clauses[kind]:
                 continue
             counted_kinds.append(kind)
+            # Capped: counting every match of a common word (tens of thousands of rows) costs more
+            # than the page; past COUNT_LIMIT "more than" is what a reader needs.
+            capped = f"SELECT 1 FROM {_table()} d WHERE {clauses[kind]}{filters}"
             if kind == from_window:
                 # The window holds every match of this kind when there are at most COUNT_LIMIT, one
                 # more than that otherwise: its size is the count, without a second scan.
                 counters.append("(SELECT count(*) FROM w)")
-            else:
-                # Capped: counting every match of a common word (tens of thousands of rows) costs more
-                # than the page; past COUNT_LIMIT "more than" is what a reader needs.
+            elif text and kind in (KIND_POST, KIND_THREAD):
+                # Found as the window is (``_window_page``), whatever the word: a common one by the
+                # walk of the newest documents, a rarer one through the full-text index.
+                walk, dense, walked = _walk_steps(kind, f"{clauses[kind]}{filters}", f"c_{kind}", "1", params)
+                steps.append(walk)
                 counters.append(
-                    f"(SELECT count(*) FROM (SELECT 1 FROM {_table()} d WHERE {clauses[kind]}{filters}"
-                    " LIMIT %(over)s) c)"
+                    f"(CASE WHEN {dense} AND {walked} > %(count_limit)s THEN {walked}"
+                    f" ELSE (SELECT count(*) FROM (SELECT * FROM ({capped} OFFSET 0) c"
+                    " LIMIT %(over)s) c) END)"
                 )
+            else:
+                counters.append(f"(SELECT count(*) FROM ({capped} LIMIT %(over)s) c)")
         if not page and not counters:
             return SearchResult(
                 hits=(),
@@ -295,7 +412,7 @@ class PostgresBackend:
             if text:
                 params["body_options"] = _HEADLINE_OPTIONS
                 params["title_options"] = _TITLE_OPTIONS
-                tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
+                tsquery = _TSQUERY
                 headline = (
                     f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
                     f" ELSE ts_headline('{CONFIG}', d.body, {tsquery}, %(body_options)s) END,"
@@ -318,14 +435,14 @@ class PostgresBackend:
                 order = f"p.score DESC, {order}"
             # The counts come back on every row, and on one row of NULLs when the page is empty.
             sql = (
-                f"WITH {page} SELECT {head}, {columns}, p.score, {headline}, {author} "
+                f"SELECT {head}, {columns}, p.score, {headline}, {author} "
                 f"FROM (SELECT 1) one LEFT JOIN (p JOIN {_table()} d ON d.id = p.id) ON TRUE ORDER BY {order}"
             )
         else:
             sql = f"SELECT {head}"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
+        if steps:
+            sql = f"WITH {', '.join(steps)} {sql}"
+        rows = _run(sql, params)
         counts = dict.fromkeys(counted, 0)
         lower_bounds: set[str] = set()
         width = len(counters)
@@ -395,7 +512,7 @@ class PostgresBackend:
         if not text:
             return ""
         params["text"] = text
-        fulltext = f"d.search_vector @@ websearch_to_tsquery('{CONFIG}', %(text)s)"
+        fulltext = f"d.search_vector @@ {_TSQUERY}"
         if kind != KIND_MEMBER:
             return f" AND {fulltext}"
         params["lowered"] = text.lower()
@@ -407,66 +524,41 @@ class PostgresBackend:
     ) -> str:
         """The page of one kind among its newest COUNT_LIMIT matches (``w``, one more when there are
         more), by relevance or newest first. How ``w`` is found is decided by what the first steps
-        find, not by the planner's estimate, which misjudges phrases and words found together (it
-        walked the whole table for two common words never found together, and read 19,000 rows
+        find, never by the planner's estimate (the statement is planned once, for every text: see
+        ``_run``), which misjudges phrases and words found together anyway (it read 19,000 rows
         through the full-text index for a phrase in one post in ten):
 
-        - A single word first takes any COUNT_LIMIT + 1 matches (``g``) as the planner finds them
-          (its estimate of one word is good: the full-text index for a rare word, the table for a
-          common one). At most COUNT_LIMIT found: they are every match, and nothing else runs.
-          Several words, a phrase, a hyphenated word first count their matches among the newest
-          tenth of the walk (``s``, WALK_LIMIT / 10 documents): the full-text index would spend
-          milliseconds intersecting two common words' postings. Too few to promise COUNT_LIMIT + 1
-          in the whole walk: straight to the full-text index (the last step).
+        - ``s``: the matches among the newest tenth of the walk (WALK_LIMIT / 10 documents). Fewer
+          than would promise COUNT_LIMIT + 1 in the whole walk: straight to the full-text index (the
+          last step): the index would spend milliseconds on a common word's postings.
         - ``r``, the walk: the matches among the newest WALK_LIMIT documents of the kind (the recency
           index; it stops there). COUNT_LIMIT + 1 found: they are the newest matches (a common word
           or phrase; about COUNT_LIMIT divided by its share of the documents are read).
-        - Else every match through the full-text index, newest first (a rare phrase or words rarely
-          found together; a word common in older documents only).
+        - Else every match through the full-text index, newest first (a rare word or phrase, words
+          rarely found together, a word common in older documents only).
 
         Each step runs only when the ones before it did not answer (one-time filters over
         materialized CTEs, evaluated when first read). The window carries only what ranking needs;
         the page's other columns are read for its rows alone."""
-        params["walk"] = WALK_LIMIT
         table = _table()
         where = f"{clause}{filters}"
         picked = "d.id, d.created_at, d.object_id, d.search_vector"
-        newest = f"SELECT {_WALKED} FROM {table} d WHERE d.kind = '{kind}' ORDER BY {_NEWEST}"
-        walk = (
-            f"r AS MATERIALIZED (SELECT {picked} FROM ({newest} LIMIT %(walk)s) d"
-            f" WHERE {where} ORDER BY {_NEWEST} LIMIT %(over)s)"
-        )
-        walked = "(SELECT count(*) FROM r)"
-        # OFFSET 0 keeps the ORDER BY ... LIMIT away from the scan: the planner reads every match
-        # through the full-text index rather than walk the recency index until it has enough.
+        walk, dense, walked = _walk_steps(kind, where, "r", picked, params)
+        # OFFSET 0 keeps the ORDER BY ... LIMIT away from the scan: every match is read through the
+        # full-text index rather than by walking the recency index until there are enough.
         every = (
-            f"(SELECT * FROM (SELECT {picked} FROM {table} d WHERE {where} OFFSET 0) d"
-            f" WHERE <gate>{walked} <= %(count_limit)s ORDER BY {_NEWEST} LIMIT %(over)s)"
+            f"SELECT * FROM (SELECT {picked} FROM {table} d WHERE {where} OFFSET 0) d"
+            f" WHERE NOT {dense} OR {walked} <= %(count_limit)s ORDER BY {_NEWEST} LIMIT %(over)s"
         )
-        if _SINGLE_WORD.fullmatch(query.text.strip()):
-            found = "(SELECT count(*) FROM g)"
-            windows = (
-                f"g AS MATERIALIZED (SELECT {picked} FROM {table} d WHERE {where} LIMIT %(over)s), {walk}, "
-                f"w AS MATERIALIZED (SELECT * FROM g WHERE {found} <= %(count_limit)s"
-                f" UNION ALL SELECT * FROM r WHERE {found} > %(count_limit)s AND {walked} > %(count_limit)s"
-                f" UNION ALL {every.replace('<gate>', f'{found} > %(count_limit)s AND ')})"
-            )
-        else:
-            # Walk only when the newest documents promise enough: as many matches among the newest
-            # tenth of the walk as would make COUNT_LIMIT + 1 in all of it.
-            params["sample"] = sample = max(1, WALK_LIMIT // 10)
-            params["dense"] = -(-(COUNT_LIMIT + 1) * sample // WALK_LIMIT)
-            dense = "(SELECT count(*) FROM s) >= %(dense)s"
-            windows = (
-                f"s AS MATERIALIZED (SELECT 1 FROM ({newest} LIMIT %(sample)s) d WHERE {where}), {walk}, "
-                f"w AS MATERIALIZED (SELECT * FROM r WHERE {dense} AND {walked} > %(count_limit)s"
-                f" UNION ALL {every.replace('<gate>', f'NOT {dense} OR ')})"
-            )
+        windows = (
+            f"{walk}, w AS MATERIALIZED (SELECT * FROM r WHERE {dense} AND {walked} > %(count_limit)s"
+            f" UNION ALL ({every}))"
+        )
         if query.sort == "date":
             score = "0"
             order = "w.created_at DESC NULLS LAST, w.object_id DESC"
         else:
-            score = f"ts_rank(w.search_vector, websearch_to_tsquery('{CONFIG}', %(text)s))"
+            score = f"ts_rank(w.search_vector, {_TSQUERY})"
             order = "score DESC, w.created_at DESC NULLS LAST, w.object_id DESC"
         # Ranked among the newest COUNT_LIMIT: the one more only tells that there are more.
         page = (
@@ -482,7 +574,7 @@ class PostgresBackend:
         params["text"] = text
         # As many as the counts of these kinds can add up to (what the pages reach).
         params["window"] = COUNT_LIMIT * len(clauses)
-        tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
+        tsquery = _TSQUERY
         where = f"({' OR '.join(clauses)}){filters}"
         window = (
             f"w AS MATERIALIZED (SELECT d.id, d.created_at, d.object_id, d.search_vector FROM {_table()} d"
@@ -527,7 +619,7 @@ class PostgresBackend:
             params["text"] = text
             params["lowered"] = text.lower()
             params["prefix"] = _like_prefix(text.lower())
-            tsquery = f"websearch_to_tsquery('{CONFIG}', %(text)s)"
+            tsquery = _TSQUERY
             score = (
                 f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN {_MEMBER_SCORE}"
                 f" ELSE ts_rank(d.search_vector, {tsquery}) END"
@@ -541,45 +633,71 @@ class PostgresBackend:
         )
 
     def _hit(self, row: Sequence[Any], text: str) -> Hit:
-        values = dict(zip(_COLUMNS, row, strict=False))
-        score, body_marked, title_marked, author_name = row[len(_COLUMNS) :]
-        document = Document(
-            kind=values["kind"],
-            id=values["object_id"],
-            app=values["app"],
-            title=values["title"],
-            body=values["body"],
-            author_id=values["author_id"],
-            forum_id=values["forum_id"],
-            thread_id=values["thread_id"],
-            dialog_id=values["dialog_id"],
-            created_at=values["created_at"],
-            updated_at=values["updated_at"],
-            has_attachments=values["has_attachments"],
-            language=values["language"],
-            url=values["url"],
-            visible=values["visible"],
-            participant_ids=tuple(values["participant_ids"] or ()),
+        (
+            kind,
+            object_id,
+            app,
+            title,
+            body,
+            author_id,
+            forum_id,
+            thread_id,
+            dialog_id,
+            participant_ids,
+            created_at,
+            updated_at,
+            has_attachments,
+            language,
+            url,
+            visible,
+            score,
+            body_marked,
+            title_marked,
+            author_name,
+        ) = row
+        # The row was a valid Document when indexed: rebuilt without the dataclass's __init__ and its
+        # checks, which were a third of building a page of hits.
+        document = _new_document(Document)
+        document.__dict__.update(
+            kind=kind,
+            id=object_id,
+            app=app,
+            title=title,
+            body=body,
+            author_id=author_id,
+            forum_id=forum_id,
+            thread_id=thread_id,
+            dialog_id=dialog_id,
+            created_at=created_at,
+            updated_at=updated_at,
+            has_attachments=has_attachments,
+            language=language,
+            url=url,
+            visible=visible,
+            participant_ids=tuple(participant_ids or ()),
         )
-        if document.kind == KIND_MEMBER:
-            title_html = _mark_prefix(document.title, text)
-            snippet_html = _mark_prefix(document.body, text)
-            author_name = document.title
+        if kind == KIND_MEMBER:
+            title_html = _mark_prefix(title, text)
+            snippet_html = _mark_prefix(body, text)
+            author_name = title
         elif title_marked is None:  # a post's title (its thread's), not searched: shown as it is
-            title_html = escape(document.title)
+            title_html = mark_safe(html.escape(title))  # noqa: S308  escaped
             snippet_html = safe_highlight(body_marked or "")
         else:
             title_html = safe_highlight(title_marked or "")
             snippet_html = safe_highlight(body_marked or "")
         return Hit(
-            kind=document.kind,
-            id=document.id,
+            kind=kind,
+            id=object_id,
             score=float(score),
             document=document,
             title_html=title_html,
             snippet_html=snippet_html,
             author_name=author_name,
         )
+
+
+_new_document = object.__new__
 
 
 def _mark_prefix(name: str, text: str) -> SafeString:

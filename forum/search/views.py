@@ -4,10 +4,11 @@ filters, paging and highlighted snippets. Works without JavaScript (a GET form).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from forum.fragments import render_fragment
 from forum.kept_html import render_kept
@@ -28,42 +29,46 @@ _FILTERS = ("forum", "author", "date_from", "date_to", "attachments")
 
 
 def _link(params: QueryDict, **changes: object) -> str:
-    """The query string of this search with ``changes`` (None removes a parameter)."""
-    copy = params.copy()
-    for name, value in changes.items():
-        copy.pop(name, None)
-        if value is not None:
-            copy[name] = str(value)
-    return "?" + copy.urlencode()
+    """The query string of this search with ``changes`` (None removes a parameter), in the order
+    ``QueryDict.copy()`` then ``pop`` and set would give, without copying the request's parameters."""
+    pairs = [(name, value) for name, values in params.lists() if name not in changes for value in values]
+    pairs += [(name, str(value)) for name, value in changes.items() if value is not None]
+    return "?" + urlencode(pairs)
+
+
+_NAMES = {
+    KIND_POST: gettext_lazy("Posts"),
+    KIND_THREAD: gettext_lazy("Threads"),
+    KIND_MEMBER: gettext_lazy("Members"),
+    KIND_MESSAGE: gettext_lazy("Your messages"),
+}
 
 
 def _tab_label(kind: str, count: int | None, more: bool) -> str:
     """The tab's name with its count; ``more``: the backend stopped counting at ``count``."""
-    names = {
-        KIND_POST: _("Posts"),
-        KIND_THREAD: _("Threads"),
-        KIND_MEMBER: _("Members"),
-        KIND_MESSAGE: _("Your messages"),
-    }
     if count is None:
-        return names[kind]
+        return str(_NAMES[kind])
+    # Only the label shown is translated (each ngettext call costs a catalog look-up).
     if more:
-        counted = {
-            KIND_POST: ngettext("more than %(count)d post", "more than %(count)d posts", count),
-            KIND_THREAD: ngettext("more than %(count)d thread", "more than %(count)d threads", count),
-            KIND_MEMBER: ngettext("more than %(count)d member", "more than %(count)d members", count),
-            KIND_MESSAGE: ngettext(
+        if kind == KIND_POST:
+            label = ngettext("more than %(count)d post", "more than %(count)d posts", count)
+        elif kind == KIND_THREAD:
+            label = ngettext("more than %(count)d thread", "more than %(count)d threads", count)
+        elif kind == KIND_MEMBER:
+            label = ngettext("more than %(count)d member", "more than %(count)d members", count)
+        else:
+            label = ngettext(
                 "more than %(count)d of your messages", "more than %(count)d of your messages", count
-            ),
-        }
+            )
+    elif kind == KIND_POST:
+        label = ngettext("%(count)d post", "%(count)d posts", count)
+    elif kind == KIND_THREAD:
+        label = ngettext("%(count)d thread", "%(count)d threads", count)
+    elif kind == KIND_MEMBER:
+        label = ngettext("%(count)d member", "%(count)d members", count)
     else:
-        counted = {
-            KIND_POST: ngettext("%(count)d post", "%(count)d posts", count),
-            KIND_THREAD: ngettext("%(count)d thread", "%(count)d threads", count),
-            KIND_MEMBER: ngettext("%(count)d member", "%(count)d members", count),
-            KIND_MESSAGE: ngettext("%(count)d of your messages", "%(count)d of your messages", count),
-        }
-    return counted[kind] % {"count": count}
+        label = ngettext("%(count)d of your messages", "%(count)d of your messages", count)
+    return label % {"count": count}
 
 
 def _total_label(total: int, more: bool) -> str:

@@ -1,0 +1,125 @@
+"""The PostgreSQL backend's statements are prepared once a connection and planned once for every text
+(forum.search.postgres._run): the plan made for a rare word must find a common one's newest matches
+and counts as well, and a statement gone from the session is prepared again."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from forum.search.base import Document, SearchQuery, SearchScope, get_backend
+
+NOW = timezone.now()
+READER = SearchScope(readable_forum_ids=frozenset({1}), viewer_id=7)
+
+
+def post(pk: int, body: str, *, minutes: int, forum: int = 1, visible: bool = True) -> Document:
+    return Document(
+        kind="post",
+        id=pk,
+        app="thread",
+        title="Thread title",
+        body=body,
+        forum_id=forum,
+        thread_id=100,
+        author_id=7,
+        created_at=NOW - datetime.timedelta(minutes=minutes),
+        visible=visible,
+    )
+
+
+def thread(pk: int, title: str, *, minutes: int) -> Document:
+    return Document(
+        kind="thread",
+        id=pk,
+        app="thread",
+        title=title,
+        forum_id=1,
+        thread_id=pk,
+        author_id=7,
+        created_at=NOW - datetime.timedelta(minutes=minutes),
+    )
+
+
+def searched(
+    text: str, kind: str = "post", *, statements: int = 1
+) -> tuple[list[int], dict[str, int], frozenset[str], str]:
+    """The hits newest first, the counts, the kinds counted past the limit, and the SQL sent last."""
+    other = "thread" if kind == "post" else "post"
+    query = SearchQuery(text=text, kinds=(kind,), count_kinds=(other,), sort="date")
+    with CaptureQueriesContext(connection) as queries:
+        result = get_backend("postgres").search(query, READER)
+    assert len(queries) == statements
+    return [hit.id for hit in result.hits], dict(result.counts), result.lower_bounds, queries[-1]["sql"]
+
+
+def plans(sql: str) -> tuple[int, int]:
+    """How often the prepared statement that ``sql`` executed was planned generically, and custom."""
+    name = re.match(r"EXECUTE (\w+)\(", sql)
+    assert name, sql
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s", [name[1]]
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["post", "thread"])
+def test_one_plan_answers_rare_and_common_words_alike(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    from forum.search import postgres
+
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(postgres, "WALK_LIMIT", 100)  # the sample: the newest four documents
+    backend = get_backend("postgres")
+    # "kettle" in most posts and threads, the newest included (a common word: walked), "teapot" in two
+    # old ones and not among the newest (a rare word: through the full-text index); never the hidden
+    # or unreadable ones, the very newest.
+    backend.index(
+        [post(1, "kettle hidden", minutes=0, visible=False), post(2, "kettle elsewhere", minutes=0, forum=2)]
+        + [post(pk, f"kettle {pk}", minutes=pk) for pk in range(3, 40)]
+        + [post(50, "teapot", minutes=50), post(51, "teapot too", minutes=51)]
+        + [thread(pk, f"Kettle {pk}", minutes=pk) for pk in range(60, 70)]
+        + [thread(70, "Teapot", minutes=70)]
+    )
+    for _round in range(3):  # prepared at the first search of this shape, planned for every text
+        rare, rare_counts, rare_more, _sql = searched("teapot", kind)
+        common, common_counts, common_more, sql = searched("kettle", kind)
+        assert rare == ([50, 51] if kind == "post" else [70])
+        assert rare_counts == {"post": 2, "thread": 1} and rare_more == frozenset()
+        assert common == ([3, 4, 5] if kind == "post" else [60, 61, 62])
+        assert common_counts == {"post": 3, "thread": 3} and common_more == {"post", "thread"}
+        assert sql.startswith("EXECUTE forum_searchdocument_") and "PREPARE" not in sql
+    generic, custom = plans(sql)
+    assert generic >= 6 and custom == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_gone_from_the_session_is_prepared_again() -> None:
+    backend = get_backend("postgres")
+    backend.index([post(1, "kettle", minutes=1)])
+    assert searched("kettle")[0] == [1]
+    assert searched("kettle")[3].startswith("EXECUTE ")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    # The EXECUTE that found it gone, then the statement prepared again.
+    hits, _counts, _more, sql = searched("kettle", statements=2)
+    assert hits == [1] and "PREPARE" in sql
+    assert searched("kettle")[3].startswith("EXECUTE ")
+
+
+@pytest.mark.django_db
+def test_without_prepared_statements_the_statement_is_sent_whole(
+    settings: pytest.FixtureRequest,
+) -> None:
+    settings.SEARCH_PREPARED_STATEMENTS = False  # type: ignore[attr-defined]
+    get_backend("postgres").index([post(1, "kettle", minutes=1)])
+    hits, _counts, _more, sql = searched("kettle")
+    assert hits == [1] and sql.startswith("WITH q AS MATERIALIZED")
