@@ -30,14 +30,13 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import get_language
 from markupsafe import Markup
 
-from forum.slots import Slotted, hole, stand_in
+from forum.slots import Slotted, hole, page_token, stand_in
 
 __all__ = ["CHROME_TEMPLATE", "csrf_field_hole", "render_kept"]
 
@@ -136,12 +135,12 @@ def render_kept(
         page = Slotted.parse(html, stand_ins)
         if _seconds() > 0:
             _put(key, page)
-    token = functools.cache(
-        lambda: str(get_token(request))
-    )  # one masked token for the page, as render() gives
-    every: dict[str, Callable[[str], str]] = {"csrf": lambda _arg: token(), **fillers}
+    token = page_token(request)  # one masked token for the page, as render() gives
+    every: dict[str, Callable[[str], str]] = {"csrf": lambda _arg: token, **fillers}
     if live:
-        rendered = _live_template(tuple(live.values())).render(dict(live_context or {}), request)
+        rendered = _live_template(tuple(live.values())).render(
+            {**(live_context or {}), "csrf_token": token}, request
+        )
         top, *rest = str(rendered).split(_separator())
         done = {"chrome": top, **dict(zip(live, rest, strict=True))}
         for name in done:

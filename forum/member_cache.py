@@ -47,6 +47,7 @@ __all__ = [
     "breaker",
     "changed",
     "enabled",
+    "keep",
     "member_scope",
     "prefetch_keys",
     "prefill",
@@ -83,6 +84,10 @@ class _Loaded:
 
 _memo: contextvars.ContextVar[dict[int, _Loaded] | None] = contextvars.ContextVar(
     "member_cache", default=None
+)
+# The shared scopes whose versions this request's session read brings (prefetch_keys), for prefill.
+_shared_asked: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "member_cache_shared", default=()
 )
 
 
@@ -128,13 +133,14 @@ def member_scope() -> Iterator[None]:
 
 
 class MemberCacheMiddleware:
-    """Opens ``member_scope`` around the request, before the session and the account are read."""
+    """Opens ``member_scope`` and ``versioned_cache.request_scope`` around the request, before the
+    session and the account are read."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        with member_scope():
+        with member_scope(), versioned_cache.request_scope():
             return self.get_response(request)
 
 
@@ -183,16 +189,21 @@ def _plan() -> tuple[list[str], list[str]]:
 
 def prefetch_keys() -> list[str]:
     """The keys of every part of a member and of their scopes' versions, "{id}" standing for the
-    member's id: what the session store fetches in the same round trip as the session
-    (``cache_client.get_with_related``), to be handed to ``prefill``. Empty when nothing may be read
-    from Redis now. Versions left waiting (Redis was down when they moved) are started first."""
+    member's id, then the versions of the shared scopes the page will likely read
+    (``versioned_cache.shared_scopes``): what the session store fetches in the same round trip as the
+    session (``cache_client.get_with_related``), to be handed to ``prefill``. Empty when nothing may be
+    read from Redis now. Versions left waiting (Redis was down when they moved) are started first."""
     if not enabled() or _memo.get() is None or breaker.skipping(_address()):
         return []
     versioned_cache.start_waiting()
     scopes, parts = _plan()
-    return [versioned_cache.version_key(scope) for scope in scopes] + [
-        _entry_key(part, "{id}") for part in parts
-    ]
+    shared = tuple(versioned_cache.shared_scopes())
+    _shared_asked.set(shared)
+    return (
+        [versioned_cache.version_key(scope) for scope in scopes]
+        + [_entry_key(part, "{id}") for part in parts]
+        + [versioned_cache.version_key(scope) for scope in shared]
+    )
 
 
 def prefill(user_id: int, values: Sequence[Any]) -> None:
@@ -203,7 +214,18 @@ def prefill(user_id: int, values: Sequence[Any]) -> None:
     if memo is None or user_id in memo:
         return
     scopes, parts = _plan()
-    if len(values) != len(scopes) + len(parts) or any(value is None for value in values[: len(scopes)]):
+    shared = _shared_asked.get()
+    if len(values) != len(scopes) + len(parts) + len(shared):
+        return
+    versioned_cache.remember(
+        {
+            scope: str(version)
+            for scope, version in zip(shared, values[len(scopes) + len(parts) :], strict=True)
+            if version is not None
+        }
+    )
+    values = values[: len(scopes) + len(parts)]
+    if any(value is None for value in values[: len(scopes)]):
         return
     loaded = _Loaded()
     for template, version in zip(scopes, values, strict=False):
@@ -253,16 +275,44 @@ def read(part: str, user_id: int, build: Callable[[], T]) -> T:
     return value
 
 
+def keep(part: str, user_id: int, value: Any) -> None:
+    """Replace the member's ``part`` with ``value`` (read by ``read`` before in this request, and
+    grown by what the request found: a memo of the member's, such as the watch states of the threads
+    they look at). Kept under the versions read then; nothing is kept when this request changed one of
+    its scopes or Redis could not be read."""
+    if not enabled():
+        return
+    memo = _memo.get()
+    loaded = memo.get(user_id) if memo is not None else None
+    if loaded is None:
+        return
+    scopes = _scopes(part, user_id)
+    loaded.values[part] = value
+    if loaded.stale.intersection(scopes) or any(scope not in loaded.versions for scope in scopes):
+        return
+    current = tuple(loaded.versions[scope] for scope in scopes)
+    address = _address()
+    try:
+        cache_client.set_value(
+            _entry_key(part, user_id), (current, value), timeout=int(settings.KEPT_PARTS_SECONDS)
+        )
+    except Exception:  # noqa: BLE001 - the value is served, only not kept
+        _failed(address, f"could not keep {part}")
+
+
 def _start_now(scopes: Iterable[str]) -> None:
     address = _address()
     if not enabled() or breaker.skipping(address):
         return
+    started = {scope: secrets.token_hex(8) for scope in scopes}
     try:
         cache_client.set_many_forever(
-            {versioned_cache.version_key(scope): secrets.token_hex(8) for scope in scopes}
+            {versioned_cache.version_key(scope): version for scope, version in started.items()}
         )
     except Exception:  # noqa: BLE001 - the version after the commit is started (or kept waiting) anyway
         _failed(address, "a version started after the commit only")
+    else:
+        versioned_cache.remember(started)
 
 
 def changed(scope: str, user_ids: Iterable[int] = ()) -> None:

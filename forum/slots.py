@@ -28,9 +28,11 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from markupsafe import Markup
 
-__all__ = ["RenderedOnce", "Slotted", "hole", "stand_in"]
+__all__ = ["RenderedOnce", "Slotted", "hole", "page_token", "stand_in"]
 
 # Names are identifiers; arguments are ids and short words (never "-" followed by ">").
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -123,3 +125,14 @@ class RenderedOnce:
     def clear(self) -> None:
         with self._lock:
             self._kept.clear()
+
+
+def page_token(request: HttpRequest) -> str:
+    """The request's masked CSRF token, masked once: every form of a page filled per request (the
+    header's, the posts', the footer's) takes the same one, as one ``render()`` would give them
+    (Django's ``get_token`` masks again on each call, 32 random characters each time)."""
+    token = request.META.get("forum.page_token")
+    if token is None:
+        token = str(get_token(request))
+        request.META["forum.page_token"] = token
+    return str(token)

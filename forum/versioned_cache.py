@@ -15,6 +15,13 @@ the commit could be read by a request that still builds from the old rows and ke
 are still read from Redis on each call (one round trip for all of them), only the entry's transfer and
 unpickling are saved. Nothing is served from memory without the versions read just now.
 
+Inside ``request_scope()`` (every request: ``forum.member_cache.MemberCacheMiddleware`` opens it) a
+version is read once per request: the first ``versions()`` call fetches its scopes together with every
+shared scope (a name without ``:``) this process has been asked for lately, in one round trip, and
+the session's own round trip brings them too (``forum.member_cache.prefetch_keys``), so a page that
+reads the forums' structure, a thread's posts and the status badges reads the versions once, not three
+times. A version this request starts (after its commit) replaces the one it read.
+
 When Redis is down (or was, less than ``REDIS_OUTAGE_SKIP_SECONDS`` ago: ``forum.outage``) ``kept``
 builds the value every time and keeps nothing; a version that could not be started is remembered by the
 process and started at its next successful look at the cache, and every entry expires after
@@ -23,13 +30,15 @@ process and started at its next successful look at the cache, and every entry ex
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
@@ -45,6 +54,9 @@ __all__ = [
     "changed_committed",
     "kept",
     "local_forget",
+    "remember",
+    "request_scope",
+    "shared_scopes",
     "start_waiting",
     "version_key",
     "versions",
@@ -61,6 +73,55 @@ _lock = threading.Lock()
 # The process's own layer: entry key -> (versions, value, expires at, monotonic). Bounded, oldest out.
 _LOCAL_LIMIT = 256
 _local: OrderedDict[str, tuple[tuple[str, ...], Any, float]] = OrderedDict()
+
+
+# This request's versions (request_scope): scope -> version as read (or started) by this request.
+_request: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "versioned_cache_request", default=None
+)
+# The shared scopes (no ":" in the name: not one thread's or member's) asked for lately, most recent
+# last: fetched with any version a request reads first. Bounded: a scope unused for a while drops out.
+_SHARED_LIMIT = 24
+_shared: OrderedDict[str, None] = OrderedDict()
+
+
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Read each version once until the block ends (a request). A nested scope shares the outer one."""
+    if _request.get() is not None:
+        yield
+        return
+    token = _request.set({})
+    try:
+        yield
+    finally:
+        _request.reset(token)
+
+
+def shared_scopes() -> list[str]:
+    """The shared scopes this process was asked for lately (what a request's first read brings along)."""
+    with _lock:
+        return list(_shared)
+
+
+def remember(found: Mapping[str, str]) -> None:
+    """Versions read (or started) elsewhere in this request, scope -> version: later reads in the
+    request take them (``forum.member_cache`` hands over what the session's round trip brought)."""
+    memo = _request.get()
+    if memo is not None:
+        memo.update(found)
+
+
+def _learn(names: Iterable[str]) -> None:
+    shared = [name for name in names if ":" not in name]
+    if not shared:
+        return
+    with _lock:
+        for name in shared:
+            _shared[name] = None
+            _shared.move_to_end(name)
+        while len(_shared) > _SHARED_LIMIT:
+            _shared.popitem(last=False)
 
 
 class ChangeOutsideTransactionError(RuntimeError):
@@ -95,16 +156,23 @@ def _failed(address: str, what: str) -> None:
 def _start(scopes: set[str]) -> None:
     """New versions for ``scopes``, now; those that cannot be started are kept for later."""
     address = _address()
+    memo = _request.get()
     if not breaker.skipping(address):
+        started = {scope: secrets.token_hex(8) for scope in scopes}
         try:
-            cache.set_many({_version_key(scope): secrets.token_hex(8) for scope in scopes}, timeout=None)
+            cache.set_many({_version_key(scope): version for scope, version in started.items()}, timeout=None)
         except Exception:  # noqa: BLE001 - whatever the cache raises, the change must not fail
             _failed(address, "new versions kept for later")
         else:
             breaker.succeeded(address)
             with _lock:
                 _unfinished.difference_update(scopes)
+            if memo is not None:
+                memo.update(started)
             return
+    if memo is not None:  # read again (and found missing: nothing served as kept) by this request
+        for scope in scopes:
+            memo.pop(scope, None)
     with _lock:
         _unfinished.update(scopes)
 
@@ -188,21 +256,34 @@ def versions(scopes: Iterable[str]) -> tuple[str, ...] | None:
         if breaker.skipping(address):
             return None
     names = list(scopes)
-    keys = [_version_key(scope) for scope in names]
+    _learn(names)
+    memo = _request.get()
+    if memo is None:
+        fetch = names
+    else:
+        if all(name in memo for name in names):
+            return tuple(memo[name] for name in names)
+        # With what this request did not read yet, the shared scopes it is likely to read next.
+        fetch = list(dict.fromkeys(name for name in (*names, *shared_scopes()) if name not in memo))
+    keys = {_version_key(scope): scope for scope in fetch}
     try:
         # The kept client (forum.cache_client): Django's builds a Redis client object on every call.
-        found = cache_client.get_many(keys)
+        found = cache_client.get_many(list(keys))
         for key in keys:
-            if key not in found:
+            if key not in found and keys[key] in names:
                 cache.add(key, secrets.token_hex(8), timeout=None)
                 found[key] = cache.get(key)
     except Exception:  # noqa: BLE001 - without versions, nothing is served as kept
         _failed(address, "building instead")
         return None
     breaker.succeeded(address)
-    if any(found.get(key) is None for key in keys):
+    read = {scope: str(found[key]) for key, scope in keys.items() if found.get(key) is not None}
+    if memo is not None:
+        memo.update(read)
+        read = memo
+    if any(name not in read for name in names):
         return None
-    return tuple(str(found[key]) for key in keys)
+    return tuple(read[name] for name in names)
 
 
 def _local_get(key: str, current: tuple[str, ...]) -> tuple[bool, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest
-from django.template.backends.utils import csrf_input
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from markupsafe import escape
@@ -26,7 +26,7 @@ from apps.thread.services._common import thread_scope
 from apps.user.services import member_badges_for
 from forum.fragments import render_fragment
 from forum.paging import Page
-from forum.slots import Slotted
+from forum.slots import Slotted, page_token
 from forum.versioned_cache import kept
 
 # The members' index and thread lists are kept_lists' (the test of their merge calls it from here).
@@ -245,7 +245,11 @@ def _fillers(
     request: HttpRequest | None,
 ) -> dict[str, Callable[[str], str]]:
     """What fills the holes of the kept posts for this member (see _posts.jinja)."""
-    csrf = str(csrf_input(request)) if request is not None else ""
+    csrf = (
+        format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', page_token(request))
+        if request is not None
+        else ""
+    )
     read = read_position if read_position is not None else 2**63
     kinds = {kind: index for index, kind in enumerate(selectors.reaction_kinds())}
     pressed = {f"{post_id}:{kinds[kind]}" for post_id, kind in own.reactions.items() if kind in kinds}

@@ -16,13 +16,12 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.middleware.csrf import get_token
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, get_language_info
 
 from forum.fragments import render_fragment
 from forum.kept_html import csrf_field_hole
-from forum.slots import RenderedOnce, hole
+from forum.slots import RenderedOnce, hole, page_token
 
 register = template.Library()
 
@@ -40,7 +39,7 @@ def _kept_render(name: str, values: dict[str, Any], context: template.Context, r
     if context.get("csrf_field"):  # a kept page's build: its own fill puts the token in
         token = str(hole("csrf"))
     else:
-        token = str(get_token(request)) if request is not None else ""
+        token = page_token(request) if request is not None else ""
     return mark_safe(found.fill({"csrf": lambda _arg: token}))  # noqa: S308  rendered, autoescaped
 
 

@@ -67,6 +67,7 @@ from forum.testing.fixtures import (  # noqa: E402, F401
     clock,
     english,
     make_member,
+    no_open_connection,
     outbox,
     redis_namespace,
     web_as,

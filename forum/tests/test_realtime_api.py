@@ -35,6 +35,9 @@ from forum.realtime.frames import MAX_OUTBOUND_FRAME_BYTES, event_frame
 from forum.realtime.topics import parse_topic, registration_for, topic_group, unregister_topic, user_group
 from forum.testing import processes
 
+# Socket handshakes go through database_sync_to_async: see the fixture.
+pytestmark = pytest.mark.usefixtures("no_open_connection")
+
 
 @pytest.fixture
 def layer_prefix(settings: Any) -> str:

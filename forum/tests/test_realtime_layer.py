@@ -30,6 +30,9 @@ from forum.testing.tcp_proxy import TcpProxy
 # A safety net so that a broken layer fails the test instead of hanging it; never an assertion.
 WAIT = 15.0
 
+# Socket handshakes go through database_sync_to_async: see the fixture.
+pytestmark = pytest.mark.usefixtures("no_open_connection")
+
 
 @pytest.fixture
 def pubsub_layer(settings: Any) -> str:

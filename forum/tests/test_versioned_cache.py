@@ -100,3 +100,58 @@ def test_switched_off_it_builds_every_time(settings: Any) -> None:
     build = Builder()
     versioned_cache.kept("test.part", (), ("alpha",), build, local=True)
     assert versioned_cache.kept("test.part", (), ("alpha",), build, local=True) == "built 2"
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of each ``MGET`` the versions are read with (the real one still runs)."""
+    from forum import cache_client
+
+    done: list[list[str]] = []
+    real = cache_client.get_many
+
+    def spy(keys: Any) -> dict[str, Any]:
+        done.append(list(keys))
+        return real(keys)
+
+    monkeypatch.setattr(cache_client, "get_many", spy)
+    return done
+
+
+def test_a_request_reads_its_versions_once(round_trips: list[list[str]]) -> None:
+    """The parts of one page (the forums, a thread's posts, the badges) cost one round trip for their
+    versions together: the first read brings the shared scopes asked for lately."""
+    versioned_cache.kept("test.shared", (), ("alpha", "beta"), Builder())  # learnt: alpha, beta
+    round_trips.clear()
+    with versioned_cache.request_scope():
+        first = versioned_cache.versions(["thread:7", "alpha"])
+        assert versioned_cache.versions(["beta"]) is not None
+        assert versioned_cache.versions(["alpha", "thread:7"]) == (first or ())[::-1]
+    assert len(round_trips) == 1, round_trips
+    assert {key.rsplit(":", 1)[-1] for key in round_trips[0]} >= {"alpha", "beta", "7"}
+    with versioned_cache.request_scope():
+        versioned_cache.versions(["alpha"])
+    assert len(round_trips) == 2, "each request reads the versions again"
+
+
+def test_a_change_the_request_commits_is_read_by_the_rest_of_it(committed: Callable[[], Any]) -> None:
+    build = Builder()
+    with versioned_cache.request_scope():
+        assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 1"
+        before = versioned_cache.versions(["alpha"])
+        with committed():
+            versioned_cache.changed("alpha")
+        after = versioned_cache.versions(["alpha"])
+        assert after != before, "the version the commit started, not the one read first"
+        assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 2"
+    assert versioned_cache.versions(["alpha"]) == after, "the same as Redis holds"
+
+
+def test_a_change_committed_elsewhere_shows_on_the_next_request(committed: Callable[[], Any]) -> None:
+    build = Builder()
+    with versioned_cache.request_scope():
+        assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 1"
+    with committed():
+        versioned_cache.changed("alpha")
+    with versioned_cache.request_scope():
+        assert versioned_cache.kept("test.part", (), ("alpha",), build) == "built 2"

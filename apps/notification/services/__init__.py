@@ -92,6 +92,7 @@ from apps.notification.services.thread_events import (
 from apps.notification.services.watching import (
     watch_list,
     watch_set,
+    watch_state,
     watch_target_check,
     watch_unset,
     watched_among,
@@ -147,6 +148,7 @@ __all__ = [
     "unsubscribe_token",
     "watch_list",
     "watch_set",
+    "watch_state",
     "watch_target_check",
     "watch_unset",
     "watched_among",

@@ -13,6 +13,7 @@ from apps.notification import kinds as registry
 from apps.notification import selectors
 from apps.notification.models import Notification, Watch, WatchTarget
 from apps.notification.services.delivery import UNREAD_ALL_SCOPE, _About, _deliver, _unread_changed
+from apps.notification.services.watching import WATCH_SCOPE, WATCHES_ALL_SCOPE
 from apps.thread.services import (
     forum_names_visible_to,
     thread_readers_filter,
@@ -31,6 +32,7 @@ def _watch_auto(user_id: int, thread_id: int) -> None:
         Watch.objects.bulk_create(
             [Watch(user_id=user_id, target=WatchTarget.THREAD, target_id=thread_id)], ignore_conflicts=True
         )
+        member_cache.changed(WATCH_SCOPE, [user_id])
 
 
 def _drop_blockers(candidates: dict[int, list[str]], actor_id: int, *, addressed: Collection[int]) -> None:
@@ -130,7 +132,8 @@ def post_deleted_forget(*, post_id: int) -> int:
 def thread_deleted_forget(*, thread_id: int) -> int:
     """A deleted thread's notifications and watches go."""
     with transaction.atomic():
-        Watch.objects.filter(target=WatchTarget.THREAD, target_id=thread_id).delete()
+        if Watch.objects.filter(target=WatchTarget.THREAD, target_id=thread_id).delete()[0]:
+            member_cache.changed(WATCHES_ALL_SCOPE)
         deleted, _counts = Notification.objects.filter(thread_id=thread_id).delete()
         if deleted:
             member_cache.changed(UNREAD_ALL_SCOPE)

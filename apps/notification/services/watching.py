@@ -16,7 +16,19 @@ from apps.thread.services import (
     thread_titles_visible_to,
     thread_visible_to,
 )
+from forum import member_cache
 from forum.errors import NotFound
+
+# What a member's thread and forum pages show of their watching, remembered per member (forum.member_cache,
+# read with the session): (target, id) -> watching, for the last threads and forums they looked at.
+# Moved by every change of the member's watches; a thread's deletion (which drops its watches) moves
+# everyone's.
+WATCH_PART = "notification.watching"
+WATCH_SCOPE = "watch:{id}"
+WATCHES_ALL_SCOPE = "watches"
+member_cache.register(WATCH_PART, WATCH_SCOPE, WATCHES_ALL_SCOPE)
+# How many targets a member's memo holds (the oldest looked-at goes first).
+_REMEMBERED = 48
 
 
 def watch_target_check(*, user_id: int, target: str, target_id: int) -> None:
@@ -38,6 +50,7 @@ def _watch(user_id: int, target: str, target_id: int, watching: bool) -> bool:
         Watch.objects.update_or_create(
             user_id=user_id, target=target, target_id=target_id, defaults={"watching": watching}
         )
+        member_cache.changed(WATCH_SCOPE, [user_id])
     return watching
 
 
@@ -55,6 +68,23 @@ def watch_unset(*, user_id: int, target: str, target_id: int) -> bool:
 def watched_among(*, user_id: int, target: str, target_ids: Collection[int]) -> set[int]:
     """Which of ``target_ids`` the member watches (one query): for the buttons of a page."""
     return selectors.watched_among(user_id=user_id, target=target, target_ids=target_ids)
+
+
+def watch_state(*, user_id: int, target: str, target_id: int) -> bool:
+    """Whether the member watches this thread or forum: for the Watch button of its page. Remembered
+    with the member's session read (``WATCH_PART``), so a page they come back to asks no query."""
+    remembered: dict[tuple[str, int], bool] = member_cache.read(WATCH_PART, user_id, dict)
+    known = remembered.get((target, target_id))
+    if known is not None:
+        return known
+    found = target_id in selectors.watched_among(user_id=user_id, target=target, target_ids=[target_id])
+    # A new dict (what read() handed out is shared with the rest of the request), the newest last.
+    grown = {key: value for key, value in remembered.items() if key != (target, target_id)}
+    grown[(target, target_id)] = found
+    while len(grown) > _REMEMBERED:
+        del grown[next(iter(grown))]
+    member_cache.keep(WATCH_PART, user_id, grown)
+    return found
 
 
 def watch_list(*, user_id: int) -> WatchList:

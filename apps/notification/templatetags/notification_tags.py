@@ -2,7 +2,8 @@
 
 ``{% notification_bell %}`` in the header: the bell with the member's unread count (one query).
 ``{% watch_button "thread" thread.id %}`` / ``{% watch_button "forum" forum.id %}``: the watch or
-unwatch form for a page's thread or forum (one query, once per page; nothing for guests).
+unwatch form for a page's thread or forum (remembered per member with their session: a query only
+for a page they have not opened lately; nothing for guests).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def watch_button(context: template.Context, target: str, target_id: int) -> Safe
     if member_id is None or target not in {"thread", "forum"}:
         return mark_safe("")
     request = context.get("request")
-    watching = target_id in services.watched_among(user_id=member_id, target=target, target_ids=[target_id])
+    watching = services.watch_state(user_id=member_id, target=target, target_id=target_id)
     values = {
         "target": target,
         "target_id": target_id,

@@ -146,8 +146,36 @@ def forums_visible(*, viewer: Viewer, counters: bool = True) -> dict[int, ForumN
     query as PostgreSQL to run it. ``counters=False``: no query while the structure is kept (the
     nodes' counters are then zero: for pages that show none).
     """
+    if not counters:
+        return dict(_structure_visible(viewer))
+    return _visible_of(_forum_rows(), viewer)
+
+
+# The structure's visible forums per answer to its read permissions, for the structure kept now:
+# (the kept rows, what the viewer may read of them) -> the nodes. Bounded: a few permission sets.
+_VISIBLE_LIMIT = 32
+_visible_kept: dict[tuple[int, tuple[bool, ...]], tuple[list[dict[str, Any]], dict[int, ForumNode]]] = {}
+
+
+def _structure_visible(viewer: Viewer) -> dict[int, ForumNode]:
+    """``forums_visible(counters=False)``, computed once per kept structure and per answer of the
+    viewer's permissions to the forums' read permissions (the only thing of theirs it depends on)."""
+    rows = _structure_rows()
+    codes = sorted({str(row["read_permission"]) for row in rows})
+    key = (id(rows), tuple(viewer.can(code) for code in codes))
+    found = _visible_kept.get(key)
+    if found is not None and found[0] is rows:
+        return found[1]
+    nodes = _visible_of(rows, viewer)
+    if len(_visible_kept) >= _VISIBLE_LIMIT:
+        _visible_kept.clear()
+    _visible_kept[key] = (rows, nodes)  # the rows held too: their id is not reused while kept here
+    return nodes
+
+
+def _visible_of(rows: Iterable[dict[str, Any]], viewer: Viewer) -> dict[int, ForumNode]:
     visible: dict[int, dict[str, object]] = {}
-    for row in _forum_rows() if counters else _structure_rows():
+    for row in rows:
         parent_id = row["parent_id"]
         if parent_id is not None and parent_id not in visible:
             continue

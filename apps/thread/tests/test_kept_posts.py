@@ -164,12 +164,12 @@ def test_author_cards_follow_post_counts_statuses_names_and_roles(
 
 # What a member's thread page costs once its posts are kept and the member has read it: the thread with
 # the read position (1; the forums' structure is kept), the member's reactions, bookmarks, draft and held
-# replies with the cards' post counts (1: kept_pages._own) and whether they watch the thread (1). The
-# session, the account, its permissions and the header's unread counts come from forum.member_cache, the
-# cards' status badges from the status app's kept badges (no query once kept). Before the kept parts'
-# live bits were read together: 13; before the member's own parts were kept: 10; before the forums'
-# structure and the badges were kept: 5.
-WARM_MEMBER_THREAD_PAGE = 3
+# replies with the cards' post counts (1: kept_pages._own). The session, the account, its permissions,
+# the header's unread counts and whether they watch the thread come from forum.member_cache, the cards'
+# status badges from the status app's kept badges (no query once kept). Before the kept parts' live bits
+# were read together: 13; before the member's own parts were kept: 10; before the forums' structure and
+# the badges were kept: 5; before the watch state was remembered with the session: 3.
+WARM_MEMBER_THREAD_PAGE = 2
 
 
 def test_a_members_warm_thread_page_costs_the_same_few_queries_whatever_it_holds(
