@@ -162,13 +162,25 @@ def forum_thread_total(*, viewer: Viewer, forum_id: int) -> int:
 
 def thread_page(*, viewer: Viewer, forum_id: int, page: int = 1) -> Page[ThreadRow]:
     """A forum's threads the viewer may see: pinned first, then by last activity (three queries)."""
-    threads = threads_visible_to(viewer).filter(forum_id=forum_id)
     total = forum_thread_total(viewer=viewer, forum_id=forum_id)
     number = page_in_range(page, total, THREADS_PER_PAGE)
     start = (number - 1) * THREADS_PER_PAGE
-    ordered = _with_read_position(threads.order_by("-pinned", "-last_post_at", "-id"), viewer)
+    end = start + THREADS_PER_PAGE
+    order = ("-pinned", "-last_post_at", "-id")
     fields = [*_THREAD_FIELDS, "read_position"] if viewer.user_id is not None else list(_THREAD_FIELDS)
-    rows = list(ordered.values(*fields)[start : start + THREADS_PER_PAGE])
+    if viewer.user_id is not None and not viewer.moderator:
+        # "Approved or their own" as two parts, each read in order from the forum's list index: with an
+        # OR the planner read every thread of the forum and sorted them (6 ms for 5,000 at scale 10).
+        base = Thread.objects.filter(deleted_at__isnull=True, forum_id=forum_id)
+        approved = _with_read_position(base.filter(state=ThreadState.APPROVED), viewer).order_by(*order)
+        own = base.filter(author_id=viewer.user_id).exclude(state=ThreadState.APPROVED)
+        own = _with_read_position(own, viewer).order_by(*order)
+        both = approved.values(*fields)[:end].union(own.values(*fields)[:end], all=True)
+        rows = list(both.order_by(*order)[start:end])
+    else:
+        threads = threads_visible_to(viewer).filter(forum_id=forum_id)
+        ordered = _with_read_position(threads.order_by(*order), viewer)
+        rows = list(ordered.values(*fields)[start:end])
     return Page(items=_thread_rows(rows, viewer), number=number, per_page=THREADS_PER_PAGE, total=total)
 
 

@@ -232,8 +232,17 @@ def test_a_members_own_unapproved_threads_take_their_places_on_every_page(
         thread_pin(moderator_id=staff, thread_id=approved[40])  # pinned: first, before the newest
 
     viewer = selectors.viewer_for(user_id=member)
+    # The order of everything the member may see there, read the plain way ("approved or mine").
+    every = list(
+        selectors.threads_visible_to(viewer)
+        .filter(forum_id=tree.general)
+        .order_by("-pinned", "-last_post_at", "-id")
+        .values_list("id", flat=True)
+    )
     for number in (1, 2, 3, 99):
         expected = selectors.thread_page(viewer=viewer, forum_id=tree.general, page=number)
+        start = (expected.number - 1) * expected.per_page
+        assert [row.id for row in expected.items] == every[start : start + expected.per_page], number
         for _twice in range(2):  # built, then kept
             found = kept_pages.thread_page(viewer=viewer, forum_id=tree.general, page=number)
             assert [row.id for row in found.items] == [row.id for row in expected.items], number
