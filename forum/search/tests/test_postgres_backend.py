@@ -138,6 +138,47 @@ def test_snippets_escape_the_content() -> None:
     assert "&lt;script&gt;" in thread_hit.title_html or "script" not in thread_hit.title_html
 
 
+def test_safe_highlight_marks_only_paired_markers() -> None:
+    """Escaped whole, then marked (forum.search.base.safe_highlight): the same answer as escaping each
+    piece between the markers, stray and nested markers dropped."""
+    from django.utils.safestring import SafeString
+
+    from forum.search.base import safe_highlight
+
+    cases = {
+        "a \x02kettle\x03 & <b>": "a <mark>kettle</mark> &amp; &lt;b&gt;",
+        "\x02a\x02b\x03c\x03": "<mark>ab</mark>c",
+        "stray \x03 and \x02 open": "stray  and  open",
+        "\"\x02<x>\x03'": "&quot;<mark>&lt;x&gt;</mark>&#x27;",
+        "": "",
+    }
+    for marked, expected in cases.items():
+        result = safe_highlight(marked)
+        assert result == expected and isinstance(result, SafeString), marked
+
+
+def test_a_hits_dates_come_back_exactly() -> None:
+    """The page's dates are read as microseconds since the epoch (cheaper to load than a timestamptz):
+    the same aware datetimes, to the microsecond, and None where there is none."""
+    backend = get_backend("postgres")
+    created = datetime.datetime(2026, 3, 1, 12, 30, 45, 123456, tzinfo=datetime.UTC)
+    updated = created + datetime.timedelta(days=400, microseconds=1)
+    backend.index(
+        [
+            post(1, "kettle", created_at=created, updated_at=updated),
+            post(2, "kettle", created_at=datetime.datetime(1969, 7, 20, 20, 17, 40, 1, tzinfo=datetime.UTC)),
+            member(3, "kettle_fan", "Kettle Fan"),
+        ]
+    )
+    hits = {hit.id: hit.document for hit in backend.search(SearchQuery(text="kettle"), READER).hits}
+    assert hits[1].created_at == created and hits[1].updated_at == updated
+    assert hits[1].created_at.utcoffset() == datetime.timedelta(0)
+    assert hits[2].created_at == datetime.datetime(1969, 7, 20, 20, 17, 40, 1, tzinfo=datetime.UTC)
+    assert hits[2].updated_at is None
+    member_hits = backend.search(SearchQuery(text="kettle_fan", kinds=("member",)), READER).hits
+    assert [hit.document.created_at for hit in member_hits] == [NOW]
+
+
 def test_filters_and_date_sort() -> None:
     backend = get_backend("postgres")
     old = NOW - datetime.timedelta(days=10)

@@ -33,16 +33,17 @@ def post(pk: int, body: str, *, minutes: int, forum: int = 1, visible: bool = Tr
     )
 
 
-def thread(pk: int, title: str, *, minutes: int) -> Document:
+def thread(pk: int, title: str, *, minutes: int, forum: int = 1, visible: bool = True) -> Document:
     return Document(
         kind="thread",
         id=pk,
         app="thread",
         title=title,
-        forum_id=1,
+        forum_id=forum,
         thread_id=pk,
         author_id=7,
         created_at=NOW - datetime.timedelta(minutes=minutes),
+        visible=visible,
     )
 
 
@@ -123,3 +124,50 @@ def test_without_prepared_statements_the_statement_is_sent_whole(
     get_backend("postgres").index([post(1, "kettle", minutes=1)])
     hits, _counts, _more, sql = searched("kettle")
     assert hits == [1] and sql.startswith("WITH q AS MATERIALIZED")
+
+
+def walked(sql: str, name: str) -> bool:
+    """Whether the statement ``sql`` (sent whole) read the walk ``name`` when run."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}")
+        lines = [row[0] for row in cursor.fetchall()]
+    scans = [line for line in lines if f"CTE Scan on {name} " in line or line.endswith(f"CTE Scan on {name}")]
+    assert scans, lines
+    return any("never executed" not in line for line in scans)
+
+
+@pytest.mark.django_db
+def test_a_tabs_count_reads_the_full_text_index_where_walking_would_cost_more(
+    monkeypatch: pytest.MonkeyPatch, settings: pytest.FixtureRequest
+) -> None:
+    """The other tab's count walks the newest documents only when the kind is large enough for its
+    matches to cost more through the GIN index (postgres.GIN_COUNT_RATIO, from the sample and the
+    index's statistics); exact up to the limit either way."""
+    from forum.search import postgres
+
+    settings.SEARCH_PREPARED_STATEMENTS = False  # type: ignore[attr-defined]
+    monkeypatch.setattr(postgres, "COUNT_LIMIT", 3)
+    monkeypatch.setattr(postgres, "WALK_LIMIT", 100)  # the sample: the newest two documents
+    monkeypatch.setattr(postgres, "GIN_COUNT_RATIO", 100)  # the index below 400 threads
+    backend = get_backend("postgres")
+    backend.index(
+        [post(pk, f"kettle {pk}", minutes=pk) for pk in range(1, 10)]
+        + [thread(pk, f"Kettle {pk}", minutes=pk) for pk in range(60, 70)]
+        + [thread(70, "Teapot", minutes=100), thread(71, "Kettle hidden", minutes=100, visible=False)]
+    )
+    with connection.cursor() as cursor:  # no statistics yet: as many threads as can be, walked
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'search_vector_thread'::regclass")
+        assert cursor.fetchone()[0] <= 0
+    hits, counts, more, sql = searched("kettle", "post")
+    assert counts == {"post": 3, "thread": 3} and more == {"post", "thread"}
+    assert walked(sql, "c_thread")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE forum_searchdocument")
+    # A dozen threads: counted through the index, to the same answer.
+    assert searched("kettle", "post")[:3] == (hits, counts, more)
+    assert not walked(searched("kettle", "post")[3], "c_thread")
+    # Exact below the limit too, and never a hidden or unreadable thread.
+    backend.index([thread(pk, f"Teapot {pk}", minutes=pk, forum=1 if pk < 82 else 2) for pk in range(80, 84)])
+    _hits, counts, more, sql = searched("teapot", "post")
+    assert counts == {"post": 0, "thread": 3} and more == frozenset()
+    assert not walked(sql, "c_thread")
