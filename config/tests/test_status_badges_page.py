@@ -32,12 +32,6 @@ def kept_parts(settings: Any, english: None, redis_namespace: str) -> Iterator[N
     yield
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Committed:
-    """Versions move when the change commits, which never happens inside a test's transaction."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def _post_html(html: str, post_id: int) -> str:
     start = html.rindex("<li", 0, html.index(f'id="post-{post_id}"'))
     return html[start : html.index("</footer>", start)]

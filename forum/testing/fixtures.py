@@ -149,3 +149,11 @@ def no_open_connection(request: pytest.FixtureRequest, django_db_blocker: Any) -
 
         with django_db_blocker.unblock():
             connections.close_all()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    """``with committed():`` runs what the block's transaction queued for its commit: kept parts'
+    versions move, guests' pages are let go and handlers are queued on commit, which never comes inside
+    a test's transaction."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

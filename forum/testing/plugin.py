@@ -65,6 +65,7 @@ from forum.testing.fixtures import (  # noqa: E402, F401
     api_as,
     browser_page,
     clock,
+    committed,
     english,
     make_member,
     no_open_connection,

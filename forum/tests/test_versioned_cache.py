@@ -19,11 +19,6 @@ def kept_parts(settings: Any, redis_namespace: str, db: None) -> None:
     versioned_cache.local_forget()
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 class Builder:
     def __init__(self) -> None:
         self.calls = 0

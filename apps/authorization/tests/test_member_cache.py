@@ -53,13 +53,6 @@ def kept(settings: Any, redis_namespace: str) -> Iterator[None]:
     member_cache.breaker.reset()
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractContextManager[Any]]:
-    """Changes move the versions when they commit, which never happens inside a test's transaction:
-    ``with committed():`` runs what they left for after the commit."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def browser(user_id: int) -> Client:
     client = Client()
     client.force_login(get_user_model().objects.get(pk=user_id))

@@ -26,12 +26,6 @@ def kept(settings: Any) -> None:
     settings.KEPT_PARTS_SECONDS = 300
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractContextManager[Any]]:
-    """The badges move when the change commits, which never happens inside a test's transaction."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def badge(client: Client) -> tuple[int, bool]:
     """The badge a page shows, and whether the page counted it in the database."""
     with CaptureQueriesContext(connection) as captured:

@@ -30,12 +30,6 @@ def kept(settings: Any) -> None:
     settings.KEPT_PARTS_SECONDS = 300
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractContextManager[Any]]:
-    """The counts move when the change commits, which never happens inside a test's transaction."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def shown(client: Client) -> tuple[int, bool]:
     """The count the header shows, and whether the page counted it in the database."""
     with CaptureQueriesContext(connection) as captured:

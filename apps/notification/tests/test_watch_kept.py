@@ -5,7 +5,6 @@ deleted thread's watches show on their next page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -24,11 +23,6 @@ WATCH_SQL = 'FROM "notification_watch"'
 @pytest.fixture(autouse=True)
 def kept(settings: Any) -> None:
     settings.KEPT_PARTS_SECONDS = 300
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], AbstractContextManager[Any]]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 def button(client: Client, thread_id: int) -> tuple[bool, bool]:

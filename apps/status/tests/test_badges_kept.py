@@ -35,12 +35,6 @@ def kept_parts(settings: Any) -> None:
     settings.KEPT_PARTS_SECONDS = 300
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Committed:
-    """Versions move when the change commits, which never happens inside a test's transaction."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def badges(*user_ids: int) -> tuple[dict[int, list[tuple[str, str]]], bool]:
     """Each member's badges as (code, name), and whether the grants were read in the database."""
     with CaptureQueriesContext(connection) as captured:

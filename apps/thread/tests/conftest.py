@@ -68,13 +68,6 @@ def api_as(django_user_model: Any) -> Callable[[int | None], APIClient]:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """``with committed():`` runs what the block's transaction queued for its commit (versions of kept
-    parts move on commit, which never comes inside a test's transaction)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def client_for(django_user_model: Any) -> Callable[..., Client]:
     """A browser signed in as the member (a guest's for None), checking CSRF tokens if asked, asking
     for a language if given."""

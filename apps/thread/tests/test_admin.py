@@ -36,12 +36,6 @@ def admin_client(moderator: int, django_user_model: Any) -> Client:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """What a change leaves for after its commit (the guests' pages let go, among others), run."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def name(django_user_model: Any) -> Callable[[int], str]:
     return lambda user_id: str(django_user_model.objects.get(pk=user_id).username)
 

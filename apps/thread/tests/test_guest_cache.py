@@ -22,13 +22,6 @@ def page_cache(settings: Any, redis_namespace: str) -> None:
     settings.PAGE_CACHE_SECONDS = 300
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """A change lets the pages go when it commits, which never happens inside a test's transaction:
-    ``with committed():`` runs what the change left for after its commit."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def get(client: Client, url: str, **headers: str) -> tuple[bool, str]:
     response = client.get(url, headers=headers)
     assert response.status_code == 200

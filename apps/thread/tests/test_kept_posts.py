@@ -36,11 +36,6 @@ def kept_parts(settings: Any, redis_namespace: str) -> None:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def client_for(django_user_model: Any) -> Callable[[int], Client]:
     def make(user_id: int) -> Client:
         client = Client()

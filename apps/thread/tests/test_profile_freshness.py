@@ -37,13 +37,6 @@ def kept_parts(settings: Any, redis_namespace: str) -> None:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """A change moves the versions when it commits, which never happens inside a test's transaction:
-    ``with committed():`` runs what the change left for after its commit."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def client_for(django_user_model: Any) -> Callable[[int | None], Client]:
     def make(user_id: int | None) -> Client:
         client = Client()
