@@ -157,3 +157,14 @@ def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
     versions move, guests' pages are let go and handlers are queued on commit, which never comes inside
     a test's transaction."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def kept_parts(settings: Any, redis_namespace: str) -> None:
+    """Kept parts and pages switched on for this test (the test profile's KEPT_PARTS_SECONDS is 0),
+    under this test's own Redis keys, with nothing left in the process from a test before."""
+    from forum import kept_html, versioned_cache
+
+    settings.KEPT_PARTS_SECONDS = 300
+    versioned_cache.local_forget()
+    kept_html.forget()

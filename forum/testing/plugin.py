@@ -67,6 +67,7 @@ from forum.testing.fixtures import (  # noqa: E402, F401
     clock,
     committed,
     english,
+    kept_parts,
     make_member,
     no_open_connection,
     outbox,

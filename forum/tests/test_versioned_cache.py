@@ -12,11 +12,7 @@ from forum import versioned_cache
 from forum.bus import publish
 from forum.testing.bus_app.events import SampleRecorded
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str, db: None) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("kept_parts")]
 
 
 class Builder:

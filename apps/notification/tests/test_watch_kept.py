@@ -16,13 +16,10 @@ from apps.notification import services
 from apps.notification.tests.conftest import Handler, Tree, start_thread
 from apps.thread import services as threads
 
+pytestmark = pytest.mark.usefixtures("kept_parts")
+
 Web = Callable[[int | None], Client]
 WATCH_SQL = 'FROM "notification_watch"'
-
-
-@pytest.fixture(autouse=True)
-def kept(settings: Any) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
 
 
 def button(client: Client, thread_id: int) -> tuple[bool, bool]:

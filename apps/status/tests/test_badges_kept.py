@@ -24,15 +24,10 @@ from apps.status.services import status_badges_kept, status_define, status_get, 
 from apps.status.tests.test_admin import status_fields
 from forum.testing.fixtures import Clock
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("kept_parts")]
 
 GRANTS_SQL = '"status_statusgrant"'
 Committed = Callable[[], AbstractContextManager[Any]]
-
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
 
 
 def badges(*user_ids: int) -> tuple[dict[int, list[tuple[str, str]]], bool]:

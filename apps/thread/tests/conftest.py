@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.thread.services import forum_create
@@ -81,3 +83,11 @@ def client_for(django_user_model: Any) -> Callable[..., Client]:
         return client
 
     return make
+
+
+def page(client: Client, url: str) -> tuple[str, int]:
+    """The page at ``url`` (a 200) and how many queries it took."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response.content.decode(), len(queries)

@@ -26,13 +26,8 @@ from apps.thread.services import (
     thread_move,
 )
 from apps.thread.tests.conftest import Tree
-from forum import versioned_cache
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 def page(client: Client, url: str) -> tuple[str, list[str]]:

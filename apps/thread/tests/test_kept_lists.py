@@ -7,9 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from apps.authorization.services import role_assign
 from apps.status.services import status_grant
@@ -24,32 +22,10 @@ from apps.thread.services import (
     thread_move,
     thread_pin,
 )
-from apps.thread.tests.conftest import Tree
+from apps.thread.tests.conftest import Tree, page
 from apps.thread.tests.test_profile_freshness import CaptureCommits
-from forum import versioned_cache
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
-
-
-@pytest.fixture
-def client_for(django_user_model: Any) -> Callable[[int], Client]:
-    def make(user_id: int) -> Client:
-        client = Client()
-        client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-def page(client: Client, url: str) -> tuple[str, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return response.content.decode(), len(queries)
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 def item_of(html: str, title: str) -> str:

@@ -15,13 +15,9 @@ from django.test import Client
 
 from apps.thread.services import bookmark_set, post_create, reaction_set, thread_approve, thread_create
 from apps.thread.tests.conftest import Tree
-from forum import fragments, versioned_cache
+from forum import fragments
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from apps.authorization.services import role_assign
 from apps.status.services import status_grant
@@ -25,31 +22,9 @@ from apps.thread.services import (
     thread_approve,
     thread_create,
 )
-from apps.thread.tests.conftest import Tree
-from forum import versioned_cache
+from apps.thread.tests.conftest import Tree, page
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
-
-
-@pytest.fixture
-def client_for(django_user_model: Any) -> Callable[[int], Client]:
-    def make(user_id: int) -> Client:
-        client = Client()
-        client.force_login(django_user_model.objects.get(pk=user_id))
-        return client
-
-    return make
-
-
-def page(client: Client, url: str) -> tuple[str, int]:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    assert response.status_code == 200
-    return response.content.decode(), len(queries)
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 def post_html(html: str, post_id: int) -> str:

@@ -25,14 +25,9 @@ from apps.thread.services import (
 )
 from apps.thread.tests.conftest import Tree
 from apps.thread.tests.test_profile_freshness import CaptureCommits
-from forum import kept_html, versioned_cache
+from forum import kept_html
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
-    kept_html.forget()
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 @pytest.fixture

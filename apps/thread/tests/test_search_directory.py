@@ -12,13 +12,8 @@ from apps.status.services import status_grant
 from apps.thread.search_documents import forum_directory
 from apps.thread.services import forum_create
 from apps.thread.tests.conftest import Tree
-from forum import versioned_cache
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 def names(viewer_id: int | None) -> set[str]:

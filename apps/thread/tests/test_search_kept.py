@@ -15,15 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from apps.status.services import status_grant
 from apps.thread import services
 from apps.thread.tests.conftest import Tree
-from forum import kept_html, versioned_cache
 from forum.testing.search import deliver_search_events
 
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
-    kept_html.forget()
+pytestmark = pytest.mark.usefixtures("kept_parts")
 
 
 @pytest.fixture

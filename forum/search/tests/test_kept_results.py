@@ -9,7 +9,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from forum import versioned_cache
 from forum.search import service
 from forum.search.base import (
     KIND_MESSAGE,
@@ -21,18 +20,12 @@ from forum.search.base import (
     get_backend,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("kept_parts")]
 
 FORUMS = [
     ForumChoice(id=1, name="Open", depth=0, subtree=(1,)),
     ForumChoice(id=2, name="Shut", depth=0, subtree=(2,)),
 ]
-
-
-@pytest.fixture(autouse=True)
-def kept_parts(settings: Any, redis_namespace: str) -> None:
-    settings.KEPT_PARTS_SECONDS = 300
-    versioned_cache.local_forget()
 
 
 def post(pk: int, forum_id: int, body: str) -> Document:
