@@ -59,8 +59,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
-# Shared fixtures (english, redis_namespace, make_member, web_as, api_as, browser_page, clock, outbox),
-# available to every test.
+# Shared fixtures (english, redis_namespace, make_member, web_as, api_as, browser_page, clock, outbox,
+# committed, kept_parts, no_open_connection), available to every test.
 from forum.testing.fixtures import (  # noqa: E402, F401
     api_as,
     browser_page,
