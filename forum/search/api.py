@@ -29,6 +29,7 @@ from forum.search.service import (
     members_lookup,
     query_from,
     run,
+    tabs_for,
     viewer_scope,
 )
 
@@ -73,6 +74,21 @@ class HitOutput(serializers.Serializer[Any]):
         return authors.get(hit.document.author_id or 0, "")
 
 
+def _counts_asked(request: Request, scope: SearchScope) -> tuple[str, ...]:
+    """The kinds ``?counts=`` asks to count (``thread,member``): each one the caller may search."""
+    raw = request.query_params.get("counts", "")
+    asked = tuple(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    allowed = tabs_for(scope)
+    for kind in asked:
+        if kind not in TABS:
+            message = _("Count one of: %(kinds)s.") % {"kinds": ", ".join(TABS)}
+            raise ValidationFailed(message, fields={"counts": [message]})
+        if kind not in allowed:
+            message = _("Sign in to search your dialogs.")
+            raise ValidationFailed(message, fields={"counts": [message]})
+    return asked
+
+
 class SearchView(APIView):
     permission_classes = [AllowAny]
 
@@ -86,7 +102,8 @@ class SearchView(APIView):
         pages = serializers.IntegerField(help_text="Pages the total makes (at least 1).")
         per_page = serializers.IntegerField()
         counts = serializers.DictField(
-            child=serializers.IntegerField(), help_text="Matches per kind the caller may search."
+            child=serializers.IntegerField(),
+            help_text="Matches per kind: the kind searched, and those asked for by `counts`.",
         )
         count_is_lower_bound = serializers.DictField(
             child=serializers.BooleanField(),
@@ -120,6 +137,13 @@ class SearchView(APIView):
             OpenApiParameter("date_to", str, description="YYYY-MM-DD, inclusive."),
             OpenApiParameter("attachments", bool, description="Only what has attachments."),
             OpenApiParameter("sort", str, enum=["relevance", "date"]),
+            OpenApiParameter(
+                "counts",
+                str,
+                description="More kinds to count besides `kind`, separated by commas (`thread,member`): "
+                "each costs about as much as the search's own count, so ask only for what is shown. "
+                "`message` needs a signed-in caller.",
+            ),
             PAGE_PARAMETER,
         ],
         responses={
@@ -138,13 +162,16 @@ class SearchView(APIView):
         if (form.cleaned_data.get("kind") or "") == KIND_MESSAGE and scope.viewer_id is None:
             form.add_error("kind", _("Sign in to search your dialogs."))
             raise _invalid(form)
+        count_kinds = _counts_asked(request, scope)
         author_id = None
         if form.cleaned_data.get("author"):
             author_id = member_id_named(form.cleaned_data["author"], scope)
             if author_id is None:
                 form.add_error("author", _("No member has this name."))
                 raise _invalid(form)
-        query = dataclasses.replace(query_from(form, scope, author_id=author_id), page=page)
+        query = dataclasses.replace(
+            query_from(form, scope, author_id=author_id, count_kinds=count_kinds), page=page
+        )
         try:
             found: Found = run(query, scope, forums)
         except SearchUnavailable as error:

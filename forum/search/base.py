@@ -216,6 +216,8 @@ class Hit:
     kind: str
     id: int
     score: float
+    # The document found. Its ``body`` may be left empty but for a member's (the PostgreSQL backend
+    # does not send a whole post to show its snippet): show ``snippet_html``.
     document: Document
     title_html: SafeString
     snippet_html: SafeString

@@ -83,7 +83,7 @@ def test_members_guests_and_non_agents_find_only_what_they_may_read(
     agent = make_member()
     status_grant(user_id=agent, status_code="agent", source="staff")
     for viewer in (None, member, other):
-        posts = results(api_as(viewer), q="lighthouse", kind="post")
+        posts = results(api_as(viewer), q="lighthouse", kind="post", counts="thread")
         threads = results(api_as(viewer), q="lighthouse", kind="thread")
         assert [hit["id"] for hit in posts["results"]] == [ids["reply"]]
         assert [hit["id"] for hit in threads["results"]] == [ids["public"]]

@@ -380,3 +380,16 @@ def test_the_authors_names_come_with_the_hits(django_assert_num_queries: object)
     with django_assert_num_queries(2):  # type: ignore[operator]
         found = run(SearchQuery(text="two", kinds=("post",)), READER, ())
     assert found.authors == {}  # no member 8 anywhere
+
+
+def test_a_page_sends_the_snippet_of_a_post_not_its_whole_body() -> None:
+    """A post's text comes back as its highlighted snippet only (a whole post can be kilobytes); a
+    member's body (the name shown beside the title) comes back whole."""
+    backend = get_backend("postgres")
+    long_body = "The kettle whistles. " + "Filler words about nothing in particular. " * 200
+    backend.index([post(1, long_body), member(2, "Kettle Keeper", "kettle_keeper")])
+    hit = backend.search(SearchQuery(text="kettle"), READER).hits[0]
+    assert hit.document.body == "" and "<mark>kettle</mark>" in hit.snippet_html
+    assert len(hit.snippet_html) < 400
+    found = backend.search(SearchQuery(text="kettle", kinds=("member",)), READER).hits[0]
+    assert (found.document.title, found.document.body) == ("Kettle Keeper", "kettle_keeper")

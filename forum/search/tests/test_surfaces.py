@@ -48,11 +48,28 @@ def test_past_the_limit_the_page_and_the_api_say_more_than(
     assert "21 results" in client.get("/search/", {"q": "kettle"}).content.decode()
 
     backend.index(posts(22))
-    more = client.get("/api/v1/search", {"q": "kettle"}).json()
+    more = client.get("/api/v1/search", {"q": "kettle", "counts": "thread,member"}).json()
     assert (more["total"], more["total_is_lower_bound"], more["pages"]) == (21, True, 2)
     assert more["count_is_lower_bound"] == {"post": True, "thread": False, "member": False}
+    assert more["counts"] == {"post": 21, "thread": 0, "member": 0}
     page = client.get("/search/", {"q": "kettle"}).content.decode()
-    assert "More than 21 results" in page and "more than 21 posts" in page and "0 threads" in page
+    assert "More than 21 results" in page and "more than 21 posts" in page
+
+
+def test_only_the_kind_searched_is_counted_unless_the_api_asks_for_more(one_forum: None) -> None:
+    """The page's other tabs are links without a count (each count cost about what the search's own
+    does); the API counts the kinds ``counts`` names, each one the caller may search."""
+    get_backend("postgres").index(posts(1, 2))
+    client = Client()
+    plain = client.get("/api/v1/search", {"q": "kettle"}).json()
+    assert plain["counts"] == {"post": 2} and plain["count_is_lower_bound"] == {"post": False}
+    asked = client.get("/api/v1/search", {"q": "kettle", "kind": "thread", "counts": "post, member,post"})
+    assert asked.json()["counts"] == {"post": 2, "thread": 0, "member": 0}
+    page = client.get("/search/", {"q": "kettle", "kind": "thread"}).content.decode()
+    assert "0 threads" in page and ">Posts</a>" in page and ">Members</a>" in page
+    for bad, field in (("posts", "counts"), ("message", "counts")):
+        answer = client.get("/api/v1/search", {"q": "kettle", "counts": bad})
+        assert answer.status_code == 400 and field in answer.json()["error"]["fields"], answer.content
 
 
 def test_more_than_in_russian_takes_the_genitive_of_its_number() -> None:
