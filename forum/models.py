@@ -138,12 +138,15 @@ class SearchDocument(models.Model):
             # PostgreSQL refuses; without a pending list (0004: members are rarely written, and a
             # trigram search read the whole list every time).
             GinIndex(fields=["participant_ids"], name="search_document_participants"),
-            # Newest first within a kind, in the order searches sort by (nulls last, then the id).
+            # Newest first within a kind, in the order searches sort by (nulls last, then the id), with
+            # what a search's walk of the newest documents reads of each (its id, the scope's columns,
+            # the vector): the walk reads this index alone, not the table (migration 0005).
             models.Index(
                 F("kind"),
                 F("created_at").desc(nulls_last=True),
                 F("object_id").desc(),
-                name="search_document_recent",
+                name="search_document_newest",
+                include=["id", "visible", "forum_id", "search_vector"],
             ),
             models.Index(fields=["indexed_at"], name="search_document_indexed"),
         ]

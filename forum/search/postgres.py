@@ -17,6 +17,7 @@ the page's rows only, with control characters as markers, then escaped by ``safe
 from __future__ import annotations
 
 import datetime
+import functools
 import html
 import itertools
 import re
@@ -82,24 +83,18 @@ SAMPLE_SHARE = 50
 # (n = 10): the index, 0.25 against 0.8. The word of every thread's title (n = 100), "option"
 # among 200,000 posts (n = 17: 58 million), a phrase there (n = 7: 10 million): the walk.
 GIN_COUNT_RATIO = 3
-# What the walk reads of each document: the scope's, the filters' and the window's columns.
-_WALKED = ", ".join(
-    f"d.{name}"
-    for name in (
-        "id",
-        "kind",
-        "created_at",
-        "object_id",
-        "search_vector",
-        "visible",
-        "forum_id",
-        "participant_ids",
-        "author_id",
-        "thread_id",
-        "dialog_id",
-        "has_attachments",
-    )
-)
+# What the walk reads of each document: the columns its filter and its caller name, and nothing else,
+# so that the common walk (the scope's columns and the window's) is answered by the recency index
+# alone (``search_document_newest`` includes them, migration forum/0005).
+_COLUMN_NAMED = re.compile(r"\bd\.(\w+)")
+
+
+@functools.lru_cache(maxsize=256)
+def _walked(where: str, picked: str) -> str:
+    named = _COLUMN_NAMED.findall(f"{picked} {where} {_NEWEST}")
+    return ", ".join(f"d.{name}" for name in sorted(set(named)))
+
+
 # The query's words, parsed once a statement (``q``, the first step) and read by every step: a
 # ``websearch_to_tsquery(%(text)s)`` in a plan made for any text is evaluated again for every row.
 _QUERY_STEP = f"q AS MATERIALIZED (SELECT websearch_to_tsquery('{CONFIG}', %(text)s) AS tsq)"
@@ -224,7 +219,7 @@ def _walk_steps(
     params["walk"] = WALK_LIMIT
     params["sample"] = sample = max(1, WALK_LIMIT // SAMPLE_SHARE)
     params["dense"] = -(-(COUNT_LIMIT + 1) * sample // WALK_LIMIT)
-    newest = f"SELECT {_WALKED} FROM {_table()} d WHERE d.kind = '{kind}' ORDER BY {_NEWEST}"
+    newest = f"SELECT {_walked(where, picked)} FROM {_table()} d WHERE d.kind = '{kind}' ORDER BY {_NEWEST}"
     sql = (
         f"s_{name} AS MATERIALIZED (SELECT 1 FROM ({newest} LIMIT %(sample)s) d WHERE {where}), "
         f"{name} AS MATERIALIZED (SELECT {picked} FROM ({newest} LIMIT %(walk)s) d WHERE {where}"
@@ -354,9 +349,14 @@ class PostgresBackend:
     def after_rebuild(self) -> None:
         """Fresh statistics after a bulk rebuild (search_reindex calls it): autovacuum would get there
         later, and until then the planner, which thinks the table is small, picks slow plans. And the
-        full-text indexes' pending lists merged, which every search would otherwise read through."""
+        full-text indexes' pending lists merged, which every search would otherwise read through.
+        Vacuumed too (outside a transaction, where VACUUM may run): the visibility map it sets is what
+        lets a search's walk read the recency index alone (migration forum/0005)."""
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {_table()}")
+            if connection.in_atomic_block:
+                cursor.execute(f"ANALYZE {_table()}")
+            else:
+                cursor.execute(f"VACUUM (ANALYZE) {_table()}")
             for kind in (KIND_POST, KIND_THREAD, KIND_MESSAGE):
                 cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [f"search_vector_{kind}"])
 

@@ -171,3 +171,58 @@ def test_a_tabs_count_reads_the_full_text_index_where_walking_would_cost_more(
     _hits, counts, more, sql = searched("teapot", "post")
     assert counts == {"post": 0, "thread": 3} and more == frozenset()
     assert not walked(sql, "c_thread")
+
+
+def _index_columns(name: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+            " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE i.indexrelid = %s::regclass",
+            [name],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_the_walk_of_a_search_reads_only_columns_the_recency_index_holds() -> None:
+    """A word's or a phrase's walk of the newest posts and threads, with the scope of a member or a
+    guest, names only columns of ``search_document_newest``: an index-only scan once the pages are
+    all visible, never a read of the table's rows. A filter the index does not hold (an author) reads
+    the rows, and finds as before."""
+    from forum.search import postgres
+
+    held = _index_columns("search_document_newest")
+    backend = get_backend("postgres")
+    for kind, text in (("post", "kettle"), ("thread", '"kettle lid"')):
+        params: dict[str, object] = {}
+        where = backend._kind_clause(kind, text, READER, params)
+        walked = postgres._walked(where, "d.id, d.created_at, d.object_id, d.search_vector")
+        named = {column.removeprefix("d.") for column in walked.split(", ")}
+        assert named <= held and {"search_vector", "forum_id", "visible"} <= named, (named, held)
+    authored = postgres._walked(f"{where} AND d.author_id = %(author)s", "1")
+    assert "d.author_id" in authored
+    backend.index([post(1, "kettle", minutes=1), post(2, "kettle", minutes=2)])
+    query = SearchQuery(text="kettle", kinds=("post",), author_id=7, sort="date")
+    assert [hit.id for hit in backend.search(query, READER).hits] == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_leaves_the_table_vacuumed() -> None:
+    """``search_reindex`` ends with VACUUM (ANALYZE): the visibility map set, so the walk's index-only
+    scan reads no rows of the table (in a transaction, where VACUUM may not run, ANALYZE alone)."""
+    backend = get_backend("postgres")
+    backend.index([post(pk, f"kettle {pk}", minutes=pk) for pk in range(1, 400)])
+
+    def visible_pages() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'forum_searchdocument'::regclass"
+            )
+            pages, all_visible = cursor.fetchone()
+            return int(pages), int(all_visible)
+
+    assert visible_pages()[1] == 0
+    backend.after_rebuild()
+    pages, all_visible = visible_pages()
+    assert pages > 1 and all_visible == pages
