@@ -61,8 +61,10 @@ def test_search_from_the_header_and_mentions_in_the_composer(
     expect(page).to_have_url(f"{origin}/search/?q=lighthouses")
     results = page.locator(".search-results")
     expect(results.locator(".search-hit__snippet mark").first).to_have_text("lighthouse")
-    page.get_by_role("link", name="1 thread").click()
+    page.get_by_role("link", name="Threads", exact=True).click()
     expect(results.locator(".search-hit__title")).to_have_text("Lighthouse keepers")
+    # The tab open says its count; the others are plain links.
+    expect(page.get_by_role("link", name="1 thread")).to_have_attribute("aria-current", "page")
     assert axe_violations(page) == []
     screenshot(page, "search-1280")
     page.set_viewport_size({"width": 390, "height": 844})
