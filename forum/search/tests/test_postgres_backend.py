@@ -393,3 +393,37 @@ def test_a_page_sends_the_snippet_of_a_post_not_its_whole_body() -> None:
     assert len(hit.snippet_html) < 400
     found = backend.search(SearchQuery(text="kettle", kinds=("member",)), READER).hits[0]
     assert (found.document.title, found.document.body) == ("Kettle Keeper", "kettle_keeper")
+
+
+def test_a_long_posts_snippet_is_cut_around_its_first_match() -> None:
+    """A snippet is made from a window of a long text (``SNIPPET_WINDOW`` characters from a little
+    before the first place a word of the query appears, the word cut in two dropped): the match far
+    down a long post is shown and marked, its start is not; Russian and English forms are found; a
+    text where no form appears literally is cut from its start; a short one is whole."""
+    from forum.search import postgres
+
+    filler = "Nothing to see in this sentence at all. " * 300  # 12,000 characters
+    backend = get_backend("postgres")
+    backend.index(
+        [
+            post(1, "Opening words here. " + filler + "Kettles whistle loudly when the water boils."),
+            post(2, "Начало текста. " + "Здесь ничего интересного нет. " * 300 + "Лучшие форумы о чайниках."),
+            post(3, "A short kettle post."),
+            # "happy" is indexed as "happi", which the word itself does not hold.
+            post(4, filler + "We are happy."),
+        ]
+    )
+    snippets = {
+        hit.id: str(hit.snippet_html)
+        for text in ("kettle", "форум", "happy")
+        for hit in backend.search(SearchQuery(text=text), READER).hits
+    }
+    assert "<mark>Kettles</mark> whistle" in snippets[1] and "Opening" not in snippets[1]
+    assert "<mark>форумы</mark> о чайниках" in snippets[2] and "Начало" not in snippets[2]
+    assert snippets[3] == "A short <mark>kettle</mark> post."
+    # Found, but cut from its start: the window never reaches the end of a long text.
+    assert snippets[4].startswith("Nothing to see") and "<mark>" not in snippets[4]
+    for text, words in ((snippets[1], filler), (snippets[2], "Здесь ничего интересного нет. ")):
+        assert len(text) < postgres.SNIPPET_WINDOW
+        # Starts on a whole word of the filler, not on the half of one cut in two.
+        assert text.split()[0] in words.split(), text[:40]
