@@ -101,7 +101,8 @@ _QUERY_STEP = f"q AS MATERIALIZED (SELECT websearch_to_tsquery('{CONFIG}', %(tex
 _TSQUERY = "(SELECT tsq FROM q)"
 # A snippet is cut from at most SNIPPET_WINDOW characters of a text: ``ts_headline`` parses and stems
 # every word of what it is given (20 posts of 5,000 characters: 8 ms of PostgreSQL's CPU, against
-# 2 for 1,200 characters of each), and shows about 35 words. A longer text is cut SNIPPET_LEAD
+# 2 for 1,200 characters of each), and shows about 35 words. A text of more than SNIPPET_WINDOW
+# bytes (its size is known without reading it) is cut to as many characters, from SNIPPET_LEAD
 # characters before the first place one of the query's lexemes appears in it (a stem is how its
 # words start: «форум» in «форумы», "option" in "options"; none found: its start), the word cut in
 # two dropped.
@@ -113,7 +114,7 @@ _SNIPPET_START = (
     " LATERAL strpos(lower(d.body), l) p WHERE p > 0), 1) - %(snippet_lead)s::int)"
 )
 _SNIPPET_TEXT = (
-    "CASE WHEN length(d.body) <= %(snippet_window)s::int THEN d.body ELSE"
+    "CASE WHEN octet_length(d.body) <= %(snippet_window)s::int THEN d.body ELSE"
     " (SELECT CASE WHEN s = 1 THEN substr(d.body, 1, %(snippet_window)s::int)"
     r" ELSE regexp_replace(substr(d.body, s, %(snippet_window)s::int), $re$^\S*\s+$re$, '') END"
     f" FROM (SELECT {_SNIPPET_START} AS s) start) END"
