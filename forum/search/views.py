@@ -3,6 +3,7 @@ filters, paging and highlighted snippets. Works without JavaScript (a GET form).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import urlencode
 
@@ -128,6 +129,12 @@ def search_page(request: HttpRequest) -> HttpResponse:
             query = query_from(form, scope, author_id=author_id)
             try:
                 found = run(query, scope, forums)
+                if found.result.total == 0:
+                    # Only the tab open is counted; when it finds nothing, the others are too, so
+                    # that the reader sees where the matches are (a search that found nothing is
+                    # cheap to count again: its words are rare).
+                    others = tuple(tab for tab in tabs if tab != kind)
+                    found = run(dataclasses.replace(query, count_kinds=others), scope, forums)
             except SearchUnavailable:
                 context["problem"] = _("Search is not available right now. Please try again in a minute.")
     params = request.GET

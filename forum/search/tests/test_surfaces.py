@@ -65,8 +65,11 @@ def test_only_the_kind_searched_is_counted_unless_the_api_asks_for_more(one_foru
     assert plain["counts"] == {"post": 2} and plain["count_is_lower_bound"] == {"post": False}
     asked = client.get("/api/v1/search", {"q": "kettle", "kind": "thread", "counts": "post, member,post"})
     assert asked.json()["counts"] == {"post": 2, "thread": 0, "member": 0}
+    page = client.get("/search/", {"q": "kettle"}).content.decode()
+    assert "2 posts" in page and ">Threads</a>" in page and ">Members</a>" in page
+    # The tab open found nothing: the others say how many they hold, so the reader sees where to go.
     page = client.get("/search/", {"q": "kettle", "kind": "thread"}).content.decode()
-    assert "0 threads" in page and ">Posts</a>" in page and ">Members</a>" in page
+    assert "0 threads" in page and "2 posts" in page and "0 members" in page
     for bad, field in (("posts", "counts"), ("message", "counts")):
         answer = client.get("/api/v1/search", {"q": "kettle", "counts": bad})
         assert answer.status_code == 400 and field in answer.json()["error"]["fields"], answer.content
