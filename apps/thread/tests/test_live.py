@@ -26,7 +26,7 @@ from apps.status.services import status_grant
 from apps.thread import handlers, live, services
 from apps.thread.models import Thread
 from apps.thread.tests.conftest import Tree
-from forum.models import OutboxEvent
+from forum.models import OutboxEvent, ProcessedEvent
 from forum.realtime.topics import registration_for
 from forum.testing import processes
 from forum.testing.fixtures import local_upload_storages
@@ -373,6 +373,18 @@ def _wait_for(condition: Callable[[], bool], *, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _pushed_so_far() -> None:
+    """Wait until the worker has pushed every post written so far (the fixtures' opening posts): on a
+    loaded machine a late push of one reached a socket subscribed after it, ahead of the test's own."""
+    written = set(OutboxEvent.objects.filter(name="thread.post_created").values_list("id", flat=True))
+
+    def pushed() -> bool:
+        done = ProcessedEvent.objects.filter(handler="thread.on_post_created", event_id__in=written)
+        return done.count() == len(written)
+
+    _wait_for(pushed, what="the worker's pushes of the posts written before the test")
+
+
 @contextlib.contextmanager
 def _socket(server: processes.Child, client: Client) -> Iterator[ClientConnection]:
     """A socket of the member signed in on ``client``, past its ``ready`` frame."""
@@ -411,6 +423,7 @@ def test_the_handlers_push_ids_and_counts_to_the_threads_followers(
 ) -> None:
     topic = live.thread_topic(thread_id)
     first = _first_post(thread_id)
+    _pushed_so_far()
     with (
         _socket(live_stack, signed_in(django_user_model, other)) as reader,
         _socket(live_stack, signed_in(django_user_model, member)) as author,
