@@ -264,6 +264,12 @@ def read(part: str, user_id: int, build: Callable[[], T]) -> T:
             return cast(T, loaded.values[part])
     value = build()
     loaded.values[part] = value
+    _store(part, user_id, loaded, scopes, value)
+    return value
+
+
+def _store(part: str, user_id: int, loaded: _Loaded, scopes: tuple[str, ...], value: Any) -> None:
+    """Keep ``value`` in Redis under the versions of ``scopes`` this request read."""
     current = tuple(loaded.versions[scope] for scope in scopes)
     address = _address()
     try:
@@ -272,7 +278,6 @@ def read(part: str, user_id: int, build: Callable[[], T]) -> T:
         )
     except Exception:  # noqa: BLE001 - the value is served, only not kept
         _failed(address, f"could not keep {part}")
-    return value
 
 
 def keep(part: str, user_id: int, value: Any) -> None:
@@ -290,14 +295,7 @@ def keep(part: str, user_id: int, value: Any) -> None:
     loaded.values[part] = value
     if loaded.stale.intersection(scopes) or any(scope not in loaded.versions for scope in scopes):
         return
-    current = tuple(loaded.versions[scope] for scope in scopes)
-    address = _address()
-    try:
-        cache_client.set_value(
-            _entry_key(part, user_id), (current, value), timeout=int(settings.KEPT_PARTS_SECONDS)
-        )
-    except Exception:  # noqa: BLE001 - the value is served, only not kept
-        _failed(address, f"could not keep {part}")
+    _store(part, user_id, loaded, scopes, value)
 
 
 def _start_now(scopes: Iterable[str]) -> None:
