@@ -169,9 +169,7 @@ class SearchView(APIView):
             if author_id is None:
                 form.add_error("author", _("No member has this name."))
                 raise _invalid(form)
-        query = dataclasses.replace(
-            query_from(form, scope, author_id=author_id, count_kinds=count_kinds), page=page
-        )
+        query = dataclasses.replace(query_from(form, author_id=author_id, count_kinds=count_kinds), page=page)
         try:
             found: Found = run(query, scope, forums)
         except SearchUnavailable as error:

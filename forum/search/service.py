@@ -151,9 +151,7 @@ def member_id_named(username: str, scope: SearchScope) -> int | None:
     return None
 
 
-def query_from(
-    form: SearchForm, scope: SearchScope, *, author_id: int | None, count_kinds: Sequence[str] = ()
-) -> SearchQuery:
+def query_from(form: SearchForm, *, author_id: int | None, count_kinds: Sequence[str] = ()) -> SearchQuery:
     """The query a valid form asks for; ``author_id`` already resolved from its ``author``.
 
     Only the kind searched is counted, unless ``count_kinds`` names more (the API's ``counts``): the

@@ -126,7 +126,7 @@ def search_page(request: HttpRequest) -> HttpResponse:
                 form.add_error("author", _("No member has this name."))
         wanted = data.get("q") or any(data.get(name) for name in _FILTERS)
         if wanted and not form.errors:
-            query = query_from(form, scope, author_id=author_id)
+            query = query_from(form, author_id=author_id)
             try:
                 found = run(query, scope, forums)
                 if found.result.total == 0:
