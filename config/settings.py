@@ -198,7 +198,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/forum")
 _database = env.db_url_config(DATABASE_URL)
-_database["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# Django's PostgreSQL backend with query metrics and a health check without a round trip.
+_database["ENGINE"] = "forum.database"
 _database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _database["CONN_HEALTH_CHECKS"] = True
 _database.setdefault("OPTIONS", {})
