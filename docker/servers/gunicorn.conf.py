@@ -16,6 +16,8 @@ import gc
 import os
 from typing import Any
 
+from gunicorn.glogging import Logger
+
 wsgi_app = "config.wsgi:application"
 
 bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
@@ -59,6 +61,18 @@ def post_worker_init(worker: Any) -> None:
 
 # The application writes one JSON line per request (forum.request_context.AccessLogMiddleware).
 accesslog = None
+
+
+class ApplicationLogsRequests(Logger):
+    """Gunicorn's logger without its access line: the application writes its own. (With a logging
+    configuration given, gunicorn otherwise formats every request's line, about 30 microseconds of the
+    worker's CPU, only for its "gunicorn.access" logger to drop it.)"""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return None
+
+
+logger_class = ApplicationLogsRequests
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 
