@@ -17,9 +17,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.thread.management import bench_seed
-from apps.thread.management.commands.bench_forum import TARGET_KEYS, Command
+from apps.thread.management.commands.bench_forum import TARGET_KEYS, Command, Row, Target, median_row
 from apps.thread.models import Forum, MemberScore, Post, ReadMark, Thread, ThreadState
 from apps.thread.selectors import POSTS_PER_PAGE
+from forum.benchmarking import WrkResult
 
 # At scale 1: 100 threads, 2,000 posts, 20 members, a thread of 50 posts (three pages).
 FRACTION = 0.01
@@ -251,3 +252,58 @@ def test_every_members_and_guests_page_has_the_issues_goal() -> None:
     for target in pages:
         assert target.min_share == (0.35 if target.role == "member" else 0.70), target.key
         assert target.max_p99_ms == 100, target.key
+
+
+def _run(rate: float, p99: float, *, note: str = "") -> Row:
+    result = WrkResult(
+        requests_per_second=rate,
+        p50_ms=p99 / 2,
+        p99_ms=p99,
+        requests=int(rate * 10),
+        non_2xx=0,
+        socket_errors=0,
+    )
+    return Row(SEARCH, result, cpu_ms=1000 / rate, note=note)
+
+
+SEARCH = Target("search (common word)", "member", "/search/?q=option", 0.35, None, 50.0, slug="search-common")
+CEILING = Target("ceiling (bare view)", "guest", "/bench/bare", slug="ceiling")
+
+
+def _verdict(rows: list[Row]) -> str:
+    ceiling = Row(CEILING, WrkResult(1000.0, 10.0, 20.0, 10000, 0, 0), cpu_ms=1.0)
+    ids = {
+        "scale": 1,
+        "fraction": 1,
+        "thread_posts": 50,
+        "thread_last_page": 3,
+        "sizes": {"posts": 1, "threads": 1, "members": 1, "forums": 1},
+    }
+    table = Command()._table([ceiling, *rows], ids)
+    line = next(line for line in table.splitlines() if line.startswith("| search"))
+    return [cell.strip() for cell in line.split("|")][10]
+
+
+def test_rounds_judge_each_target_on_the_median_of_its_runs() -> None:
+    # --rounds 3: one slow run of three does not decide, two do; the range is shown.
+    row = median_row([_run(450, 45.0), _run(330, 66.0), _run(440, 48.0)])
+    assert row.result is not None
+    assert (row.result.requests_per_second, row.result.p99_ms, row.result.requests) == (440, 48.0, 12200)
+    assert "median of 3 runs: req/s 330-450, p99 45.0-66.0 ms" in row.note
+    assert [run["p99_ms"] for run in row.extra["runs"]] == [45.0, 66.0, 48.0]
+    assert _verdict([row]) == "yes"
+    assert _verdict([median_row([_run(450, 45.0), _run(330, 66.0), _run(340, 52.0)])]) == "NO"
+    # Of an even count, the worse middle one of each figure.
+    two = median_row([_run(450, 45.0), _run(330, 66.0)])
+    assert two.result is not None and (two.result.requests_per_second, two.result.p99_ms) == (330, 66.0)
+    assert _verdict([two]) == "NO"
+
+
+def test_a_failed_run_among_the_rounds_fails_the_target() -> None:
+    failed = Row(SEARCH, None, note="wrk printed no Requests/sec")
+    row = median_row([_run(450, 45.0), failed, _run(440, 48.0)])
+    assert "a run failed: wrk printed no Requests/sec" in row.note
+    assert _verdict([row]) == "NO"
+    # One round is the run itself, as before --rounds.
+    single = _run(450, 45.0, note="load 0.1")
+    assert median_row([single]) is single

@@ -11,7 +11,10 @@ with wrk, one target at a time: the forum index, a forum's thread list, the firs
 the long thread (5,000 posts times the scale) and a profile, as that member and as a guest, then replies
 posted through the reply form. It prints the dataset's scale and a table: requests/s, p50, p99, each as
 a share of the ceiling, the goal, met or not. The ceiling is measured first and last, and the higher of
-the two counts.
+the two counts. ``--rounds N`` goes over the targets N times in turn (the ceiling at the start of each
+round and at the end): each target's row is then the median of its runs, judged so, with the range of
+its requests/s and p99 beside it (this machine's speed moves by up to a quarter within minutes, and one
+10-second run of each target can land on a slow minute).
 
 ``--profile TARGET`` (a target's key, such as ``member-thread-last``) measures nothing under load: after
 the same setup it runs ``bench_forum --profile TARGET --in-process`` in the servers' environment, which
@@ -165,6 +168,57 @@ class Row:
     load_before: float = 0.0
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def median_row(runs: list[Row]) -> Row:
+    """One target's row from its runs (``--rounds``): each figure the median of the runs that
+    measured (of an even count, the worse of the two middle ones: a goal is never judged on a figure
+    no run reached), the range of requests/s and p99 in the notes; a failed run fails the row."""
+    measured = [run for run in runs if run.result is not None]
+    if len(runs) == 1 or not measured:
+        return runs[0]
+    failed = [run for run in runs if run.result is None]
+    results = [run.result for run in measured if run.result is not None]
+
+    def middle(values: list[float], *, higher_is_worse: bool = True) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2] if higher_is_worse else ordered[(len(ordered) - 1) // 2]
+
+    rates = [result.requests_per_second for result in results]
+    p99s = [result.p99_ms for result in results]
+    result = WrkResult(
+        requests_per_second=middle(rates, higher_is_worse=False),
+        p50_ms=middle([result.p50_ms for result in results]),
+        p99_ms=middle(p99s),
+        requests=sum(result.requests for result in results),
+        non_2xx=sum(result.non_2xx for result in results),
+        socket_errors=sum(result.socket_errors for result in results),
+    )
+    cpus = [run.cpu_ms for run in measured if run.cpu_ms is not None]
+    spread = (
+        f"median of {len(measured)} runs: req/s {min(rates):.0f}-{max(rates):.0f}, "
+        f"p99 {min(p99s):.1f}-{max(p99s):.1f} ms"
+    )
+    notes = [spread, *(run.note for run in measured if run.note)]
+    notes += [f"a run failed: {run.note}" for run in failed]
+    row = Row(
+        runs[0].target,
+        result,
+        cpu_ms=middle(cpus) if cpus else None,
+        load_before=max(run.load_before for run in runs),
+        note="; ".join(notes),
+    )
+    for run in runs:
+        row.extra.update(run.extra)
+    if "posts_created" in row.extra:
+        row.extra["posts_created"] = sum(run.extra.get("posts_created", 0) for run in runs)
+    row.extra["runs"] = [
+        {"requests_per_second": r.requests_per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms}
+        for r in results
+    ]
+    if failed:
+        row.extra["failed_runs"] = len(failed)
+    return row
 
 
 def _with_database(url: str, name: str) -> str:
@@ -342,6 +396,13 @@ class Command(BaseCommand):
             default="",
             help="Comma-separated targets, by key (member-index) or name (index: both roles); the ceiling "
             "always runs.",
+        )
+        parser.add_argument(
+            "--rounds",
+            type=positive_int,
+            default=1,
+            help="Go over the targets this many times in turn; each row is the median of its runs (its "
+            "requests/s, p50, p99 and CPU each), judged so, with the range beside it.",
         )
         parser.add_argument("--json", default="", help="Also write the rows to this file.")
         parser.add_argument("--keep-logs", action="store_true", help="Keep the servers' output.")
@@ -712,15 +773,22 @@ class Command(BaseCommand):
             if not only or t.name.split(" (")[0] in only or t.key in only
         ]
         ceiling_target = Target("ceiling (bare view)", "guest", "/bench/bare", slug="ceiling")
-        rows = [self._measure(ceiling, ceiling_target, [], None, wrk, options)]
-        for target in targets:
-            if target.name == "create a post":
-                rows.append(self._measure_posting(site, target, ids, bench_url, wrk, options, log_dir))
-            else:
-                headers = member_headers if target.role == "member" else []
-                server = fresh if target.server == "fresh" and fresh is not None else site
-                rows.append(self._measure(server, target, headers, None, wrk, options))
-        rows.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+        runs: dict[Target, list[Row]] = {target: [] for target in targets}
+        ceilings: list[Row] = []
+        for round_number in range(1, options["rounds"] + 1):
+            if options["rounds"] > 1:
+                self.stdout.write(f"round {round_number} of {options['rounds']}")
+            ceilings.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+            for target in targets:
+                if target.name == "create a post":
+                    row = self._measure_posting(site, target, ids, bench_url, wrk, options, log_dir)
+                else:
+                    headers = member_headers if target.role == "member" else []
+                    server = fresh if target.server == "fresh" and fresh is not None else site
+                    row = self._measure(server, target, headers, None, wrk, options)
+                runs[target].append(row)
+        ceilings.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+        rows = [ceilings[0], *(median_row(runs[target]) for target in targets), *ceilings[1:]]
         for row in rows:
             row.extra["scale"] = ids["scale"]
         self.stdout.write("")
@@ -865,7 +933,7 @@ class Command(BaseCommand):
                 checks.append(result.requests_per_second >= target.min_rate)
             if target.max_p99_ms is not None:
                 checks.append(result.p99_ms < target.max_p99_ms)
-            if result.non_2xx or result.socket_errors:
+            if result.non_2xx or result.socket_errors or row.extra.get("failed_runs"):
                 checks.append(False)
             if "posts_created" in row.extra:  # a 302 counts only when it is a reply written
                 checks.append(row.extra["posts_created"] >= result.requests)
