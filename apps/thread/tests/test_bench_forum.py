@@ -307,3 +307,19 @@ def test_a_failed_run_among_the_rounds_fails_the_target() -> None:
     # One round is the run itself, as before --rounds.
     single = _run(450, 45.0, note="load 0.1")
     assert median_row([single]) is single
+
+
+def test_with_rounds_each_run_is_a_share_of_its_own_rounds_ceiling() -> None:
+    # The machine slowed: each round's ceiling was lower, and so was the search. Against the best
+    # ceiling of the whole run (1,000) the median search (345) is 34.5%; against their own rounds'
+    # ceilings the runs are 37.8%, 36.3% and 36.5%.
+    runs = [_run(340, 45.0), _run(345, 45.0), _run(350, 45.0)]
+    for run, ceiling in zip(runs, (900, 950, 960), strict=True):
+        run.extra["ceiling"] = ceiling
+    row = median_row(runs)
+    assert row.extra["share"] == pytest.approx(350 / 960)
+    assert [round(run["of_ceiling"], 3) for run in row.extra["runs"]] == [0.378, 0.363, 0.365]
+    assert "ceiling" not in row.extra
+    assert _verdict([row]) == "yes"
+    without = median_row([_run(340, 45.0), _run(345, 45.0), _run(350, 45.0)])
+    assert _verdict([without]) == "NO"

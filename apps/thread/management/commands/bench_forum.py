@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import http.client
+import itertools
 import json
 import os
 import secrets
@@ -173,7 +174,9 @@ class Row:
 def median_row(runs: list[Row]) -> Row:
     """One target's row from its runs (``--rounds``): each figure the median of the runs that
     measured (of an even count, the worse of the two middle ones: a goal is never judged on a figure
-    no run reached), the range of requests/s and p99 in the notes; a failed run fails the row."""
+    no run reached), its share of the ceiling the median of each run's share of its own round's
+    ceiling (``extra["ceiling"]``), the range of requests/s and p99 in the notes; a failed run fails
+    the row."""
     measured = [run for run in runs if run.result is not None]
     if len(runs) == 1 or not measured:
         return runs[0]
@@ -195,6 +198,11 @@ def median_row(runs: list[Row]) -> Row:
         socket_errors=sum(result.socket_errors for result in results),
     )
     cpus = [run.cpu_ms for run in measured if run.cpu_ms is not None]
+    shares = [
+        run.result.requests_per_second / run.extra["ceiling"]
+        for run in measured
+        if run.result is not None and run.extra.get("ceiling")
+    ]
     spread = (
         f"median of {len(measured)} runs: req/s {min(rates):.0f}-{max(rates):.0f}, "
         f"p99 {min(p99s):.1f}-{max(p99s):.1f} ms"
@@ -210,11 +218,22 @@ def median_row(runs: list[Row]) -> Row:
     )
     for run in runs:
         row.extra.update(run.extra)
+    row.extra.pop("ceiling", None)
+    if shares:
+        row.extra["share"] = middle(shares, higher_is_worse=False)
     if "posts_created" in row.extra:
         row.extra["posts_created"] = sum(run.extra.get("posts_created", 0) for run in runs)
     row.extra["runs"] = [
-        {"requests_per_second": r.requests_per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms}
-        for r in results
+        {
+            "requests_per_second": run.result.requests_per_second,
+            "p50_ms": run.result.p50_ms,
+            "p99_ms": run.result.p99_ms,
+            "of_ceiling": run.result.requests_per_second / run.extra["ceiling"]
+            if run.extra.get("ceiling")
+            else None,
+        }
+        for run in measured
+        if run.result is not None
     ]
     if failed:
         row.extra["failed_runs"] = len(failed)
@@ -788,6 +807,14 @@ class Command(BaseCommand):
                     row = self._measure(server, target, headers, None, wrk, options)
                 runs[target].append(row)
         ceilings.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
+        if options["rounds"] > 1:
+            # Each run is a share of its own round's ceiling (the higher of the one before the round
+            # and the one after it), as a single run is of the run's.
+            for number, (before, after) in enumerate(itertools.pairwise(ceilings)):
+                rates = [row.result.requests_per_second for row in (before, after) if row.result]
+                for target in targets:
+                    if rates and len(runs[target]) > number:
+                        runs[target][number].extra["ceiling"] = max(rates)
         rows = [ceilings[0], *(median_row(runs[target]) for target in targets), *ceilings[1:]]
         for row in rows:
             row.extra["scale"] = ids["scale"]
@@ -924,7 +951,8 @@ class Command(BaseCommand):
             if result is None:
                 table.append([target.name, target.role, *["-"] * 6, self._goal(target), "no", row.note])
                 continue
-            share = result.requests_per_second / ceiling if ceiling else 0.0
+            # With --rounds, the median of the runs' shares of their own rounds' ceilings.
+            share = row.extra.get("share", result.requests_per_second / ceiling if ceiling else 0.0)
             cpu_share = ceiling_cpu / row.cpu_ms if row.cpu_ms and ceiling_cpu else 0.0
             checks = []
             if target.min_share is not None:
