@@ -12,7 +12,6 @@ LOG_FORMAT.
 
 from __future__ import annotations
 
-import gc
 import os
 from typing import Any
 
@@ -48,15 +47,6 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # healthy worker killed.
 SHARED_MEMORY = "/dev/shm"  # noqa: S108
 worker_tmp_dir = SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None
-
-
-def post_worker_init(worker: Any) -> None:
-    """Once the worker has loaded the application: its objects (modules, settings, URL map, compiled
-    templates) set aside from the garbage collector, which would otherwise walk them all on each of
-    its full collections (a few a thousand requests; the requests they fall on are the slowest).
-    Nothing is kept that would have been freed: they live as long as the worker (docs/server-choice.md)."""
-    gc.collect()
-    gc.freeze()
 
 
 # The application writes one JSON line per request (forum.request_context.AccessLogMiddleware).
