@@ -33,10 +33,14 @@ class DatabaseWrapper(base.DatabaseWrapper):  # type: ignore[misc]  # django-pro
             return False
         if connection.info.transaction_status != TransactionStatus.IDLE:
             return bool(super().is_usable())
+        # poll(), not select(): select() refuses a descriptor past 1023, which a process holding many
+        # sockets (a WebSocket server) gives its connections.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([connection.fileno()], [], [], 0)
+            poller.register(connection.fileno(), select.POLLIN)
+            ready = poller.poll(0)
         except (OSError, ValueError):
             return False
-        # Anything to read on an idle connection is the server's goodbye (or a message nobody asked
-        # for): a new connection is the safe answer either way.
-        return not readable
+        # Anything to read on an idle connection (or its end: POLLHUP, POLLERR) is the server's goodbye
+        # or a message nobody asked for: a new connection is the safe answer either way.
+        return not ready

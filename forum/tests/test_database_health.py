@@ -3,6 +3,7 @@ without a query, one the server ended is found, closed, and replaced by the next
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -71,3 +72,19 @@ def test_a_connection_the_server_ended_is_replaced_before_the_next_query(live: i
 def test_a_closed_connection_is_not_usable(live: int) -> None:
     connection.connection.close()
     assert not connection.is_usable()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_past_descriptor_1023_is_judged_too() -> None:
+    """A process holding many sockets (a WebSocket server) opens its connection on a high descriptor,
+    which select() refuses: judged as any other, not reopened on every request."""
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        connection.close()
+        connection.ensure_connection()
+        assert connection.connection.fileno() > 1023
+        assert connection.is_usable()
+    finally:
+        connection.close()
+        for descriptor in held:
+            os.close(descriptor)
