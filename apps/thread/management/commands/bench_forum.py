@@ -198,11 +198,14 @@ def median_row(runs: list[Row]) -> Row:
         socket_errors=sum(result.socket_errors for result in results),
     )
     cpus = [run.cpu_ms for run in measured if run.cpu_ms is not None]
-    shares = [
+    # Each run's share of its own round's ceiling, when the rounds gave one.
+    of_ceiling = [
         run.result.requests_per_second / run.extra["ceiling"]
+        if run.result and run.extra.get("ceiling")
+        else None
         for run in measured
-        if run.result is not None and run.extra.get("ceiling")
     ]
+    shares = [share for share in of_ceiling if share is not None]
     spread = (
         f"median of {len(measured)} runs: req/s {min(rates):.0f}-{max(rates):.0f}, "
         f"p99 {min(p99s):.1f}-{max(p99s):.1f} ms"
@@ -225,15 +228,12 @@ def median_row(runs: list[Row]) -> Row:
         row.extra["posts_created"] = sum(run.extra.get("posts_created", 0) for run in runs)
     row.extra["runs"] = [
         {
-            "requests_per_second": run.result.requests_per_second,
-            "p50_ms": run.result.p50_ms,
-            "p99_ms": run.result.p99_ms,
-            "of_ceiling": run.result.requests_per_second / run.extra["ceiling"]
-            if run.extra.get("ceiling")
-            else None,
+            "requests_per_second": result.requests_per_second,
+            "p50_ms": result.p50_ms,
+            "p99_ms": result.p99_ms,
+            "of_ceiling": share,
         }
-        for run in measured
-        if run.result is not None
+        for result, share in zip(results, of_ceiling, strict=True)
     ]
     if failed:
         row.extra["failed_runs"] = len(failed)
@@ -813,7 +813,7 @@ class Command(BaseCommand):
             for number, (before, after) in enumerate(itertools.pairwise(ceilings)):
                 rates = [row.result.requests_per_second for row in (before, after) if row.result]
                 for target in targets:
-                    if rates and len(runs[target]) > number:
+                    if rates:
                         runs[target][number].extra["ceiling"] = max(rates)
         rows = [ceilings[0], *(median_row(runs[target]) for target in targets), *ceilings[1:]]
         for row in rows:
