@@ -140,9 +140,25 @@ def test_a_member_reads_reacts_and_quotes_on_a_thread_page(
     expect(like.locator(".reactions__label")).to_have_text("Like")
     assert contrast(page, f"#post-{opening} button[value=like]") >= 4.5
     assert like.evaluate("b => getComputedStyle(b, '::before').content").startswith('"\U0001f44d"')
+    # The post swapped in is enhanced in the same task as the swap: a key pressed on it at once is sent
+    # by htmx, not as a plain form that reloads the page (with htmx's 20 ms settle delay it was not).
+    page.evaluate(
+        """() => {
+          let loaded = false;
+          document.body.addEventListener("htmx:beforeSwap", () => { loaded = false; });
+          document.body.addEventListener("htmx:load", (event) => {
+            if (event.detail.elt.matches("li.post")) loaded = true;
+          });
+          document.body.addEventListener("htmx:afterSwap", () => {
+            setTimeout(() => { window.enhancedAtOnce = loaded; }, 0);
+          });
+        }"""
+    )
     like.click()
     expect(like).to_have_attribute("aria-pressed", "true")
     expect(like.locator(".reactions__count")).to_have_text("2")
+    web.wait_for(lambda: page.evaluate("window.enhancedAtOnce") is not None, what="the swap")
+    assert page.evaluate("window.enhancedAtOnce") is True
     like.click()
     expect(like).to_have_attribute("aria-pressed", "false")
     expect(like.locator(".reactions__count")).to_have_text("1")
