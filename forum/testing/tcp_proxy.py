@@ -105,6 +105,9 @@ class TcpProxy:
         """Refuse new connections and drop open ones, as if the service went away."""
         self._stopped.set()
         if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept() (close() alone leaves it there for good).
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             self._listener = None
         self._drop_connections()
