@@ -17,7 +17,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.thread.management import bench_seed
-from apps.thread.management.commands.bench_forum import TARGET_KEYS, Command, Row, Target, median_row
+from apps.thread.management.commands.bench_forum import (
+    TARGET_KEYS,
+    Command,
+    Row,
+    Target,
+    attach_round_ceilings,
+    median_row,
+)
 from apps.thread.models import Forum, MemberScore, Post, ReadMark, Thread, ThreadState
 from apps.thread.selectors import POSTS_PER_PAGE
 from forum.benchmarking import WrkResult
@@ -323,3 +330,16 @@ def test_with_rounds_each_run_is_a_share_of_its_own_rounds_ceiling() -> None:
     assert _verdict([row]) == "yes"
     without = median_row([_run(340, 45.0), _run(345, 45.0), _run(350, 45.0)])
     assert _verdict([without]) == "NO"
+
+
+def test_each_round_is_judged_against_the_higher_of_its_two_ceilings() -> None:
+    # Three rounds, four ceilings: before round 1, between rounds, after round 3.
+    def ceiling(rate: float | None) -> Row:
+        return Row(CEILING, WrkResult(rate, 10.0, 20.0, 10000, 0, 0) if rate else None)
+
+    runs = [_run(340, 45.0), _run(345, 45.0), _run(350, 45.0)]
+    attach_round_ceilings(runs, [ceiling(900), ceiling(1000), ceiling(None), ceiling(None)])
+    # Round 1 between 900 and 1,000; round 2 after 1,000 and before a failed one; round 3 none.
+    assert [run.extra.get("ceiling") for run in runs] == [1000, 1000, None]
+    with pytest.raises(ValueError):
+        attach_round_ceilings(runs, [ceiling(900), ceiling(1000)])

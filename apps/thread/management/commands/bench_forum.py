@@ -171,6 +171,17 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def attach_round_ceilings(runs: list[Row], ceilings: list[Row]) -> None:
+    """With ``--rounds``: each of one target's runs (one a round) is a share of its own round's
+    ceiling, the higher of the one measured before the round and the one after it (``ceilings`` holds
+    one more than ``runs``), as a single run is of the run's; a round whose two ceilings both failed
+    gives its run none."""
+    for run, (before, after) in zip(runs, itertools.pairwise(ceilings), strict=True):
+        rates = [row.result.requests_per_second for row in (before, after) if row.result]
+        if rates:
+            run.extra["ceiling"] = max(rates)
+
+
 def median_row(runs: list[Row]) -> Row:
     """One target's row from its runs (``--rounds``): each figure the median of the runs that
     measured (of an even count, the worse of the two middle ones: a goal is never judged on a figure
@@ -808,13 +819,8 @@ class Command(BaseCommand):
                 runs[target].append(row)
         ceilings.append(self._measure(ceiling, ceiling_target, [], None, wrk, options))
         if options["rounds"] > 1:
-            # Each run is a share of its own round's ceiling (the higher of the one before the round
-            # and the one after it), as a single run is of the run's.
-            for number, (before, after) in enumerate(itertools.pairwise(ceilings)):
-                rates = [row.result.requests_per_second for row in (before, after) if row.result]
-                for target in targets:
-                    if rates:
-                        runs[target][number].extra["ceiling"] = max(rates)
+            for target in targets:
+                attach_round_ceilings(runs[target], ceilings)
         rows = [ceilings[0], *(median_row(runs[target]) for target in targets), *ceilings[1:]]
         for row in rows:
             row.extra["scale"] = ids["scale"]
