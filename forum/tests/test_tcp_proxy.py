@@ -27,6 +27,8 @@ def test_a_cut_refuses_connections_and_a_restore_serves_again() -> None:
     target = urlsplit(settings.REDIS_URL)
     before = set(_accepting())
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    started = set(_accepting()) - before
+    assert started  # the proxy's own accept thread, looked for again below
     try:
         assert _ping(proxy.port) == b"+PONG\r\n"
         proxy.cut()
@@ -37,6 +39,6 @@ def test_a_cut_refuses_connections_and_a_restore_serves_again() -> None:
     finally:
         proxy.close()
     # No thread stays blocked in accept() on a listener that is gone.
-    for thread in set(_accepting()) - before:
+    for thread in started:
         thread.join(timeout=5)
         assert not thread.is_alive()

@@ -13,7 +13,7 @@ posted through the reply form. It prints the dataset's scale and a table: reques
 a share of the ceiling, the goal, met or not. The ceiling is measured first and last, and the higher of
 the two counts. ``--rounds N`` goes over the targets N times in turn (the ceiling at the start of each
 round and at the end): each target's row is then the median of its runs, judged so, with the range of
-its requests/s and p99 beside it (this machine's speed moves by up to a quarter within minutes, and one
+its requests/s and p99 beside it (this machine's speed moves by up to half within minutes, and one
 10-second run of each target can land on a slow minute).
 
 ``--profile TARGET`` (a target's key, such as ``member-thread-last``) measures nothing under load: after
