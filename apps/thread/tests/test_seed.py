@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from apps.thread.management.commands import seed_forum
-from apps.thread.models import Forum, Post, Thread, ThreadState
+from apps.thread.models import Forum, Post, Reaction, Thread, ThreadState
 
 
 def _counts() -> dict[str, int]:
@@ -49,6 +49,14 @@ def test_the_demo_seed_runs_twice_without_duplicating_and_the_pages_render(clien
     ):
         assert client.get(f"/forums/{thread.forum_id}/").status_code == 200
         assert client.get(f"/threads/{thread.pk}/").status_code == 200
+    # Reactions are there for a guest to see, counted on the posts.
+    reacted = [demo for demo in seed_forum.DEMO_THREADS if demo.reactions]
+    assert reacted
+    for demo in reacted:
+        thread = Thread.objects.get(title=demo.title)
+        assert Reaction.objects.filter(post__thread=thread).count() == len(demo.reactions)
+    welcome = Thread.objects.get(title="Welcome to the forum")
+    assert 'class="reactions__count"' in client.get(f"/threads/{welcome.pk}/").content.decode()
     pending = Thread.objects.get(state=ThreadState.PENDING)
     assert client.get(f"/threads/{pending.pk}/").status_code == 404
 

@@ -30,7 +30,7 @@ from apps.authorization.services import Role, role_assign
 from apps.status.services import status_grant
 from apps.thread import services
 from apps.thread.management.bench_seed import bench_sizes, ensure_bench_dataset, positive_int
-from apps.thread.models import Forum, ForumKind, Thread, ThreadState
+from apps.thread.models import Forum, ForumKind, Post, Thread, ThreadState
 
 # --- The demo forum -----------------------------------------------------------------------------------
 
@@ -113,6 +113,8 @@ class DemoThread:
     replies: tuple[tuple[str, str], ...] = ()
     # Left waiting in the moderation queue instead of being approved by the moderator.
     waiting: bool = False
+    # (the post's position, 1 the opening post; who reacts; the kind), so that a guest sees counts.
+    reactions: tuple[tuple[int, str, str], ...] = ()
 
 
 DEMO_THREADS = (
@@ -125,6 +127,7 @@ DEMO_THREADS = (
         "- New members' first threads wait for a moderator before they show up.\n"
         "- Write in **Markdown**: `code`, *emphasis*, lists and [links](https://commonmark.org/help/).\n\n"
         "Say hello in *Introductions*.",
+        reactions=((1, "tom", "like"), (1, "lena", "love"), (1, "noah", "like")),
     ),
     DemoThread(
         "introductions",
@@ -137,6 +140,7 @@ DEMO_THREADS = (
             ("tom", "A walnut bookshelf. Took three weekends and one very patient neighbour."),
             ("mira", "Welcome aboard @tom. Have a look at the pinned thread in *Announcements*."),
         ),
+        reactions=((1, "lena", "like"), (3, "lena", "wow"), (3, "ada", "love")),
     ),
     DemoThread(
         "general",
@@ -150,6 +154,7 @@ DEMO_THREADS = (
             ("yuki", "Same as @ada. The weekly review is what makes it stick."),
             ("priya", "Okay, I'm trying the weekly review this month. Will report back."),
         ),
+        reactions=((2, "ada", "like"), (3, "priya", "like"), (3, "yuki", "like"), (3, "noah", "love")),
     ),
     DemoThread(
         "offtopic",
@@ -343,5 +348,8 @@ def seed_demo_forum() -> int:
                 services.thread_approve(moderator_id=moderator, thread_id=thread.id)
             for author, body in demo.replies:
                 services.post_create(author_id=members[author], thread_id=thread.id, body=body)
+            posts = dict(Post.objects.filter(thread_id=thread.id).values_list("position", "pk"))
+            for position, reactor, kind in demo.reactions:
+                services.reaction_set(user_id=members[reactor], post_id=posts[position], kind=kind)
         created += 1
     return created
