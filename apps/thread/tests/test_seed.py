@@ -12,6 +12,7 @@ from django.test import Client
 
 from apps.thread.management.commands import seed_forum
 from apps.thread.models import Forum, Post, Reaction, Thread, ThreadState
+from forum.testing.search import deliver_search_events
 
 
 def _counts() -> dict[str, int]:
@@ -59,6 +60,13 @@ def test_the_demo_seed_runs_twice_without_duplicating_and_the_pages_render(clien
     assert 'class="reactions__count"' in client.get(f"/threads/{welcome.pk}/").content.decode()
     pending = Thread.objects.get(state=ThreadState.PENDING)
     assert client.get(f"/threads/{pending.pk}/").status_code == 404
+
+    # The demo speaks Russian too: «форум» finds the Russian thread's three posts, each form marked.
+    deliver_search_events()
+    found = client.get("/search/", {"q": "форум"}).content.decode()
+    assert "3 results" in found, found
+    for form in ("форумы", "форумов", "форума"):
+        assert f"<mark>{form}</mark>" in found, form
 
     # An Agent sees the exclusive section on the index.
     agent = Client()
