@@ -124,6 +124,17 @@ _HEADLINE_OPTIONS = (
     f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", MaxWords=35, MinWords=15, ShortWord=2'
 )
 _TITLE_OPTIONS = f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", HighlightAll=true'
+# A text of at most SNIPPET_WHOLE characters (about the 35 words of a snippet) is its own snippet,
+# every match marked: ts_headline starts a snippet at the first match it ranks best and fills forward,
+# so the start of a short post ("I like small forums, where ...", searched for "forums") was dropped
+# although the whole of it fits. (The bytes are checked first: a long text's length is known without
+# reading it.)
+SNIPPET_WHOLE = 240
+_BODY_OPTIONS = (
+    "CASE WHEN octet_length(d.body) <= 4 * %(snippet_whole)s::int"
+    " AND char_length(d.body) <= %(snippet_whole)s::int"
+    " THEN %(title_options)s ELSE %(body_options)s END"
+)
 # Newest first, the order of the recency index (kind, created_at DESC NULLS LAST, object_id DESC).
 _NEWEST = "d.created_at DESC NULLS LAST, d.object_id DESC"
 # A member's name: starting with the text typed, or similar to it (a typo; one word of a short full
@@ -488,10 +499,11 @@ class PostgresBackend:
                 params["title_options"] = _TITLE_OPTIONS
                 params["snippet_window"] = SNIPPET_WINDOW
                 params["snippet_lead"] = SNIPPET_LEAD
+                params["snippet_whole"] = SNIPPET_WHOLE
                 tsquery = _TSQUERY
                 headline = (
                     f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
-                    f" ELSE ts_headline('{CONFIG}', {_SNIPPET_TEXT}, {tsquery}, %(body_options)s) END,"
+                    f" ELSE ts_headline('{CONFIG}', {_SNIPPET_TEXT}, {tsquery}, {_BODY_OPTIONS}) END,"
                     f" CASE WHEN d.kind IN ('{KIND_MEMBER}', '{KIND_POST}') THEN NULL"
                     f" ELSE ts_headline('{CONFIG}', d.title, {tsquery}, %(title_options)s) END"
                 )

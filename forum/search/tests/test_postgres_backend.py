@@ -427,3 +427,24 @@ def test_a_long_posts_snippet_is_cut_around_its_first_match() -> None:
         assert len(text) < postgres.SNIPPET_WINDOW
         # Starts on a whole word of the filler, not on the half of one cut in two.
         assert text.split()[0] in words.split(), text[:40]
+
+
+def test_a_short_posts_snippet_is_the_whole_post_every_match_marked() -> None:
+    """ts_headline makes a snippet of the stretch between the matches it ranks best, then fills it to
+    its minimum: a short post with two matches lost its first words although all of it fits in a
+    snippet. Up to ``SNIPPET_WHOLE`` characters a text is shown whole; a longer one is still cut to
+    about 35 words."""
+    from forum.search import postgres
+
+    short = "Мне больше всего нравятся небольшие форумы, где все знают друг друга. А какие форумы читаете вы?"
+    english = "I like small forums, where everyone knows the name of everyone. Which forums do you read?"
+    longer = "Some opening words that set the scene. " * 6 + "Then the forums come up. " + "More after. " * 10
+    assert len(short) <= postgres.SNIPPET_WHOLE < len(longer)
+    backend = get_backend("postgres")
+    backend.index([post(1, short), post(2, english), post(3, longer)])
+    russian = backend.search(SearchQuery(text="форум"), READER).hits
+    assert [str(hit.snippet_html) for hit in russian] == [short.replace("форумы", "<mark>форумы</mark>")]
+    found = backend.search(SearchQuery(text="forums"), READER).hits
+    snippets = {hit.id: str(hit.snippet_html) for hit in found}
+    assert snippets[2] == english.replace("forums", "<mark>forums</mark>")
+    assert "<mark>forums</mark>" in snippets[3] and len(snippets[3].split()) <= 36
