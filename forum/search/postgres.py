@@ -125,10 +125,9 @@ _HEADLINE_OPTIONS = (
 )
 _TITLE_OPTIONS = f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", HighlightAll=true'
 # A text of at most SNIPPET_WHOLE characters (about the 35 words of a snippet) is its own snippet,
-# every match marked: ts_headline starts a snippet at the first match it ranks best and fills forward,
-# so the start of a short post ("I like small forums, where ...", searched for "forums") was dropped
-# although the whole of it fits. (The bytes are checked first: a long text's length is known without
-# reading it.)
+# every match marked: ts_headline makes a snippet of the stretch between the matches it ranks best and
+# fills it only to its minimum, so a short post with two matches lost its first words although all of
+# it fits. (The bytes are checked first: a long text's length is known without reading it.)
 SNIPPET_WHOLE = 240
 _BODY_OPTIONS = (
     "CASE WHEN octet_length(d.body) <= 4 * %(snippet_whole)s::int"
