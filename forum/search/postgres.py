@@ -129,10 +129,18 @@ _TITLE_OPTIONS = f'StartSel="{HIGHLIGHT_START}", StopSel="{HIGHLIGHT_STOP}", Hig
 # fills it only to its minimum, so a short post with two matches lost its first words although all of
 # it fits. (The bytes are checked first: a long text's length is known without reading it.)
 SNIPPET_WHOLE = 240
-_BODY_OPTIONS = (
-    "CASE WHEN octet_length(d.body) <= 4 * %(snippet_whole)s::int"
-    " AND char_length(d.body) <= %(snippet_whole)s::int"
-    " THEN %(title_options)s ELSE %(body_options)s END"
+_SHORT = (
+    "(octet_length(d.body) <= 4 * %(snippet_whole)s::int AND char_length(d.body) <= %(snippet_whole)s::int)"
+)
+_BODY_OPTIONS = f"CASE WHEN {_SHORT} THEN %(title_options)s ELSE %(body_options)s END"
+# A longer text's snippet is cut from it: its first and last CUT_EDGE characters come back too, and
+# the snippet is marked "…" where it starts after the text's start or ends before its end (as the
+# Meilisearch backend's crop marker does), found by comparing their words (_cut_ends).
+CUT_EDGE = 80
+CUT_MARKER = "…"
+_EDGES = (
+    f"CASE WHEN d.kind = '{KIND_MEMBER}' OR {_SHORT} THEN NULL ELSE left(d.body, {CUT_EDGE}) END,"
+    f" CASE WHEN d.kind = '{KIND_MEMBER}' OR {_SHORT} THEN NULL ELSE right(d.body, {CUT_EDGE}) END"
 )
 # Newest first, the order of the recency index (kind, created_at DESC NULLS LAST, object_id DESC).
 _NEWEST = "d.created_at DESC NULLS LAST, d.object_id DESC"
@@ -498,7 +506,6 @@ class PostgresBackend:
                 params["title_options"] = _TITLE_OPTIONS
                 params["snippet_window"] = SNIPPET_WINDOW
                 params["snippet_lead"] = SNIPPET_LEAD
-                params["snippet_whole"] = SNIPPET_WHOLE
                 tsquery = _TSQUERY
                 headline = (
                     f"CASE WHEN d.kind = '{KIND_MEMBER}' THEN NULL"
@@ -507,7 +514,8 @@ class PostgresBackend:
                     f" ELSE ts_headline('{CONFIG}', d.title, {tsquery}, %(title_options)s) END"
                 )
             else:
-                headline = "left(d.body, 240), NULL"
+                headline = "left(d.body, %(snippet_whole)s::int), NULL"
+            params["snippet_whole"] = SNIPPET_WHOLE
             # The author's name from the member documents, in the same statement (the unique index
             # on (kind, object_id) answers each row's look-up).
             # (A member is its own author: named from its own document, in _hit.)
@@ -522,7 +530,7 @@ class PostgresBackend:
                 order = f"p.score DESC, {order}"
             # The counts come back on every row, and on one row of NULLs when the page is empty.
             sql = (
-                f"SELECT {head}, {columns}, p.score, {headline}, {author} "
+                f"SELECT {head}, {columns}, p.score, {headline}, {_EDGES}, {author} "
                 f"FROM (SELECT 1) one LEFT JOIN (p JOIN {_table()} d ON d.id = p.id) ON TRUE ORDER BY {order}"
             )
         else:
@@ -740,6 +748,8 @@ class PostgresBackend:
             score,
             body_marked,
             title_marked,
+            text_start,
+            text_end,
             author_name,
         ) = row
         # The row was a valid Document when indexed: rebuilt without the dataclass's __init__ and its
@@ -767,12 +777,14 @@ class PostgresBackend:
             title_html = _mark_prefix(title, text)
             snippet_html = _mark_prefix(body, text)
             author_name = title
-        elif title_marked is None:  # a post's title (its thread's), not searched: shown as it is
-            title_html = SafeString(html.escape(title))
-            snippet_html = safe_highlight(body_marked or "")
         else:
-            title_html = safe_highlight(title_marked or "")
+            if title_marked is None:  # a post's title (its thread's), not searched: shown as it is
+                title_html = SafeString(html.escape(title))
+            else:
+                title_html = safe_highlight(title_marked)
             snippet_html = safe_highlight(body_marked or "")
+            if text_start is not None and body_marked:
+                snippet_html = _cut_ends(snippet_html, body_marked, text_start, text_end or "")
         return Hit(
             kind=kind,
             id=object_id,
@@ -785,6 +797,30 @@ class PostgresBackend:
 
 
 _new_document = object.__new__
+
+_WORDS = re.compile(r"\w+")
+# Words compared at each end of a snippet with the text's (fewer when the snippet has fewer).
+_EDGE_WORDS = 3
+
+
+def _cut_ends(snippet_html: SafeString, marked: str, text_start: str, text_end: str) -> SafeString:
+    """``snippet_html`` with ``CUT_MARKER`` where the snippet starts after its text's start or ends
+    before its end: its first (last) words against those of the text's first (last) ``CUT_EDGE``
+    characters, without the word those may have cut in two. An edge too short to compare (one long
+    word) adds no marker."""
+    words = _WORDS.findall(marked.replace(HIGHLIGHT_START, "").replace(HIGHLIGHT_STOP, ""))
+    if not words:
+        return snippet_html
+    first = _WORDS.findall(text_start)
+    last = _WORDS.findall(text_end)
+    if len(text_start) >= CUT_EDGE:
+        first = first[:-1]
+    if len(text_end) >= CUT_EDGE:
+        last = last[1:]
+    count = min(_EDGE_WORDS, len(words))
+    before = CUT_MARKER if len(first) >= count and words[:count] != first[:count] else ""
+    after = CUT_MARKER if len(last) >= count and words[-count:] != last[-count:] else ""
+    return SafeString(before + snippet_html + after) if before or after else snippet_html
 
 
 def _mark_prefix(name: str, text: str) -> SafeString:

@@ -423,10 +423,15 @@ def test_a_long_posts_snippet_is_cut_around_its_first_match() -> None:
     assert snippets[3] == "A short <mark>kettle</mark> post."
     # Found, but cut from its start: the window never reaches the end of a long text.
     assert snippets[4].startswith("Nothing to see") and "<mark>" not in snippets[4]
+    # Where a snippet starts after its text's start or ends before its end, it says so.
+    marker = postgres.CUT_MARKER
+    assert snippets[1].startswith(marker) and not snippets[1].endswith(marker), snippets[1][-60:]
+    assert snippets[2].startswith(marker) and not snippets[2].endswith(marker), snippets[2][-60:]
+    assert snippets[4].endswith(marker) and not snippets[4].startswith(marker)
     for text, words in ((snippets[1], filler), (snippets[2], "Здесь ничего интересного нет. ")):
         assert len(text) < postgres.SNIPPET_WINDOW
         # Starts on a whole word of the filler, not on the half of one cut in two.
-        assert text.split()[0] in words.split(), text[:40]
+        assert text.removeprefix(marker).split()[0] in words.split(), text[:40]
 
 
 def test_a_short_posts_snippet_is_the_whole_post_every_match_marked() -> None:
@@ -448,3 +453,30 @@ def test_a_short_posts_snippet_is_the_whole_post_every_match_marked() -> None:
     snippets = {hit.id: str(hit.snippet_html) for hit in found}
     assert snippets[2] == english.replace("forums", "<mark>forums</mark>")
     assert "<mark>forums</mark>" in snippets[3] and len(snippets[3].split()) <= 36
+
+
+def test_a_cut_snippet_says_where_it_was_cut() -> None:
+    """A long text's snippet starts with "…" where it starts after the text's start and ends with it
+    where it ends before the text's end: a snippet around a match in the middle, the start of a text
+    found by a filter alone (no words), and not a long text that a snippet holds whole."""
+    from forum.search import postgres
+
+    marker = postgres.CUT_MARKER
+    middle = (
+        "Early words open this long text. " * 8 + "The kettle sings here. " + "Later words close it. " * 8
+    )
+    words_only = "Thirty one words, " * 10 + "kettle."  # over 240 characters, under 35 words
+    backend = get_backend("postgres")
+    backend.index([post(1, middle), post(2, words_only, author_id=9)])
+    found = {hit.id: str(hit.snippet_html) for hit in backend.search(SearchQuery(text="kettle"), READER).hits}
+    assert found[1].startswith(marker) and found[1].endswith(marker) and "<mark>kettle</mark>" in found[1]
+    assert not found[2].startswith(marker) and not found[2].endswith(marker), found[2]
+    (by_filter,) = backend.search(SearchQuery(text="", author_id=7), READER).hits
+    assert str(by_filter.snippet_html).startswith("Early words") and str(by_filter.snippet_html).endswith(
+        marker
+    )
+    # An edge that is one long word cut in two is not compared: no marker rather than a wrong one.
+    html = postgres.SafeString("longword")
+    assert (
+        postgres._cut_ends(html, "longword", "x" * postgres.CUT_EDGE, "x" * postgres.CUT_EDGE) == "longword"
+    )
