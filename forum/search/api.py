@@ -59,9 +59,9 @@ class HitOutput(serializers.Serializer[Any]):
         "not searched)."
     )
     snippet_html = serializers.CharField(
-        help_text="Sanitised HTML: the content escaped, the matched words in <mark>, nothing else; a text of "
-        "more than 240 characters is cut around its matches, with an ellipsis (…) where the snippet starts "
-        "after its start or ends before its end."
+        help_text="Sanitised HTML: the content escaped, the matched words in <mark>, nothing else; a long "
+        "text is cut around its matches, with an ellipsis (…) where the snippet starts after its start or "
+        "ends before its end."
     )
     author_id = serializers.IntegerField(source="document.author_id", allow_null=True)
     author = serializers.SerializerMethodField(help_text="The author's username (a member: their own).")

@@ -430,6 +430,8 @@ def scope_for(
 # are stripped from content by safe_highlight before it reads the markers).
 HIGHLIGHT_START = "\x02"
 HIGHLIGHT_STOP = "\x03"
+# Where a snippet was cut from a longer text (Meilisearch's crop marker; the PostgreSQL backend adds it).
+CUT_MARKER = "…"
 
 _MARKED = re.compile(f"{HIGHLIGHT_START}(.*?){HIGHLIGHT_STOP}", re.DOTALL)
 

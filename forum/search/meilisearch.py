@@ -42,6 +42,7 @@ from meilisearch.models.task import TaskInfo
 from forum.errors import ApplicationError
 from forum.health import register_detail
 from forum.search.base import (
+    CUT_MARKER,
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
     KIND_MEMBER,
@@ -82,7 +83,6 @@ INDEX_SUFFIX = "documents"
 PRIMARY_KEY = "uid"
 # Words of a body around the first match in a snippet.
 CROP_WORDS = 30
-CROP_MARKER = "…"
 # How far a search may page (Meilisearch's default is 1,000 hits).
 MAX_TOTAL_HITS = 10_000
 # Seconds a health detail may take: /health/ready reads details inline.
@@ -310,7 +310,7 @@ def search_request(query: SearchQuery, scope: SearchScope, index_uid: str) -> li
         "highlightPostTag": HIGHLIGHT_STOP,
         "attributesToCrop": ["body"],
         "cropLength": CROP_WORDS,
-        "cropMarker": CROP_MARKER,
+        "cropMarker": CUT_MARKER,
         "showRankingScore": True,
     }
     # Newest first when asked, and for an empty text (nothing to rank by), as PostgreSQL does.

@@ -35,6 +35,7 @@ from django.utils.safestring import SafeString, mark_safe
 from forum import versioned_cache
 from forum.models import SearchDocument
 from forum.search.base import (
+    CUT_MARKER,
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
     INDEX_SCOPE,
@@ -134,13 +135,12 @@ _SHORT = (
 )
 _BODY_OPTIONS = f"CASE WHEN {_SHORT} THEN %(title_options)s ELSE %(body_options)s END"
 # A longer text's snippet is cut from it: its first and last CUT_EDGE characters come back too, and
-# the snippet is marked "…" where it starts after the text's start or ends before its end (as the
+# the snippet is marked CUT_MARKER where it starts after the text's start or ends before its end (as the
 # Meilisearch backend's crop marker does), found by comparing their words (_cut_ends).
 CUT_EDGE = 80
-CUT_MARKER = "…"
-_EDGES = (
-    f"CASE WHEN d.kind = '{KIND_MEMBER}' OR {_SHORT} THEN NULL ELSE left(d.body, {CUT_EDGE}) END,"
-    f" CASE WHEN d.kind = '{KIND_MEMBER}' OR {_SHORT} THEN NULL ELSE right(d.body, {CUT_EDGE}) END"
+_EDGES = ", ".join(
+    f"CASE WHEN d.kind = '{KIND_MEMBER}' OR {_SHORT} THEN NULL ELSE {side}(d.body, {CUT_EDGE}) END"
+    for side in ("left", "right")
 )
 # Newest first, the order of the recency index (kind, created_at DESC NULLS LAST, object_id DESC).
 _NEWEST = "d.created_at DESC NULLS LAST, d.object_id DESC"

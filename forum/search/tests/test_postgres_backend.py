@@ -9,7 +9,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from forum.search.base import Document, SearchQuery, SearchScope, get_backend
+from forum.search.base import CUT_MARKER, Document, SearchQuery, SearchScope, get_backend
 
 pytestmark = pytest.mark.django_db
 
@@ -424,7 +424,7 @@ def test_a_long_posts_snippet_is_cut_around_its_first_match() -> None:
     # Found, but cut from its start: the window never reaches the end of a long text.
     assert snippets[4].startswith("Nothing to see") and "<mark>" not in snippets[4]
     # Where a snippet starts after its text's start or ends before its end, it says so.
-    marker = postgres.CUT_MARKER
+    marker = CUT_MARKER
     assert snippets[1].startswith(marker) and not snippets[1].endswith(marker), snippets[1][-60:]
     assert snippets[2].startswith(marker) and not snippets[2].endswith(marker), snippets[2][-60:]
     assert snippets[4].endswith(marker) and not snippets[4].startswith(marker)
@@ -461,7 +461,7 @@ def test_a_cut_snippet_says_where_it_was_cut() -> None:
     found by a filter alone (no words), and not a long text that a snippet holds whole."""
     from forum.search import postgres
 
-    marker = postgres.CUT_MARKER
+    marker = CUT_MARKER
     middle = (
         "Early words open this long text. " * 8 + "The kettle sings here. " + "Later words close it. " * 8
     )

@@ -156,7 +156,7 @@ DEMO_THREADS = (
         ),
         reactions=((2, "ada", "like"), (3, "priya", "like"), (3, "yuki", "like"), (3, "noah", "love")),
     ),
-    # The forum speaks Russian too: a search for «форум» finds «форумы», «форумах» and «форума» here.
+    # The forum speaks Russian too: a search for «форум» finds «форумы», «форумов» and «форума» here.
     DemoThread(
         "general",
         "lena",
